@@ -1,0 +1,70 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, marketops infrastructure team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # Connection and credential options shared by the collection's modules.
+    # Kept in step with auth_argument_spec() in plugins/module_utils/mmp.py.
+    DOCUMENTATION = r'''
+options:
+  api_key:
+    description:
+      - The Binance API key of the account.
+      - If not set, the value of the E(BINANCE_API_KEY) environment variable is used.
+      - Treated as a secret (never logged), although on its own it cannot sign requests.
+    type: str
+    required: true
+  api_secret:
+    description:
+      - The secret of an HMAC API key.
+      - If not set, the value of the E(BINANCE_API_SECRET) environment variable is used.
+      - Set exactly one of O(api_secret) and O(private_key).
+    type: str
+  private_key:
+    description:
+      - The private key of an Ed25519 or RSA API key, as PEM text or as the path of a PEM file on the host
+        that runs the task. The key type is detected from the key.
+      - If not set, the value of the E(BINANCE_PRIVATE_KEY) environment variable is used.
+      - Needs the Python library C(cryptography) on the host that runs the task.
+      - Set exactly one of O(api_secret) and O(private_key).
+    type: str
+  private_key_passphrase:
+    description:
+      - The passphrase of an encrypted O(private_key).
+    type: str
+  base_url:
+    description:
+      - The base URL of Binance's options API.
+      - If not set, the value of the E(BINANCE_EAPI_URL) environment variable is used, then the default.
+      - Plain C(http) is accepted only for a loopback address, such as the collection's local emulator.
+    type: str
+    default: https://eapi.binance.com
+  recv_window:
+    description:
+      - How many milliseconds after its timestamp a signed request stays valid, in (0, 60000).
+    type: int
+    default: 5000
+  timeout:
+    description:
+      - Seconds to wait for each HTTP answer, in (0, 300].
+    type: float
+    default: 10
+  validate_certs:
+    description:
+      - Whether to validate the exchange's TLS certificate. Only turn this off against a test endpoint.
+    type: bool
+    default: true
+notes:
+  - The API key needs the options trading permission, and Binance must have enabled the account as a
+    market maker. Keys bound to an IP whitelist only work from that IP: run the task on (or delegate it to)
+    a host whose egress IP is whitelisted.
+  - Retries are bounded. HTTP 429 answers are retried only after the wait that C(Retry-After) asks for,
+    HTTP 418 (IP banned) is never retried, and a write whose outcome is unknown is decided by reading the
+    state back.
+requirements:
+  - requests
+  - cryptography (only for Ed25519 and RSA keys)
+'''

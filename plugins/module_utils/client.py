@@ -1,0 +1,567 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, marketops infrastructure team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Signed client for Binance's options REST API (eapi), without any AnsibleModule inside.
+
+What it does, in the order a request meets it:
+
+- signs requests with an HMAC secret, or with an Ed25519 or RSA private key (through
+  ``cryptography``, imported only when such a key is used);
+- keeps an offset to the exchange's clock and, on ``-1021``, reads ``/eapi/v1/time`` and retries once;
+- waits before the next request when it would cross the per-IP weight budget (``X-MBX-USED-WEIGHT-1M``);
+- on 429 / ``-1008`` waits as ``Retry-After`` says (never an immediate retry), a bounded number of times;
+- on 418 fails at once: the IP is banned, and the exchange must not be asked again;
+- on 5xx, timeouts and connection errors retries with jittered backoff, a bounded number of times,
+  except for a write whose outcome is unknown: that raises ``BinanceUnknownOutcome`` so that the caller
+  reads the state back instead of guessing;
+- any other error fails at once with the exchange's code, its message and a hint.
+
+No message this module builds contains a secret, a private key, a passphrase, a signature or a
+signed URL: URLs are reported without their query string, and text coming from the transport layer
+is passed through ``redact()``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import random
+import re
+import time
+import traceback
+
+from urllib.parse import quote, urlencode, urlsplit
+
+try:
+    import requests
+    HAS_REQUESTS = True
+    REQUESTS_IMPORT_ERROR = None
+except ImportError:  # pragma: no cover - exercised by the module's missing_required_lib path
+    requests = None
+    HAS_REQUESTS = False
+    REQUESTS_IMPORT_ERROR = traceback.format_exc()
+
+
+DEFAULT_BASE_URL = 'https://eapi.binance.com'
+DEFAULT_RECV_WINDOW = 5000
+MAX_RECV_WINDOW = 60000
+DEFAULT_TIMEOUT = 10.0
+# Binance's documented REQUEST_WEIGHT limit for options, per IP and minute.
+DEFAULT_WEIGHT_LIMIT = 2400
+
+# Retry budget. Everything is bounded: a run never loops on an unhealthy exchange.
+TRANSIENT_RETRIES = 3          # extra attempts after a 5xx, timeout or connection error
+RATE_LIMIT_RETRIES = 2         # extra attempts after a 429 / -1008
+BACKOFF_BASE = 0.5             # seconds
+BACKOFF_CAP = 8.0              # seconds
+RATE_LIMIT_DEFAULT_WAIT = 5.0  # seconds, when a 429 carries no Retry-After
+RATE_LIMIT_MAX_WAIT = 120.0    # a longer Retry-After fails instead of blocking the run
+
+# A 503 whose message starts so means the execution status is unknown (the write may have happened).
+UNKNOWN_OUTCOME_PREFIX = 'unknown error'
+
+LOOPBACK_HOSTS = ('localhost', '::1')
+
+_SIGNATURE_RE = re.compile(r'(signature=)[^&\s\'"]*', re.IGNORECASE)
+_URL_QUERY_RE = re.compile(r'((?:https?://[^\s?\'"]*)?/eapi/[^\s?\'"]*)\?[^\s\'"]*')
+_PEM_RE = re.compile(r'-----BEGIN [A-Z ]+-----.*?(-----END [A-Z ]+-----|$)', re.DOTALL)
+
+
+def redact(text):
+    """Remove signatures, query strings of API URLs and PEM blocks from ``text``."""
+    if text is None:
+        return text
+    text = str(text)
+    text = _PEM_RE.sub('[private key redacted]', text)
+    text = _URL_QUERY_RE.sub(r'\1?[query redacted]', text)
+    text = _SIGNATURE_RE.sub(r'\1[redacted]', text)
+    return text
+
+
+# --------------------------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------------------------
+
+class BinanceError(Exception):
+    """Base class of every error this client raises. Its message never holds a secret."""
+
+    def __init__(self, message, http_status=None, code=None, exchange_message=None):
+        super().__init__(redact(message))
+        self.http_status = http_status
+        self.code = code
+        self.exchange_message = exchange_message
+
+    @property
+    def message(self):
+        return self.args[0]
+
+
+class BinanceConfigError(BinanceError):
+    """The client was configured wrongly (bad URL, unreadable key, ...). No request was sent."""
+
+
+class BinanceMissingLibrary(BinanceConfigError):
+    """A Python library the chosen configuration needs is missing."""
+
+    def __init__(self, library, reason):
+        super().__init__('the Python library %s is required %s' % (library, reason))
+        self.library = library
+        self.reason = reason
+
+
+class BinanceAPIError(BinanceError):
+    """The exchange refused the request (4xx with a code). Not retried."""
+
+
+class BinanceRateLimited(BinanceError):
+    """Still rate limited (429 / -1008) after the bounded waits."""
+
+
+class BinanceIPBanned(BinanceError):
+    """HTTP 418: this IP is banned. Never retried."""
+
+
+class BinanceTransportError(BinanceError):
+    """Timeouts, connection errors and 5xx answers that outlived the bounded retries."""
+
+
+class BinanceResponseError(BinanceError):
+    """The answer was not the JSON the API documents (an HTML page from a proxy, a missing field)."""
+
+
+class BinanceUnknownOutcome(BinanceError):
+    """A write was sent and its outcome is unknown (503 "Unknown error", timeout, dropped connection).
+
+    The caller must read the state back before deciding anything.
+    """
+
+
+HINTS = {
+    -1021: 'the clock of the host running this task is too far from the exchange\'s, even after one '
+           'resynchronisation; check NTP, or raise recv_window',
+    -1022: 'the signature was rejected: check that api_secret / private_key belongs to this api_key',
+    -2014: 'the API key has the wrong format: check api_key',
+    -2015: 'check the API key, its IP whitelist (the IP this request left from must be whitelisted) '
+           'and that the key has the options trading permission; only accounts that Binance enabled '
+           'as market makers may use MMP',
+    -1100: 'a parameter has characters the exchange does not accept',
+    -1102: 'a mandatory parameter was missing or malformed',
+    -1111: 'a decimal has more precision than the exchange accepts',
+    -1128: 'the exchange does not know this underlying: check the spelling and exchangeInfo',
+    -1130: 'a parameter value was rejected',
+    -1131: 'recv_window must be below 60000',
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Signing
+# --------------------------------------------------------------------------------------------
+
+class HmacSigner:
+    """HMAC-SHA256, hex encoded."""
+
+    key_type = 'hmac'
+
+    def __init__(self, secret):
+        if not secret:
+            raise BinanceConfigError('api_secret is empty')
+        self._secret = secret.encode('utf-8')
+
+    def sign(self, payload):
+        return hmac.new(self._secret, payload.encode('utf-8'), hashlib.sha256).hexdigest()
+
+    def __repr__(self):
+        return '<HmacSigner>'
+
+
+class _PrivateKeySigner:
+    key_type = None
+
+    def __init__(self, key):
+        self._key = key
+
+    def __repr__(self):
+        return '<%s>' % type(self).__name__
+
+
+class Ed25519Signer(_PrivateKeySigner):
+    """Ed25519 signature, base64 then URL-encoded."""
+
+    key_type = 'ed25519'
+
+    def sign(self, payload):
+        return quote(base64.b64encode(self._key.sign(payload.encode('utf-8'))).decode('ascii'), safe='')
+
+
+class RsaSigner(_PrivateKeySigner):
+    """RSA PKCS#1 v1.5 over SHA-256, base64 then URL-encoded."""
+
+    key_type = 'rsa'
+
+    def sign(self, payload):
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+        raw = self._key.sign(payload.encode('utf-8'), padding.PKCS1v15(), hashes.SHA256())
+        return quote(base64.b64encode(raw).decode('ascii'), safe='')
+
+
+def read_private_key(private_key):
+    """Return the PEM text of ``private_key``, which is PEM text or a path to a PEM file."""
+    text = private_key.strip()
+    if text.startswith('-----BEGIN'):
+        return text
+    if '\n' in text or len(text) > 4096:
+        raise BinanceConfigError('private_key is neither PEM text (starting with -----BEGIN) nor a path to a file')
+    path = os.path.expanduser(text)
+    if not os.path.isfile(path):
+        raise BinanceConfigError('private_key is neither PEM text (starting with -----BEGIN) nor a path '
+                                 'to a readable file on the host that runs the task')
+    try:
+        with open(path, 'r') as f:
+            return f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        raise BinanceConfigError('private_key: the file could not be read (%s)' % type(e).__name__)
+
+
+def load_private_key_signer(private_key, passphrase=None):
+    """Build an Ed25519Signer or RsaSigner from PEM text or a path; the type comes from the key."""
+    pem = read_private_key(private_key)
+    try:
+        from cryptography.hazmat.primitives.serialization import load_pem_private_key
+        from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+    except ImportError:
+        raise BinanceMissingLibrary('cryptography', 'to sign with an Ed25519 or RSA private_key '
+                                    '(install it on the host that runs the task: pip install cryptography)')
+    password = passphrase.encode('utf-8') if passphrase else None
+    try:
+        key = load_pem_private_key(pem.encode('utf-8'), password=password)
+    except TypeError:
+        # Raised both for "key is encrypted, no password" and "password given, key not encrypted".
+        if password is None:
+            raise BinanceConfigError('private_key is encrypted: set private_key_passphrase')
+        raise BinanceConfigError('private_key_passphrase was given but private_key is not encrypted')
+    except Exception as e:  # cryptography raises ValueError or UnsupportedAlgorithm
+        if password is not None:
+            raise BinanceConfigError('private_key could not be loaded: wrong private_key_passphrase, '
+                                     'or not a PEM private key (%s)' % type(e).__name__)
+        raise BinanceConfigError('private_key could not be loaded: not a PEM private key (%s)' % type(e).__name__)
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return Ed25519Signer(key)
+    if isinstance(key, rsa.RSAPrivateKey):
+        return RsaSigner(key)
+    raise BinanceConfigError('private_key is a %s key; Binance accepts Ed25519 and RSA keys (or an HMAC '
+                             'api_secret)' % type(key).__name__.replace('_', '').replace('PrivateKey', ''))
+
+
+def make_signer(api_secret=None, private_key=None, private_key_passphrase=None):
+    """Exactly one of ``api_secret`` and ``private_key``."""
+    if bool(api_secret) == bool(private_key):
+        raise BinanceConfigError('set exactly one of api_secret (HMAC key) and private_key (Ed25519 or RSA key)')
+    if api_secret:
+        if private_key_passphrase:
+            raise BinanceConfigError('private_key_passphrase goes with private_key, not with api_secret')
+        return HmacSigner(api_secret)
+    return load_private_key_signer(private_key, private_key_passphrase)
+
+
+def check_base_url(base_url):
+    """Return the normalised base URL, or raise BinanceConfigError.
+
+    Plain http is allowed only to a loopback host (the local emulator): the API key travels in a header.
+    """
+    parts = urlsplit(base_url or '')
+    if parts.scheme not in ('http', 'https') or not parts.hostname:
+        raise BinanceConfigError('base_url must be an http(s) URL such as %s, got %r' % (DEFAULT_BASE_URL, base_url))
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise BinanceConfigError('base_url must not carry credentials, a query or a fragment')
+    host = parts.hostname.lower()
+    if parts.scheme == 'http' and not (host in LOOPBACK_HOSTS or host.startswith('127.')):
+        raise BinanceConfigError('base_url: plain http is only allowed to a loopback address (a local emulator); '
+                                 'use https for %s' % host)
+    return base_url.rstrip('/')
+
+
+# --------------------------------------------------------------------------------------------
+# The client
+# --------------------------------------------------------------------------------------------
+
+def _header(headers, name):
+    for k, v in (headers or {}).items():
+        if k.lower() == name.lower():
+            return v
+    return None
+
+
+def _int_or_none(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _excerpt(text, limit=160):
+    text = re.sub(r'<[^>]*>', ' ', text or '')
+    text = re.sub(r'\s+', ' ', text).strip()
+    if len(text) > limit:
+        text = text[:limit] + '...'
+    return redact(text) or '(empty body)'
+
+
+class BinanceOptionsClient:
+    """A small client for the signed options endpoints the collection uses.
+
+    ``session``, ``sleep``, ``clock`` and ``rand`` are injectable so that tests need no network and no
+    real waiting.
+    """
+
+    def __init__(self, api_key, signer, base_url=DEFAULT_BASE_URL, recv_window=DEFAULT_RECV_WINDOW,
+                 timeout=DEFAULT_TIMEOUT, validate_certs=True, weight_limit=DEFAULT_WEIGHT_LIMIT,
+                 session=None, sleep=time.sleep, clock=time.time, rand=random.random, user_agent=None):
+        if not HAS_REQUESTS and session is None:
+            raise BinanceMissingLibrary('requests', 'to talk to the Binance API')
+        if not api_key:
+            raise BinanceConfigError('api_key is empty')
+        self.api_key = api_key
+        self.signer = signer
+        self.base_url = check_base_url(base_url)
+        self.recv_window = int(recv_window)
+        self.timeout = float(timeout)
+        self.validate_certs = validate_certs
+        self.weight_limit = weight_limit
+        self.session = session if session is not None else requests.Session()
+        self.user_agent = user_agent or 'marketops.binance'
+        self._sleep = sleep
+        self._clock = clock
+        self._rand = rand
+        self.time_offset_ms = 0
+        self.used_weight = None
+        self._weight_seen_at = None
+        self.request_count = 0
+        self.waits = []  # (reason, seconds) of every wait, for results and tests
+
+    def __repr__(self):
+        return '<BinanceOptionsClient %s>' % self.base_url
+
+    # -- time ------------------------------------------------------------------------------
+
+    def _now_ms(self):
+        return int(self._clock() * 1000)
+
+    def sync_time(self):
+        """Read the exchange's clock and keep the offset to ours."""
+        before = self._now_ms()
+        data = self._send_with_retries('GET', '/eapi/v1/time', {}, signed=False)
+        after = self._now_ms()
+        server = _int_or_none(data.get('serverTime')) if isinstance(data, dict) else None
+        if server is None:
+            raise BinanceResponseError('GET /eapi/v1/time answered without a serverTime')
+        self.time_offset_ms = server - (before + after) // 2
+        return self.time_offset_ms
+
+    # -- pacing ----------------------------------------------------------------------------
+
+    def _wait(self, reason, seconds):
+        self.waits.append((reason, seconds))
+        self._sleep(seconds)
+
+    def _pace(self, weight=1):
+        """Wait for the next minute window when this request would cross the weight budget."""
+        if not self.weight_limit or self.used_weight is None or self._weight_seen_at is None:
+            return
+        now = self._clock()
+        window_start = self._weight_seen_at - (self._weight_seen_at % 60)
+        if now - window_start >= 60:
+            return  # a new minute started: the budget is fresh
+        if self.used_weight + weight > self.weight_limit:
+            self._wait('weight', window_start + 60 - now + 0.05 + self._rand() * 0.25)
+            self.used_weight = None
+
+    def _record_weight(self, headers):
+        used = _int_or_none(_header(headers, 'X-MBX-USED-WEIGHT-1M'))
+        if used is not None:
+            self.used_weight = used
+            self._weight_seen_at = self._clock()
+
+    # -- requests --------------------------------------------------------------------------
+
+    def _signed_params(self, params):
+        items = [(k, v) for k, v in params.items() if v is not None]
+        items.append(('recvWindow', self.recv_window))
+        items.append(('timestamp', self._now_ms() + self.time_offset_ms))
+        payload = urlencode(items)
+        return payload + '&signature=' + self.signer.sign(payload)
+
+    def _backoff(self, attempt):
+        """Jittered exponential backoff, never zero: half fixed, half random."""
+        delay = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** attempt))
+        return delay / 2 + self._rand() * delay / 2
+
+    def _send_once(self, method, path, params, signed):
+        """One HTTP exchange. Returns (status, headers, text)."""
+        if signed:
+            encoded = self._signed_params(params)
+        else:
+            encoded = urlencode([(k, v) for k, v in params.items() if v is not None])
+        url = self.base_url + path
+        headers = {'User-Agent': self.user_agent}
+        if signed:
+            headers['X-MBX-APIKEY'] = self.api_key
+        body = None
+        if method == 'GET':
+            if encoded:
+                url += '?' + encoded
+        else:
+            # POST parameters go in a form body: the signature stays out of URLs that proxies log.
+            body = encoded
+            headers['Content-Type'] = 'application/x-www-form-urlencoded'
+        self._pace()
+        self.request_count += 1
+        resp = self.session.request(method, url, data=body, headers=headers, timeout=self.timeout,
+                                    verify=self.validate_certs, allow_redirects=False)
+        return resp.status_code, resp.headers, resp.text
+
+    def _transport_failure_is_unknown(self, exc):
+        """Whether the request may have reached the exchange (so a write's outcome is unknown)."""
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            return False
+        if isinstance(exc, requests.exceptions.ConnectionError):
+            reason = exc.args[0] if exc.args else None
+            inner = getattr(reason, 'reason', reason)
+            name = type(inner).__name__
+            if name in ('NewConnectionError', 'NameResolutionError', 'ConnectTimeoutError'):
+                return False
+            if isinstance(inner, (ConnectionRefusedError,)):
+                return False
+        return True
+
+    def request(self, method, path, params=None, signed=True):
+        """Send a request with the retry rules of this module; return the decoded JSON."""
+        return self._send_with_retries(method, path, dict(params or {}), signed)
+
+    def _send_with_retries(self, method, path, params, signed):
+        what = '%s %s' % (method, path)
+        transient_left = TRANSIENT_RETRIES
+        rate_left = RATE_LIMIT_RETRIES
+        resynced = False
+        attempt = 0
+        while True:
+            try:
+                status, headers, text = self._send_once(method, path, params, signed)
+            except BinanceError:
+                raise
+            except Exception as e:  # requests' exceptions and anything below them
+                if requests is None or not isinstance(e, requests.exceptions.RequestException):
+                    raise BinanceTransportError('%s failed: %s: %s' % (what, type(e).__name__, redact(e)))
+                kind = 'timed out after %ss' % self.timeout if isinstance(e, requests.exceptions.Timeout) \
+                    else 'connection failed (%s)' % type(e).__name__
+                if method != 'GET' and self._transport_failure_is_unknown(e):
+                    raise BinanceUnknownOutcome('%s %s; the exchange may or may not have applied it' % (what, kind))
+                if transient_left > 0:
+                    transient_left -= 1
+                    self._wait('transient', self._backoff(attempt))
+                    attempt += 1
+                    continue
+                raise BinanceTransportError('%s %s, after %d attempts' % (what, kind, TRANSIENT_RETRIES + 1))
+
+            self._record_weight(headers)
+            data, decoded = None, False
+            try:
+                data = json.loads(text) if text else None
+                decoded = data is not None
+            except ValueError:
+                pass
+            code = data.get('code') if isinstance(data, dict) else None
+            exchange_msg = data.get('msg') if isinstance(data, dict) else None
+            if isinstance(exchange_msg, str):
+                exchange_msg = redact(exchange_msg)
+
+            if status == 418:
+                retry_after = _header(headers, 'Retry-After')
+                raise BinanceIPBanned(
+                    '%s: HTTP 418, this IP is banned by Binance for breaking the rate limit%s%s. '
+                    'No request was retried; do not run again before the ban ends'
+                    % (what, ' for another %s seconds' % retry_after if retry_after else '',
+                       ': %s' % exchange_msg if exchange_msg else ''),
+                    http_status=status, code=code, exchange_message=exchange_msg)
+
+            if status == 429 or code == -1008:
+                retry_after = _int_or_none(_header(headers, 'Retry-After'))
+                wait = float(retry_after) if retry_after is not None else RATE_LIMIT_DEFAULT_WAIT
+                wait = max(wait, 1.0)
+                if rate_left > 0 and wait <= RATE_LIMIT_MAX_WAIT:
+                    rate_left -= 1
+                    self._wait('rate-limit', wait)
+                    self.used_weight = None
+                    continue
+                raise BinanceRateLimited(
+                    '%s: rate limited by Binance (HTTP %s%s)%s; stopped after %d waits to avoid an IP ban%s'
+                    % (what, status, ', code %s' % code if code is not None else '',
+                       ': %s' % exchange_msg if exchange_msg else '', RATE_LIMIT_RETRIES - rate_left,
+                       ' (Retry-After %ss is longer than %ss)' % (retry_after, int(RATE_LIMIT_MAX_WAIT))
+                       if retry_after is not None and retry_after > RATE_LIMIT_MAX_WAIT else ''),
+                    http_status=status, code=code, exchange_message=exchange_msg)
+
+            if code == -1021 and signed and not resynced:
+                resynced = True
+                self.sync_time()
+                continue
+
+            if status >= 500:
+                unknown = isinstance(exchange_msg, str) and exchange_msg.strip().lower().startswith(UNKNOWN_OUTCOME_PREFIX)
+                detail = ('code %s: %s' % (code, exchange_msg)) if decoded and exchange_msg else _excerpt(text)
+                if method != 'GET' and (unknown or not decoded):
+                    # "Unknown error" means the write may or may not have happened; an answer we
+                    # cannot read (a proxy page) tells nothing either. Read back, never guess.
+                    raise BinanceUnknownOutcome('%s: HTTP %s (%s); the exchange may or may not have applied it'
+                                                % (what, status, detail), http_status=status, code=code,
+                                                exchange_message=exchange_msg)
+                if transient_left > 0:
+                    transient_left -= 1
+                    self._wait('transient', self._backoff(attempt))
+                    attempt += 1
+                    continue
+                raise BinanceTransportError('%s: HTTP %s from the exchange (%s), after %d attempts'
+                                            % (what, status, detail, TRANSIENT_RETRIES + 1),
+                                            http_status=status, code=code, exchange_message=exchange_msg)
+
+            if not decoded:
+                raise BinanceResponseError('%s: HTTP %s with a body that is not JSON (a proxy or WAF page?): %s'
+                                           % (what, status, _excerpt(text)), http_status=status)
+
+            if status >= 400 or (isinstance(code, int) and code < 0):
+                hint = HINTS.get(code)
+                if status == 403 and code is None:
+                    hint = 'HTTP 403 is a WAF rejection: check the request and the host\'s egress'
+                raise BinanceAPIError('%s: HTTP %s, code %s: %s%s'
+                                      % (what, status, code, exchange_msg or '(no message)',
+                                         ' (%s)' % hint if hint else ''),
+                                      http_status=status, code=code, exchange_message=exchange_msg)
+            return data
+
+    # -- endpoints -------------------------------------------------------------------------
+
+    def server_time(self):
+        return self.request('GET', '/eapi/v1/time', signed=False)
+
+    def exchange_info(self):
+        return self.request('GET', '/eapi/v1/exchangeInfo', signed=False)
+
+    def get_mmp(self, underlying):
+        return self.request('GET', '/eapi/v1/mmp', {'underlying': underlying})
+
+    def set_mmp(self, underlying, window_ms, frozen_ms, qty_limit, delta_limit):
+        """``qty_limit`` and ``delta_limit`` are already formatted decimal strings."""
+        return self.request('POST', '/eapi/v1/mmpSet', {
+            'underlying': underlying,
+            'windowTimeInMilliseconds': window_ms,
+            'frozenTimeInMilliseconds': frozen_ms,
+            'qtyLimit': qty_limit,
+            'deltaLimit': delta_limit,
+        })
+
+    def reset_mmp(self, underlying):
+        return self.request('POST', '/eapi/v1/mmpReset', {'underlying': underlying})
