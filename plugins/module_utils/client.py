@@ -320,7 +320,7 @@ class BinanceOptionsClient:
 
     def __init__(self, api_key, signer, base_url=DEFAULT_BASE_URL, recv_window=DEFAULT_RECV_WINDOW,
                  timeout=DEFAULT_TIMEOUT, validate_certs=True, weight_limit=DEFAULT_WEIGHT_LIMIT,
-                 session=None, sleep=time.sleep, clock=time.time, rand=random.random, user_agent=None):
+                 session=None, sleep=None, clock=None, rand=None, user_agent=None):
         if not HAS_REQUESTS and session is None:
             raise BinanceMissingLibrary('requests', 'to talk to the Binance API')
         if not api_key:
@@ -334,9 +334,9 @@ class BinanceOptionsClient:
         self.weight_limit = weight_limit
         self.session = session if session is not None else requests.Session()
         self.user_agent = user_agent or 'marketops.binance'
-        self._sleep = sleep
-        self._clock = clock
-        self._rand = rand
+        self._sleep = sleep or time.sleep
+        self._clock = clock or time.time
+        self._rand = rand or random.random
         self.time_offset_ms = 0
         self.used_weight = None
         self._weight_seen_at = None

@@ -60,10 +60,6 @@ def auth_argument_spec():
     )
 
 
-AUTH_MUTUALLY_EXCLUSIVE = [('api_secret', 'private_key')]
-AUTH_REQUIRED_ONE_OF = [('api_secret', 'private_key')]
-
-
 def mmp_argument_spec():
     spec = dict(
         underlying=dict(type='str', required=True),
@@ -79,8 +75,8 @@ def mmp_argument_spec():
 class MMPValidationError(ValueError):
     """Bad input. Raised before any request is made; the message names the option and what is allowed."""
 
-    def __init__(self, option, value, allowed):
-        super().__init__('%s: got %r; %s' % (option, value, allowed))
+    def __init__(self, option, value, allowed, message=None):
+        super().__init__(message or '%s: got %r; %s' % (option, value, allowed))
         self.option = option
 
 
@@ -177,7 +173,9 @@ def validate_connection_params(params):
     except BinanceError as e:
         raise MMPValidationError('base_url', params.get('base_url'), e.message.split(': ', 1)[-1])
     if params.get('api_secret') and params.get('private_key'):
-        raise MMPValidationError('api_secret', '(hidden)', 'set exactly one of api_secret and private_key')
+        raise MMPValidationError('api_secret', None, None,
+                                 message='api_secret and private_key are both set (as options or through '
+                                 'BINANCE_API_SECRET / BINANCE_PRIVATE_KEY); set exactly one of them')
     if not params.get('api_secret') and not params.get('private_key'):
         raise MMPValidationError('api_secret', None, 'set exactly one of api_secret (HMAC key) and private_key '
                                  '(Ed25519 or RSA key), or BINANCE_API_SECRET / BINANCE_PRIVATE_KEY')

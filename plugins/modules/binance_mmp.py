@@ -173,16 +173,12 @@ used_weight:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.marketops.binance.plugins.module_utils.client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
-from ansible_collections.marketops.binance.plugins.module_utils.mmp import (
-    AUTH_MUTUALLY_EXCLUSIVE,
-    mmp_argument_spec,
-    run_mmp,
-)
+from ansible_collections.marketops.binance.plugins.module_utils.mmp import mmp_argument_spec, run_mmp
 
 
 def main():
-    module = AnsibleModule(argument_spec=mmp_argument_spec(), mutually_exclusive=AUTH_MUTUALLY_EXCLUSIVE,
-                           supports_check_mode=True)
+    # "Exactly one of api_secret / private_key" is checked by run_mmp(), by value: a null option counts as unset.
+    module = AnsibleModule(argument_spec=mmp_argument_spec(), supports_check_mode=True)
     if not HAS_REQUESTS:
         module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR)
 

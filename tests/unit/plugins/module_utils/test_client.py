@@ -1,0 +1,424 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, marketops infrastructure team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Unit tests for the signed client: signing vectors, request shape, error classes and retry rules."""
+
+from __future__ import annotations
+
+import base64
+import os
+import sys
+
+from urllib.parse import parse_qsl, unquote
+
+import pytest
+import requests
+
+from ansible_collections.marketops.binance.plugins.module_utils import client as client_mod
+from ansible_collections.marketops.binance.plugins.module_utils.client import (
+    BinanceAPIError,
+    BinanceConfigError,
+    BinanceIPBanned,
+    BinanceMissingLibrary,
+    BinanceOptionsClient,
+    BinanceRateLimited,
+    BinanceResponseError,
+    BinanceTransportError,
+    BinanceUnknownOutcome,
+    HmacSigner,
+    check_base_url,
+    load_private_key_signer,
+    make_signer,
+    redact,
+)
+
+from ansible_collections.marketops.binance.tests.unit.helpers import API_KEY, SECRET, answer, apply_then
+
+FIXTURES = os.path.join(os.path.dirname(__file__), '..', '..', 'fixtures')
+MESSAGE = ('underlying=BTCUSDT&windowTimeInMilliseconds=3000&frozenTimeInMilliseconds=300000&qtyLimit=2'
+           '&deltaLimit=2.3&recvWindow=5000&timestamp=1611825601400')
+
+
+def fixture(name):
+    with open(os.path.join(FIXTURES, name)) as f:
+        return f.read()
+
+
+def make_client(**kwargs):
+    kwargs.setdefault('signer', HmacSigner(SECRET))
+    return BinanceOptionsClient(api_key=API_KEY, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Signing: the reference's known-answer vectors, RFC 8032, and openssl-computed RSA/Ed25519 answers
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('secret, message, expected', [
+    ('NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j',
+     'symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=0.1&recvWindow=5000&timestamp=1499827319559',
+     'c8db56825ae71d6d79447849e617115f4a920fa2acdcab2b053c4b2838bd6b71'),
+    ('YtP1BudNOWZE1ag5uzCkh4hIC7qSmQOu797r5EJBFGhxBYivjj8HIX0iiiPof5yG',
+     'symbol=BTC-210129-40000-C&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.01&price=2000&recvWindow=5000'
+     '&timestamp=1611825601400',
+     '7c12045972f6140e765e0f2b67d28099718df805732676494238f50be830a7d7'),
+    ('YtP1BudNOWZE1ag5uzCkh4hIC7qSmQOu797r5EJBFGhxBYivjj8HIX0iiiPof5yG',
+     'symbol=BTC-210129-40000-C&side=BUY&type=LIMIT&timeInForce=GTC'
+     + 'quantity=0.01&price=2000&recvWindow=5000&timestamp=1611825601400',
+     'fa6045c54fb02912b766442be1f66fab619217e551a4fb4f8a1ee000df914d8e'),
+])
+def test_hmac_known_answers(secret, message, expected):
+    assert HmacSigner(secret).sign(message) == expected
+
+
+def test_ed25519_rfc8032_vector():
+    signer = load_private_key_signer(fixture('rfc8032_test2_key.pem'))
+    assert signer.key_type == 'ed25519'
+    raw = base64.b64decode(unquote(signer.sign('r')))
+    assert raw.hex() == ('92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da'
+                         '085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00')
+
+
+def test_ed25519_matches_openssl_and_is_url_encoded():
+    signer = load_private_key_signer(fixture('ed25519_test_key.pem'))
+    expected = 'q0Oi7MdQwIc3mWn470kUhJKp/qhU4RPHANaoNipjuAaqFutDT80Hc6PqfSJ8vL/33MZpVjtumi9O9z36IQMWBA=='
+    signed = signer.sign(MESSAGE)
+    assert unquote(signed) == expected
+    assert '/' not in signed and '+' not in signed and '=' not in signed
+
+
+def test_rsa_matches_openssl():
+    signer = load_private_key_signer(fixture('rsa_test_key.pem'))
+    assert signer.key_type == 'rsa'
+    expected = ('VcLQqLZyykXkVM+WVBenUbb1ERpDbO2WkOu7qQ5HXSiEY8h03mCzf8GlX6pEgxY43c7tLfbM+LwQWY8R1ZnwlWnu/BHy4MkIp8gSdIh'
+                'zwQ0T/SDTsP8OZdRSRNj6So4oTOtXAABXWJh8kOXDmsHU0gY0gzHHuQ25ITDDHyHlEugHvxnp5n+vD0/d64cY8ISrGoT/AhSABTQ6t2q'
+                'LjkpLRI09lbgxubAf/yQOHBWm67ED0fg/WuBTpjweVOV2XnI4tJvsgIZ210Tld27L5RSM7AZINARu2i/SUFgJ93njnzmwm0vNtXZkqB4/'
+                '6wPj7tSufVvOWqSGW5OTYouzHIiFkQ==')
+    assert unquote(signer.sign(MESSAGE)) == expected
+
+
+def test_private_key_from_path(tmp_path):
+    path = tmp_path / 'key.pem'
+    path.write_text(fixture('ed25519_test_key.pem'))
+    assert load_private_key_signer(str(path)).key_type == 'ed25519'
+
+
+def test_encrypted_private_key():
+    pem = fixture('ed25519_test_key_encrypted.pem')
+    assert load_private_key_signer(pem, 'correct-horse').key_type == 'ed25519'
+    with pytest.raises(BinanceConfigError, match='set private_key_passphrase'):
+        load_private_key_signer(pem)
+    with pytest.raises(BinanceConfigError, match='wrong private_key_passphrase') as e:
+        load_private_key_signer(pem, 'wrong-passphrase')
+    assert 'wrong-passphrase' not in str(e.value)
+    with pytest.raises(BinanceConfigError, match='not encrypted'):
+        load_private_key_signer(fixture('ed25519_test_key.pem'), 'correct-horse')
+
+
+def test_private_key_errors_do_not_echo_the_key():
+    with pytest.raises(BinanceConfigError, match='neither PEM text') as e:
+        load_private_key_signer('/no/such/key.pem')
+    with pytest.raises(BinanceConfigError, match='not a PEM private key') as e:
+        load_private_key_signer('-----BEGIN PRIVATE KEY-----\nQUFBQUFBQQ==\n-----END PRIVATE KEY-----')
+    assert 'QUFBQUFBQQ' not in str(e.value)
+    with pytest.raises(BinanceConfigError, match='Ed25519 and RSA'):
+        load_private_key_signer(fixture('ec_test_key.pem'))
+
+
+def test_missing_cryptography_is_reported(monkeypatch):
+    monkeypatch.setitem(sys.modules, 'cryptography.hazmat.primitives.serialization', None)
+    with pytest.raises(BinanceMissingLibrary) as e:
+        load_private_key_signer(fixture('ed25519_test_key.pem'))
+    assert e.value.library == 'cryptography'
+
+
+def test_make_signer_needs_exactly_one():
+    with pytest.raises(BinanceConfigError, match='exactly one'):
+        make_signer()
+    with pytest.raises(BinanceConfigError, match='exactly one'):
+        make_signer(api_secret='a', private_key=fixture('ed25519_test_key.pem'))
+    assert make_signer(api_secret='a').key_type == 'hmac'
+
+
+@pytest.mark.parametrize('url, ok', [
+    ('https://eapi.binance.com', True),
+    ('https://eapi.binance.com/', True),
+    ('http://127.0.0.1:8080', True),
+    ('http://localhost:1', True),
+    ('http://eapi.binance.com', False),
+    ('ftp://eapi.binance.com', False),
+    ('eapi.binance.com', False),
+    ('https://user:pw@eapi.binance.com', False),
+    ('https://eapi.binance.com/?a=b', False),
+])
+def test_check_base_url(url, ok):
+    if ok:
+        assert not check_base_url(url).endswith('/')
+    else:
+        with pytest.raises(BinanceConfigError):
+            check_base_url(url)
+
+
+# ---------------------------------------------------------------------------------------------
+# Request shape
+# ---------------------------------------------------------------------------------------------
+
+def test_get_is_signed_in_the_query(exchange):
+    exchange.configure('BTCUSDT', 3000, 300000, '2', '2.3')
+    c = make_client()
+    data = c.get_mmp('BTCUSDT')
+    assert data['qtyLimit'] == '2'
+    (req,) = exchange.journal
+    params = dict(parse_qsl(req['query']))
+    assert set(params) == {'underlying', 'recvWindow', 'timestamp', 'signature'}
+    assert req['query'].endswith('&signature=' + params['signature'])
+    assert req['headers']['X-MBX-APIKEY'] == API_KEY
+    assert req['body'] == ''
+    assert c.used_weight == 1
+
+
+def test_post_is_signed_in_the_body(exchange):
+    c = make_client()
+    c.set_mmp('BTCUSDT', 3000, 300000, '2', '2.3')
+    (req,) = exchange.journal
+    assert req['query'] == ''
+    assert req['headers']['Content-Type'] == 'application/x-www-form-urlencoded'
+    params = dict(parse_qsl(req['body']))
+    assert params['qtyLimit'] == '2' and params['deltaLimit'] == '2.3'
+    assert params['windowTimeInMilliseconds'] == '3000'
+    assert list(params)[-1] == 'signature'
+
+
+def test_recv_window_is_sent(exchange):
+    make_client(recv_window=12345).get_mmp('BTCUSDT')
+    assert dict(parse_qsl(exchange.journal[0]['query']))['recvWindow'] == '12345'
+
+
+# ---------------------------------------------------------------------------------------------
+# Retry rules and error classes
+# ---------------------------------------------------------------------------------------------
+
+def test_1021_resyncs_the_clock_and_retries_once(exchange, sleeps):
+    exchange.clock_offset_ms = -20000  # the exchange's clock is 20 s behind ours
+    c = make_client()
+    assert c.get_mmp('BTCUSDT')['underlying'] == 'BTCUSDT'
+    assert [j['path'] for j in exchange.journal] == ['/eapi/v1/mmp', '/eapi/v1/time', '/eapi/v1/mmp']
+    assert -21000 < c.time_offset_ms < -19000
+    assert sleeps == []
+
+
+def test_1021_twice_fails_with_a_hint(exchange, sleeps):
+    for _ in range(3):
+        exchange.add_fault('GET', '/eapi/v1/mmp', answer(400, {'code': -1021, 'msg': 'Timestamp outside recvWindow'}))
+    with pytest.raises(BinanceAPIError, match=r'code -1021.*NTP') as e:
+        make_client().get_mmp('BTCUSDT')
+    assert e.value.code == -1021
+    assert [j['path'] for j in exchange.journal] == ['/eapi/v1/mmp', '/eapi/v1/time', '/eapi/v1/mmp']
+
+
+def test_429_waits_retry_after_then_succeeds(exchange, sleeps):
+    exchange.add_fault('GET', '/eapi/v1/mmp', answer(429, {'code': -1003, 'msg': 'Too many requests'},
+                                                      {'Retry-After': '7'}))
+    make_client().get_mmp('BTCUSDT')
+    assert sleeps == [7.0]
+    assert len(exchange.journal) == 2
+
+
+def test_429_without_retry_after_never_retries_immediately(exchange, sleeps):
+    exchange.add_fault('GET', '/eapi/v1/mmp', answer(429, {'code': -1003, 'msg': 'Too many requests'}))
+    make_client().get_mmp('BTCUSDT')
+    assert len(sleeps) == 1 and sleeps[0] >= 1
+
+
+def test_minus_1008_is_a_rate_limit(exchange, sleeps):
+    exchange.add_fault('POST', '/eapi/v1/mmpSet', answer(400, {'code': -1008, 'msg': 'Server is busy'},
+                                                          {'Retry-After': '2'}))
+    make_client().set_mmp('BTCUSDT', 3000, 300000, '2', '2.3')
+    assert sleeps == [2.0]
+
+
+def test_429_is_bounded(exchange, sleeps):
+    for _ in range(5):
+        exchange.add_fault('GET', '/eapi/v1/mmp', answer(429, {'code': -1003, 'msg': 'Too many requests'},
+                                                          {'Retry-After': '3'}))
+    with pytest.raises(BinanceRateLimited, match='avoid an IP ban'):
+        make_client().get_mmp('BTCUSDT')
+    assert sleeps == [3.0, 3.0]
+    assert len(exchange.journal) == 3
+
+
+def test_429_with_a_huge_retry_after_fails_without_waiting(exchange, sleeps):
+    exchange.add_fault('GET', '/eapi/v1/mmp', answer(429, {'code': -1003, 'msg': 'Too many requests'},
+                                                      {'Retry-After': '3600'}))
+    with pytest.raises(BinanceRateLimited, match='Retry-After 3600s'):
+        make_client().get_mmp('BTCUSDT')
+    assert sleeps == [] and len(exchange.journal) == 1
+
+
+def test_418_fails_at_once(exchange, sleeps):
+    exchange.add_fault('GET', '/eapi/v1/mmp', answer(418, {'code': -1003, 'msg': 'Way too many requests; IP banned '
+                                                           'until 1700000000000.'}, {'Retry-After': '120'}))
+    with pytest.raises(BinanceIPBanned) as e:
+        make_client().get_mmp('BTCUSDT')
+    assert 'banned' in str(e.value) and '120 seconds' in str(e.value) and '1700000000000' in str(e.value)
+    assert sleeps == [] and len(exchange.journal) == 1
+
+
+def test_5xx_on_read_is_retried_with_jittered_backoff(exchange, sleeps):
+    for _ in range(2):
+        exchange.add_fault('GET', '/eapi/v1/mmp', answer(500, {'code': -1001, 'msg': 'Internal error; unable to '
+                                                               'process your request. Please try again.'}))
+    make_client().get_mmp('BTCUSDT')
+    assert len(sleeps) == 2 and all(0 < s <= client_mod.BACKOFF_CAP for s in sleeps)
+    assert len(exchange.journal) == 3
+
+
+def test_5xx_retries_are_bounded(exchange, sleeps):
+    for _ in range(10):
+        exchange.add_fault('GET', '/eapi/v1/mmp', answer(502, '<html><body><h1>502 Bad Gateway</h1></body></html>'))
+    with pytest.raises(BinanceTransportError) as e:
+        make_client().get_mmp('BTCUSDT')
+    assert 'HTTP 502' in str(e.value) and '502 Bad Gateway' in str(e.value) and '<h1>' not in str(e.value)
+    assert len(exchange.journal) == client_mod.TRANSIENT_RETRIES + 1
+    assert len(sleeps) == client_mod.TRANSIENT_RETRIES
+    assert sleeps == sorted(sleeps) or len(set(sleeps)) > 1  # grows, with jitter
+
+
+def test_backoff_is_jittered_and_capped():
+    low = make_client(rand=lambda: 0.0)
+    high = make_client(rand=lambda: 0.999)
+    for attempt in range(10):
+        assert 0 < low._backoff(attempt) < high._backoff(attempt) <= client_mod.BACKOFF_CAP
+
+
+def test_503_service_unavailable_on_write_is_resent(exchange, sleeps):
+    exchange.add_fault('POST', '/eapi/v1/mmpSet', answer(503, {'code': -1001, 'msg': 'Service Unavailable.'}))
+    make_client().set_mmp('BTCUSDT', 3000, 300000, '2', '2.3')
+    assert len(exchange.writes) == 2 and len(sleeps) == 1
+
+
+def test_503_unknown_on_write_is_an_unknown_outcome(exchange, sleeps):
+    exchange.add_fault('POST', '/eapi/v1/mmpSet',
+                       apply_then(503, {'code': -1000, 'msg': 'Unknown error, please check your request or try '
+                                                              'again later.'}))
+    with pytest.raises(BinanceUnknownOutcome):
+        make_client().set_mmp('BTCUSDT', 3000, 300000, '2', '2.3')
+    assert len(exchange.writes) == 1 and sleeps == []
+
+
+def test_non_json_5xx_on_write_is_an_unknown_outcome(exchange, sleeps):
+    exchange.add_fault('POST', '/eapi/v1/mmpSet', answer(504, '<html>Gateway Timeout</html>'))
+    with pytest.raises(BinanceUnknownOutcome, match='Gateway Timeout'):
+        make_client().set_mmp('BTCUSDT', 3000, 300000, '2', '2.3')
+
+
+def test_timeout_on_read_is_retried(exchange, sleeps):
+    exchange.add_fault('GET', '/eapi/v1/mmp', requests.exceptions.ReadTimeout('read timed out'))
+    make_client().get_mmp('BTCUSDT')
+    assert len(exchange.journal) == 2 and len(sleeps) == 1
+
+
+def test_timeout_on_write_is_an_unknown_outcome(exchange, sleeps):
+    exchange.add_fault('POST', '/eapi/v1/mmpSet', requests.exceptions.ReadTimeout('read timed out'))
+    with pytest.raises(BinanceUnknownOutcome, match='timed out'):
+        make_client().set_mmp('BTCUSDT', 3000, 300000, '2', '2.3')
+    assert len(exchange.writes) == 1
+
+
+def test_dropped_connection_on_write_is_an_unknown_outcome(exchange, sleeps):
+    exchange.add_fault('POST', '/eapi/v1/mmpSet',
+                       requests.exceptions.ConnectionError(ConnectionResetError('Connection reset by peer')))
+    with pytest.raises(BinanceUnknownOutcome):
+        make_client().set_mmp('BTCUSDT', 3000, 300000, '2', '2.3')
+
+
+def test_refused_connection_on_write_is_resent(exchange, sleeps):
+    exchange.add_fault('POST', '/eapi/v1/mmpSet', requests.exceptions.ConnectTimeout('connect timed out'))
+    make_client().set_mmp('BTCUSDT', 3000, 300000, '2', '2.3')
+    assert len(exchange.writes) == 2
+
+
+@pytest.mark.parametrize('status, code, msg, hint', [
+    (400, -1022, 'Signature for this request is not valid.', 'api_secret / private_key'),
+    (401, -2014, 'API-key format invalid.', 'wrong format'),
+    (401, -2015, 'Invalid API-key, IP, or permissions for action.', 'IP whitelist'),
+    (400, -1128, 'Invalid underlying.', 'underlying'),
+    (400, -1102, 'Mandatory parameter was not sent.', 'mandatory'),
+    (400, -1131, 'recvWindow must be less than 60000', 'recv_window'),
+    (400, -9999, 'Something new.', None),
+])
+def test_client_errors_fail_at_once(exchange, sleeps, status, code, msg, hint):
+    exchange.add_fault('GET', '/eapi/v1/mmp', answer(status, {'code': code, 'msg': msg}))
+    with pytest.raises(BinanceAPIError) as e:
+        make_client().get_mmp('BTCUSDT')
+    text = str(e.value)
+    assert 'code %d' % code in text and msg in text and 'HTTP %d' % status in text
+    if hint:
+        assert hint in text
+    assert e.value.code == code
+    assert len(exchange.journal) == 1 and sleeps == []
+
+
+def test_403_waf_page_is_named(exchange, sleeps):
+    exchange.add_fault('GET', '/eapi/v1/mmp', answer(403, '<html><title>403 Forbidden</title>Request blocked</html>'))
+    with pytest.raises(BinanceResponseError) as e:
+        make_client().get_mmp('BTCUSDT')
+    assert 'HTTP 403' in str(e.value) and 'Request blocked' in str(e.value)
+
+
+def test_non_json_200_is_an_error_not_a_traceback(exchange):
+    exchange.add_fault('GET', '/eapi/v1/mmp', answer(200, 'OK but not json'))
+    with pytest.raises(BinanceResponseError, match=r'HTTP 200 .*not JSON.*OK but not json'):
+        make_client().get_mmp('BTCUSDT')
+
+
+# ---------------------------------------------------------------------------------------------
+# Secrets
+# ---------------------------------------------------------------------------------------------
+
+def test_redact():
+    text = ('GET https://eapi.binance.com/eapi/v1/mmp?underlying=BTCUSDT&timestamp=1&signature=deadbeef failed; '
+            'signature=cafe; -----BEGIN PRIVATE KEY-----\nMC4CAQ\n-----END PRIVATE KEY-----')
+    out = redact(text)
+    assert 'deadbeef' not in out and 'cafe' not in out and 'MC4CAQ' not in out
+    assert 'https://eapi.binance.com/eapi/v1/mmp' in out
+
+
+def test_transport_errors_never_carry_the_signed_url(exchange, sleeps):
+    signed_url_error = requests.exceptions.ConnectionError(
+        "HTTPSConnectionPool(host='eapi.binance.com', port=443): Max retries exceeded with url: "
+        "/eapi/v1/mmp?underlying=BTCUSDT&recvWindow=5000&timestamp=1&signature=0123456789abcdef")
+    for _ in range(client_mod.TRANSIENT_RETRIES + 1):
+        exchange.add_fault('GET', '/eapi/v1/mmp', signed_url_error)
+    with pytest.raises(BinanceTransportError) as e:
+        make_client().get_mmp('BTCUSDT')
+    assert '0123456789abcdef' not in str(e.value) and SECRET not in str(e.value)
+
+
+def test_reprs_hold_no_secret():
+    c = make_client()
+    assert SECRET not in repr(c) and SECRET not in repr(c.signer) and API_KEY not in repr(c)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pacing by X-MBX-USED-WEIGHT-1M
+# ---------------------------------------------------------------------------------------------
+
+def test_pacing_waits_for_the_next_minute_when_the_budget_is_spent(sleeps):
+    now = [1000.0 * 60 + 30]  # 30 s into a minute
+    c = make_client(weight_limit=2, clock=lambda: now[0], rand=lambda: 0.0)
+    c._record_weight({'X-MBX-USED-WEIGHT-1M': '1'})
+    c._pace()
+    assert sleeps == []
+    c._record_weight({'X-MBX-USED-WEIGHT-1M': '2'})
+    c._pace()
+    assert len(sleeps) == 1 and 30 <= sleeps[0] <= 30.5
+    assert c.waits[-1][0] == 'weight'
+
+
+def test_pacing_resets_in_a_new_minute(sleeps):
+    now = [6000.0 + 59]
+    c = make_client(weight_limit=2, clock=lambda: now[0])
+    c._record_weight({'X-MBX-USED-WEIGHT-1M': '2'})
+    now[0] += 2  # the next minute began
+    c._pace()
+    assert sleeps == []
