@@ -59,7 +59,7 @@ options:
     default: true
 notes:
   - The API key needs the options trading permission, and Binance must have enabled the account as a
-    market maker. Keys bound to an IP whitelist only work from that IP: run the task on (or delegate it to)
+    market maker. Keys bound to an IP whitelist only work from that IP, so run the task on (or delegate it to)
     a host whose egress IP is whitelisted.
   - Retries are bounded. HTTP 429 answers are retried only after the wait that C(Retry-After) asks for,
     HTTP 418 (IP banned) is never retried, and a write whose outcome is unknown is decided by reading the

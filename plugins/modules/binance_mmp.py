@@ -34,6 +34,7 @@ attributes:
     description: Returns the config before and after the task.
   action_group:
     support: full
+    description: Use C(group/marketops.binance.binance) in C(module_defaults) to set the credentials once.
     membership:
       - marketops.binance.binance
 options:
@@ -66,8 +67,8 @@ options:
     type: raw
     required: true
 notes:
-  - Put the credentials in Ansible Vault and set them once with
-    C(module_defaults: group/marketops.binance.binance).
+  - "Put the credentials in Ansible Vault and set them once for a play with C(module_defaults:
+    group/marketops.binance.binance: ...)."
   - What the exchange answers for an underlying that was never configured is not documented; an answer
     with zero values is treated as a config that differs from any valid request.
 seealso:
@@ -87,14 +88,12 @@ EXAMPLES = r'''
     api_key: "{{ binance_api_key }}"
     api_secret: "{{ binance_api_secret }}"
 
-- name: Credentials once per play, an Ed25519 key from a file, several underlyings
-  hosts: binance_accounts
-  gather_facts: false
+- name: Credentials set once for a block, an Ed25519 key from a file, several underlyings
   module_defaults:
     group/marketops.binance.binance:
       api_key: "{{ binance_api_key }}"
       private_key: "{{ binance_private_key_path }}"
-  tasks:
+  block:
     - name: Apply the MMP configs
       marketops.binance.binance_mmp:
         underlying: "{{ item.underlying }}"

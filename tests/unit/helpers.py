@@ -44,8 +44,8 @@ class FakeExchange:
                                       qtyLimit=str(qty_limit), deltaLimit=str(delta_limit),
                                       lastTriggerTime=last_trigger_time)
 
-    def add_fault(self, method, path, fault):
-        self.faults.append((method, path, fault))
+    def add_fault(self, method, path, fault, times=1):
+        self.faults.extend([(method, path, fault)] * times)
 
     @property
     def writes(self):
@@ -77,7 +77,7 @@ class FakeExchange:
         if request.headers.get('X-MBX-APIKEY') != API_KEY:
             return 401, {'code': -2015, 'msg': 'Invalid API-key, IP, or permissions for action.'}
         total = query + body
-        payload, _, signature = total.rpartition('&signature=')
+        payload, dummy, signature = total.rpartition('&signature=')
         if not hmac.compare_digest(hmac.new(self.secret.encode(), payload.encode(), hashlib.sha256).hexdigest(),
                                    signature):
             return 400, {'code': -1022, 'msg': 'Signature for this request is not valid.'}

@@ -35,6 +35,7 @@ from ansible_collections.marketops.binance.plugins.module_utils.client import (
 from ansible_collections.marketops.binance.tests.unit.helpers import API_KEY, SECRET, answer, apply_then
 
 FIXTURES = os.path.join(os.path.dirname(__file__), '..', '..', 'fixtures')
+TOO_MANY = {'code': -1003, 'msg': 'Too many requests'}
 MESSAGE = ('underlying=BTCUSDT&windowTimeInMilliseconds=3000&frozenTimeInMilliseconds=300000&qtyLimit=2'
            '&deltaLimit=2.3&recvWindow=5000&timestamp=1611825601400')
 
@@ -207,8 +208,7 @@ def test_1021_resyncs_the_clock_and_retries_once(exchange, sleeps):
 
 
 def test_1021_twice_fails_with_a_hint(exchange, sleeps):
-    for _ in range(3):
-        exchange.add_fault('GET', '/eapi/v1/mmp', answer(400, {'code': -1021, 'msg': 'Timestamp outside recvWindow'}))
+    exchange.add_fault('GET', '/eapi/v1/mmp', answer(400, {'code': -1021, 'msg': 'Timestamp outside recvWindow'}), times=3)
     with pytest.raises(BinanceAPIError, match=r'code -1021.*NTP') as e:
         make_client().get_mmp('BTCUSDT')
     assert e.value.code == -1021
@@ -216,30 +216,26 @@ def test_1021_twice_fails_with_a_hint(exchange, sleeps):
 
 
 def test_429_waits_retry_after_then_succeeds(exchange, sleeps):
-    exchange.add_fault('GET', '/eapi/v1/mmp', answer(429, {'code': -1003, 'msg': 'Too many requests'},
-                                                      {'Retry-After': '7'}))
+    exchange.add_fault('GET', '/eapi/v1/mmp', answer(429, TOO_MANY, {'Retry-After': '7'}))
     make_client().get_mmp('BTCUSDT')
     assert sleeps == [7.0]
     assert len(exchange.journal) == 2
 
 
 def test_429_without_retry_after_never_retries_immediately(exchange, sleeps):
-    exchange.add_fault('GET', '/eapi/v1/mmp', answer(429, {'code': -1003, 'msg': 'Too many requests'}))
+    exchange.add_fault('GET', '/eapi/v1/mmp', answer(429, TOO_MANY))
     make_client().get_mmp('BTCUSDT')
     assert len(sleeps) == 1 and sleeps[0] >= 1
 
 
 def test_minus_1008_is_a_rate_limit(exchange, sleeps):
-    exchange.add_fault('POST', '/eapi/v1/mmpSet', answer(400, {'code': -1008, 'msg': 'Server is busy'},
-                                                          {'Retry-After': '2'}))
+    exchange.add_fault('POST', '/eapi/v1/mmpSet', answer(400, {'code': -1008, 'msg': 'Server is busy'}, {'Retry-After': '2'}))
     make_client().set_mmp('BTCUSDT', 3000, 300000, '2', '2.3')
     assert sleeps == [2.0]
 
 
 def test_429_is_bounded(exchange, sleeps):
-    for _ in range(5):
-        exchange.add_fault('GET', '/eapi/v1/mmp', answer(429, {'code': -1003, 'msg': 'Too many requests'},
-                                                          {'Retry-After': '3'}))
+    exchange.add_fault('GET', '/eapi/v1/mmp', answer(429, TOO_MANY, {'Retry-After': '3'}), times=5)
     with pytest.raises(BinanceRateLimited, match='avoid an IP ban'):
         make_client().get_mmp('BTCUSDT')
     assert sleeps == [3.0, 3.0]
@@ -247,8 +243,7 @@ def test_429_is_bounded(exchange, sleeps):
 
 
 def test_429_with_a_huge_retry_after_fails_without_waiting(exchange, sleeps):
-    exchange.add_fault('GET', '/eapi/v1/mmp', answer(429, {'code': -1003, 'msg': 'Too many requests'},
-                                                      {'Retry-After': '3600'}))
+    exchange.add_fault('GET', '/eapi/v1/mmp', answer(429, TOO_MANY, {'Retry-After': '3600'}))
     with pytest.raises(BinanceRateLimited, match='Retry-After 3600s'):
         make_client().get_mmp('BTCUSDT')
     assert sleeps == [] and len(exchange.journal) == 1
@@ -264,17 +259,15 @@ def test_418_fails_at_once(exchange, sleeps):
 
 
 def test_5xx_on_read_is_retried_with_jittered_backoff(exchange, sleeps):
-    for _ in range(2):
-        exchange.add_fault('GET', '/eapi/v1/mmp', answer(500, {'code': -1001, 'msg': 'Internal error; unable to '
-                                                               'process your request. Please try again.'}))
+    internal = {'code': -1001, 'msg': 'Internal error; unable to process your request. Please try again.'}
+    exchange.add_fault('GET', '/eapi/v1/mmp', answer(500, internal), times=2)
     make_client().get_mmp('BTCUSDT')
     assert len(sleeps) == 2 and all(0 < s <= client_mod.BACKOFF_CAP for s in sleeps)
     assert len(exchange.journal) == 3
 
 
 def test_5xx_retries_are_bounded(exchange, sleeps):
-    for _ in range(10):
-        exchange.add_fault('GET', '/eapi/v1/mmp', answer(502, '<html><body><h1>502 Bad Gateway</h1></body></html>'))
+    exchange.add_fault('GET', '/eapi/v1/mmp', answer(502, '<html><body><h1>502 Bad Gateway</h1></body></html>'), times=10)
     with pytest.raises(BinanceTransportError) as e:
         make_client().get_mmp('BTCUSDT')
     assert 'HTTP 502' in str(e.value) and '502 Bad Gateway' in str(e.value) and '<h1>' not in str(e.value)
@@ -387,8 +380,7 @@ def test_transport_errors_never_carry_the_signed_url(exchange, sleeps):
     signed_url_error = requests.exceptions.ConnectionError(
         "HTTPSConnectionPool(host='eapi.binance.com', port=443): Max retries exceeded with url: "
         "/eapi/v1/mmp?underlying=BTCUSDT&recvWindow=5000&timestamp=1&signature=0123456789abcdef")
-    for _ in range(client_mod.TRANSIENT_RETRIES + 1):
-        exchange.add_fault('GET', '/eapi/v1/mmp', signed_url_error)
+    exchange.add_fault('GET', '/eapi/v1/mmp', signed_url_error, times=client_mod.TRANSIENT_RETRIES + 1)
     with pytest.raises(BinanceTransportError) as e:
         make_client().get_mmp('BTCUSDT')
     assert '0123456789abcdef' not in str(e.value) and SECRET not in str(e.value)

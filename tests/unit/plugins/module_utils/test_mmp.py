@@ -17,7 +17,6 @@ from ansible_collections.marketops.binance.plugins.module_utils.mmp import (
     MMPValidationError,
     differences,
     ensure_mmp,
-    format_decimal,
     normalize_limit,
     run_mmp,
     to_decimal,
@@ -202,7 +201,7 @@ def test_check_mode_in_sync(exchange):
 
 def test_exchange_answer_that_differs_fails_and_shows_both(exchange):
     def clamp(ex, request):  # the exchange silently keeps another delta limit
-        status, headers, body = apply_then(200, {})(ex, request)
+        apply_then(200, {})(ex, request)
         ex.state['BTCUSDT']['deltaLimit'] = '1'
         return 200, {}, ex._answer('BTCUSDT')
     exchange.add_fault('POST', '/eapi/v1/mmpSet', clamp)
@@ -229,8 +228,7 @@ def test_unknown_outcome_not_applied_is_written_again(exchange, sleeps):
 
 
 def test_unknown_outcome_never_applied_fails_loudly(exchange, sleeps):
-    for _ in range(5):
-        exchange.add_fault('POST', '/eapi/v1/mmpSet', requests.exceptions.ReadTimeout('read timed out'))
+    exchange.add_fault('POST', '/eapi/v1/mmpSet', requests.exceptions.ReadTimeout('read timed out'), times=5)
     result, error = run_mmp(params())
     assert error is not None and result['changed'] is False
     assert 'BTCUSDT' in error['msg'] and 'did not apply' in error['msg'] and 'timed out' in error['msg']
@@ -302,7 +300,7 @@ def mmp_answer(**kw):
 
 
 def test_ensure_mmp_with_a_scripted_client():
-    desired, _ = validate_all(params())
+    desired = validate_all(params())[0]
     c = ScriptedClient([mmp_answer()])
     assert ensure_mmp(c, desired)['changed'] is False and c.calls == ['get']
     c = ScriptedClient([mmp_answer(qtyLimit='1'), mmp_answer()])

@@ -1,0 +1,176 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, marketops infrastructure team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Developer entry point; needs nothing but Python 3.11+.
+
+    python3 tests/dev.py demo      apply the example inventory against the local emulator, twice
+    python3 tests/dev.py test      the whole test suite (what .ci/run runs)
+
+and, for the pieces of ``test``: ``units``, ``changelog``, ``lint``, ``sanity``.
+
+Everything it makes stays in the checkout: ``.venv/`` (the tools, pinned in tests/requirements-dev.txt)
+and ``.tmp/`` (the collection installed from the working tree, scratch files).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VENV = os.path.join(ROOT, '.venv')
+TMP = os.path.join(ROOT, '.tmp')
+COLLECTIONS = os.path.join(TMP, 'collections')
+INSTALLED = os.path.join(COLLECTIONS, 'ansible_collections', 'marketops', 'binance')
+REQUIREMENTS = os.path.join(ROOT, 'tests', 'requirements-dev.txt')
+OFFLINE_PIP = os.path.normpath(os.path.join(ROOT, '..', 'shared', 'tools', 'ansible-test-offline-pip'))
+BIN = os.path.join(VENV, 'Scripts' if os.name == 'nt' else 'bin')
+
+
+def say(text):
+    print('\n==> %s' % text, flush=True)
+
+
+def run(cmd, cwd=ROOT, env=None, check=True):
+    print('$ %s' % ' '.join(cmd), flush=True)
+    proc = subprocess.run(cmd, cwd=cwd, env=env, check=False)
+    if check and proc.returncode != 0:
+        sys.exit('command failed (exit %d): %s' % (proc.returncode, ' '.join(cmd)))
+    return proc.returncode
+
+
+def tool(name):
+    return os.path.join(BIN, name)
+
+
+def ensure_venv():
+    """Create .venv and install the pinned tools; reinstall only when the requirements change."""
+    if sys.version_info < (3, 11):
+        sys.exit('Python 3.11 or newer is needed, this is %s' % sys.version.split()[0])
+    with open(REQUIREMENTS, 'rb') as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    stamp = os.path.join(VENV, '.requirements.sha256')
+    if os.path.exists(stamp):
+        with open(stamp) as f:
+            if f.read().strip() == digest:
+                return
+    say('setting up %s' % os.path.relpath(VENV, ROOT))
+    if not os.path.exists(tool('python')):
+        run([sys.executable, '-m', 'venv', VENV])
+    run([tool('python'), '-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '-r', REQUIREMENTS])
+    with open(stamp, 'w') as f:
+        f.write(digest)
+
+
+def env_for_tests():
+    env = dict(os.environ)
+    env['PATH'] = BIN + os.pathsep + env.get('PATH', '')
+    env['VIRTUAL_ENV'] = VENV
+    env['ANSIBLE_COLLECTIONS_PATH'] = COLLECTIONS
+    env['PYTHONPATH'] = COLLECTIONS
+    env['ANSIBLE_NOCOLOR'] = '1'
+    env.pop('PYTHONHOME', None)
+    return env
+
+
+def install_collection():
+    """Install the collection from the working tree, as a user would from a checkout."""
+    say('installing marketops.binance from the working tree into %s' % os.path.relpath(COLLECTIONS, ROOT))
+    if os.path.isdir(INSTALLED):
+        shutil.rmtree(INSTALLED)
+    run([tool('ansible-galaxy'), 'collection', 'install', '--force', '-p', COLLECTIONS, ROOT],
+        env=env_for_tests())
+
+
+def step_units():
+    say('unit and end-to-end tests (pytest)')
+    tests = [t for t in ('tests/unit', 'tests/e2e') if os.path.isdir(os.path.join(INSTALLED, t))]
+    return run([tool('python'), '-m', 'pytest', '-p', 'no:cacheprovider', '-q', '-ra'] + tests,
+               cwd=INSTALLED, env=env_for_tests(), check=False)
+
+
+def step_changelog():
+    say('changelog fragments (antsibull-changelog lint)')
+    return run([tool('antsibull-changelog'), 'lint'], env=env_for_tests(), check=False)
+
+
+def step_lint():
+    say('ansible-lint, production profile')
+    env = env_for_tests()
+    env.pop('PYTHONPATH', None)
+    return run([tool('ansible-lint'), '--profile', 'production', '--offline'], env=env, check=False)
+
+
+def step_sanity(tests=()):
+    say('ansible-test sanity')
+    env = env_for_tests()
+    env.pop('PYTHONPATH', None)
+    if os.path.exists(OFFLINE_PIP):
+        # This machine reaches the package index but not ansible-test's own download host.
+        run(['bash', OFFLINE_PIP, tool('python')], env=env)
+    # ansible-test lists the files to check with git. The installed copy lies in the checkout's ignored
+    # .tmp/, so it gets a throw-away repository of its own; otherwise every target would be skipped.
+    git_env = dict(env, GIT_AUTHOR_NAME='dev.py', GIT_AUTHOR_EMAIL='dev@localhost',
+                   GIT_COMMITTER_NAME='dev.py', GIT_COMMITTER_EMAIL='dev@localhost')
+    run(['git', 'init', '-q'], cwd=INSTALLED, env=git_env)
+    run(['git', 'add', '-A'], cwd=INSTALLED, env=git_env)
+    python = '%d.%d' % sys.version_info[:2]
+    selected = [arg for name in tests for arg in ('--test', name)]
+    proc = subprocess.run([tool('ansible-test'), 'sanity', '--requirements', '--python', python, '--color', 'no'] + selected,
+                          cwd=INSTALLED, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+    print(proc.stdout, flush=True)
+    if proc.returncode == 0 and 'All targets skipped' in proc.stdout:
+        print('ansible-test found nothing to check: treated as a failure')
+        return 1
+    return proc.returncode
+
+
+STEPS = {'units': step_units, 'changelog': step_changelog, 'lint': step_lint, 'sanity': step_sanity}
+
+
+def cmd_test(names):
+    ensure_venv()
+    install_collection()
+    started = time.monotonic()
+    results = []
+    for name in names:
+        results.append((name, STEPS[name]()))
+    failed = [name for name, rc in results if rc != 0]
+    say('summary (%.0f s)' % (time.monotonic() - started))
+    for name, rc in results:
+        print('  %-10s %s' % (name, 'ok' if rc == 0 else 'FAILED (exit %d)' % rc))
+    print('checks: %d passed, %d failed' % (len(results) - len(failed), len(failed)))
+    return 1 if failed else 0
+
+
+def cmd_demo(args):
+    ensure_venv()
+    install_collection()
+    sys.path.insert(0, os.path.join(ROOT, 'tests'))
+    from demo import run_demo  # pylint: disable=import-outside-toplevel
+    return run_demo(ROOT, BIN, COLLECTIONS, env_for_tests())
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog='python3 tests/dev.py', description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('command', choices=['demo', 'test'] + sorted(STEPS))
+    parser.add_argument('--test', action='append', default=[], metavar='NAME',
+                        help='with sanity: run only this ansible-test sanity test (repeatable)')
+    args = parser.parse_args(argv)
+    if args.test:
+        STEPS['sanity'] = lambda: step_sanity(args.test)
+    if args.command == 'demo':
+        return cmd_demo(args)
+    if args.command == 'test':
+        return cmd_test(['units', 'changelog', 'lint', 'sanity'])
+    return cmd_test([args.command])
+
+
+if __name__ == '__main__':
+    sys.exit(main())
