@@ -169,6 +169,7 @@ class Emulator:
             self.weights = {}      # ip -> [minute, used]
             self.violations = {}   # ip -> count
             self.banned_until = {}  # ip -> epoch seconds
+            self.signatures = []   # every signature received, for tests that check none leaks (not in the journal)
 
     # -- time and weight -------------------------------------------------------------------
 
@@ -257,6 +258,8 @@ class Emulator:
             parts.append('&'.join(kept))
         if not signature:
             raise bad_param('signature')
+        with self.lock:
+            self.signatures.append(signature)
         payload = parts[0] + parts[1]
         params = {}
         for key, value in parse_qsl(parts[0], keep_blank_values=True) + parse_qsl(parts[1], keep_blank_values=True):
@@ -367,9 +370,14 @@ class Emulator:
                 self.countdown[(account['api_key'], underlying)] = int(raw)
             return {'underlying': underlying, 'countdownTime': int(raw)}
         if (method, path) == ('GET', '/eapi/v1/countdownCancelAll'):
+            # The shape is not documented clearly: the official SDK models one object (with an underlying);
+            # without one, the active configs are listed.
             underlying = self.underlying(params, required=False)
+            if underlying:
+                return {'underlying': underlying,
+                        'countdownTime': self.countdown.get((account['api_key'], underlying), 0)}
             return [{'underlying': u, 'countdownTime': ms} for (k, u), ms in sorted(self.countdown.items())
-                    if k == account['api_key'] and ms and (underlying is None or u == underlying)]
+                    if k == account['api_key'] and ms]
         raise ApiError(404, -1000, 'Not found.')
 
     def state(self):
