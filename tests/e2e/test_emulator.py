@@ -194,7 +194,7 @@ def test_limit_formats(emulator, accounts, style, expected):
 
 def test_weight_limit_429_then_418_ban(emulator):
     emulator.settings.update(weight_limit=3, ban_after=2, ban_seconds=60)
-    statuses = [raw(emulator.url, 'GET', '/eapi/v1/time')[:2] for _ in range(6)]
+    statuses = [raw(emulator.url, 'GET', '/eapi/v1/time')[:2] for dummy in range(6)]
     assert [s for s, h in statuses] == [200, 200, 200, 429, 418, 418]
     assert [h['X-MBX-USED-WEIGHT-1M'] for s, h in statuses[:3]] == ['1', '2', '3']
     assert 1 <= int(statuses[3][1]['Retry-After']) <= 60
