@@ -57,6 +57,24 @@ options:
       - Whether to validate the exchange's TLS certificate. Only turn this off against a test endpoint.
     type: bool
     default: true
+  weight_limit:
+    description:
+      - The request weight Binance allows this IP per minute (C(REQUEST_WEIGHT) in C(/eapi/v1/exchangeInfo)'s
+        C(rateLimits); 2400 in Binance's documentation). The limit is per IP, shared by every account and process
+        behind it.
+      - Before each request the client compares this with the C(X-MBX-USED-WEIGHT-1M) the exchange last reported
+        (its own, or another worker's through a small file in the temporary directory) and, when the request would
+        cross O(weight_limit) minus O(weight_reserve), waits for the exchange's next minute instead of risking a 429
+        and then an IP ban (418).
+      - V(0) turns pacing off.
+    type: int
+    default: 2400
+  weight_reserve:
+    description:
+      - Weight left unused in each minute for requests already in flight from other workers behind the same IP.
+      - If not set, the number of forks of the run when the task runs through ansible-playbook (at most
+        O(weight_limit) minus one), else 10.
+    type: int
 notes:
   - The API key needs the options trading permission, and Binance must have enabled the account as a
     market maker. Keys bound to an IP whitelist only work from that IP, so run the task on (or delegate it to)

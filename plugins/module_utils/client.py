@@ -31,9 +31,11 @@ import json
 import os
 import random
 import re
+import tempfile
 import time
 import traceback
 
+from email.utils import parsedate_to_datetime
 from urllib.parse import quote, urlencode, urlsplit
 
 try:
@@ -52,6 +54,10 @@ MAX_RECV_WINDOW = 60000
 DEFAULT_TIMEOUT = 10.0
 # Binance's documented REQUEST_WEIGHT limit for options, per IP and minute.
 DEFAULT_WEIGHT_LIMIT = 2400
+# Weight left unused in each minute for requests in flight from other workers behind the same IP.
+DEFAULT_WEIGHT_RESERVE = 10
+WEIGHT_WINDOW = 60.0           # seconds: X-MBX-USED-WEIGHT-1M counts per minute of the exchange's clock
+WEIGHT_WINDOW_GUARD = 1.0      # seconds waited past the exchange's minute boundary
 
 # Retry budget. Everything is bounded: a run never loops on an unhealthy exchange.
 TRANSIENT_RETRIES = 3          # extra attempts after a 5xx, timeout or connection error
@@ -286,6 +292,81 @@ def check_base_url(base_url):
 
 
 # --------------------------------------------------------------------------------------------
+# Per-process connection reuse and the weight ledger shared by workers
+# --------------------------------------------------------------------------------------------
+
+_SESSIONS = {}
+
+
+def shared_session(base_url):
+    """One requests.Session per base URL and process: loop items reuse the connection."""
+    session = _SESSIONS.get(base_url)
+    if session is None:
+        session = _SESSIONS[base_url] = requests.Session()
+    return session
+
+
+class WeightLedger:
+    """What the exchange last said about this IP's weight, shared by the workers of this user.
+
+    A small JSON file in the temporary directory: ``{"minute": M, "used": U, "hold_until": T}``, where
+    ``used`` is the highest X-MBX-USED-WEIGHT-1M seen in the exchange's minute ``M`` and ``hold_until``
+    the end of the last Retry-After. Workers read it before a request and write what the exchange
+    answered after it; no lock, no central limiter: only the exchange's own answers are shared. Any
+    error reading or writing it is ignored (pacing then relies on the worker's own headers).
+    """
+
+    def __init__(self, path):
+        self.path = path
+
+    @classmethod
+    def for_url(cls, base_url):
+        parts = urlsplit(base_url)
+        uid = os.getuid() if hasattr(os, 'getuid') else 0
+        key = hashlib.sha256(('%s|%s|%s' % (parts.hostname, parts.port, uid)).encode()).hexdigest()[:16]
+        return cls(os.path.join(tempfile.gettempdir(), 'marketops-binance-weight-%s.json' % key))
+
+    def read(self):
+        try:
+            with open(self.path) as f:
+                data = json.load(f)
+            return data if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def used(self, minute):
+        data = self.read()
+        try:
+            return int(data['used']) if int(data['minute']) == minute else None
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def hold_until(self):
+        try:
+            return float(self.read().get('hold_until') or 0)
+        except (TypeError, ValueError):
+            return 0.0
+
+    def update(self, minute=None, used=None, hold_until=None):
+        data = self.read()
+        if minute is not None:
+            if data.get('minute') == minute and int(data.get('used') or 0) > used:
+                used = int(data['used'])  # another worker saw more of this minute's weight
+            data.update(minute=minute, used=used)
+        if hold_until is not None and hold_until > float(data.get('hold_until') or 0):
+            data['hold_until'] = hold_until
+        tmp = None
+        try:
+            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(self.path), prefix='.marketops-binance-weight-')
+            with os.fdopen(fd, 'w') as f:
+                json.dump(data, f)
+            os.replace(tmp, self.path)
+        except OSError:
+            if tmp and os.path.exists(tmp):
+                os.unlink(tmp)
+
+
+# --------------------------------------------------------------------------------------------
 # The client
 # --------------------------------------------------------------------------------------------
 
@@ -320,6 +401,7 @@ class BinanceOptionsClient:
 
     def __init__(self, api_key, signer, base_url=DEFAULT_BASE_URL, recv_window=DEFAULT_RECV_WINDOW,
                  timeout=DEFAULT_TIMEOUT, validate_certs=True, weight_limit=DEFAULT_WEIGHT_LIMIT,
+                 weight_reserve=DEFAULT_WEIGHT_RESERVE, weight_ledger='auto',
                  session=None, sleep=None, clock=None, rand=None, user_agent=None):
         if not HAS_REQUESTS and session is None:
             raise BinanceMissingLibrary('requests', 'to talk to the Binance API')
@@ -331,15 +413,19 @@ class BinanceOptionsClient:
         self.recv_window = int(recv_window)
         self.timeout = float(timeout)
         self.validate_certs = validate_certs
-        self.weight_limit = weight_limit
-        self.session = session if session is not None else requests.Session()
+        self.weight_limit = int(weight_limit or 0)
+        self.weight_reserve = max(0, int(weight_reserve or 0))
+        self.ledger = WeightLedger.for_url(self.base_url) if weight_ledger == 'auto' else weight_ledger
+        self.session = session if session is not None else shared_session(self.base_url)
         self.user_agent = user_agent or 'marketops.binance'
         self._sleep = sleep or time.sleep
         self._clock = clock or time.time
         self._rand = rand or random.random
         self.time_offset_ms = 0
+        self.server_offset_s = None  # the exchange's clock minus ours, from the Date header
         self.used_weight = None
-        self._weight_seen_at = None
+        self._weight_minute = None
+        self._waited_until = 0.0  # the end of the last Retry-After this client waited for
         self.request_count = 0
         self.waits = []  # (reason, seconds) of every wait, for results and tests
 
@@ -368,23 +454,50 @@ class BinanceOptionsClient:
         self.waits.append((reason, seconds))
         self._sleep(seconds)
 
+    def _server_now(self):
+        """The exchange's clock, as well as we know it (Date header, else the -1021 offset)."""
+        offset = self.server_offset_s if self.server_offset_s is not None else self.time_offset_ms / 1000.0
+        return self._clock() + offset
+
+    def _known_used(self, minute):
+        """The highest weight known to be used in ``minute``: ours, or another worker's from the ledger."""
+        used = self.used_weight if self._weight_minute == minute else None
+        shared = self.ledger.used(minute) if self.ledger is not None else None
+        if shared is not None and (used is None or shared > used):
+            used = shared
+        return used
+
     def _pace(self, weight=1):
-        """Wait for the next minute window when this request would cross the weight budget."""
-        if not self.weight_limit or self.used_weight is None or self._weight_seen_at is None:
+        """Wait while a Retry-After holds, or for the exchange's next minute when this request would
+        cross the weight budget (weight_limit - weight_reserve)."""
+        if not self.weight_limit:
             return
-        now = self._clock()
-        window_start = self._weight_seen_at - (self._weight_seen_at % 60)
-        if now - window_start >= 60:
-            return  # a new minute started: the budget is fresh
-        if self.used_weight + weight > self.weight_limit:
-            self._wait('weight', window_start + 60 - now + 0.05 + self._rand() * 0.25)
-            self.used_weight = None
+        now = self._server_now()
+        hold = self.ledger.hold_until() if self.ledger is not None else 0
+        if hold > now + 0.05 and hold > self._waited_until:
+            self._wait('rate-limit', hold - now + self._rand() * 0.25)
+            now = self._server_now()
+        minute = int(now // WEIGHT_WINDOW)
+        used = self._known_used(minute)
+        budget = max(1, self.weight_limit - self.weight_reserve)
+        if used is not None and used + weight > budget:
+            wait = (minute + 1) * WEIGHT_WINDOW - now + WEIGHT_WINDOW_GUARD + self._rand() * 0.5
+            self._wait('weight', wait)
 
     def _record_weight(self, headers):
+        date = _header(headers, 'Date')
+        if date:
+            try:
+                server = parsedate_to_datetime(date).timestamp() + 0.5  # the header has whole seconds
+                self.server_offset_s = server - self._clock()
+            except (TypeError, ValueError, OverflowError):
+                pass
         used = _int_or_none(_header(headers, 'X-MBX-USED-WEIGHT-1M'))
         if used is not None:
             self.used_weight = used
-            self._weight_seen_at = self._clock()
+            self._weight_minute = int(self._server_now() // WEIGHT_WINDOW)
+            if self.ledger is not None and self.weight_limit:
+                self.ledger.update(minute=self._weight_minute, used=used)
 
     # -- requests --------------------------------------------------------------------------
 
@@ -494,6 +607,9 @@ class BinanceOptionsClient:
                 wait = max(wait, 1.0)
                 if rate_left > 0 and wait <= RATE_LIMIT_MAX_WAIT:
                     rate_left -= 1
+                    self._waited_until = self._server_now() + wait
+                    if self.ledger is not None:  # the other workers behind this IP hold back too
+                        self.ledger.update(hold_until=self._waited_until)
                     self._wait('rate-limit', wait)
                     self.used_weight = None
                     continue

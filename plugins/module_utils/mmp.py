@@ -23,6 +23,8 @@ from ansible_collections.marketops.binance.plugins.module_utils.client import (
     DEFAULT_BASE_URL,
     DEFAULT_RECV_WINDOW,
     DEFAULT_TIMEOUT,
+    DEFAULT_WEIGHT_LIMIT,
+    DEFAULT_WEIGHT_RESERVE,
     MAX_RECV_WINDOW,
     check_base_url,
     make_signer,
@@ -57,6 +59,8 @@ def auth_argument_spec():
         recv_window=dict(type='int', default=DEFAULT_RECV_WINDOW),
         timeout=dict(type='float', default=DEFAULT_TIMEOUT),
         validate_certs=dict(type='bool', default=True),
+        weight_limit=dict(type='int', default=DEFAULT_WEIGHT_LIMIT),
+        weight_reserve=dict(type='int'),
     )
 
 
@@ -168,6 +172,14 @@ def validate_connection_params(params):
     timeout = params.get('timeout')
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 300:
         raise MMPValidationError('timeout', timeout, 'a number of seconds in (0, 300]')
+    weight_limit = params.get('weight_limit')
+    if isinstance(weight_limit, bool) or not isinstance(weight_limit, int) or weight_limit < 0:
+        raise MMPValidationError('weight_limit', weight_limit, 'an integer >= 0 (request weight per IP and minute; '
+                                 '0 turns pacing off)')
+    weight_reserve = params.get('weight_reserve')
+    if weight_reserve is not None and (isinstance(weight_reserve, bool) or not isinstance(weight_reserve, int)
+                                       or not 0 <= weight_reserve < max(weight_limit, 1)):
+        raise MMPValidationError('weight_reserve', weight_reserve, 'an integer in [0, weight_limit)')
     try:
         check_base_url(params.get('base_url'))
     except BinanceError as e:
@@ -195,9 +207,11 @@ def client_from_params(params, **kwargs):
     """Build the client from validated options. Raises BinanceConfigError / BinanceMissingLibrary."""
     signer = make_signer(api_secret=params.get('api_secret'), private_key=params.get('private_key'),
                          private_key_passphrase=params.get('private_key_passphrase'))
+    reserve = params.get('weight_reserve')
     return BinanceOptionsClient(api_key=params['api_key'], signer=signer, base_url=params['base_url'],
                                 recv_window=params['recv_window'], timeout=params['timeout'],
-                                validate_certs=params['validate_certs'], **kwargs)
+                                validate_certs=params['validate_certs'], weight_limit=params.get('weight_limit'),
+                                weight_reserve=DEFAULT_WEIGHT_RESERVE if reserve is None else reserve, **kwargs)
 
 
 # --------------------------------------------------------------------------------------------

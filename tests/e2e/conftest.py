@@ -21,7 +21,7 @@ from ansible_collections.marketops.binance.tests.emulator.server import Emulator
 HERE = os.path.dirname(os.path.abspath(__file__))
 COLLECTION = os.path.dirname(os.path.dirname(HERE))
 PASSPHRASE = 'e2e-passphrase-' + secrets.token_hex(8)
-PATHS = ['module']  # issue 4 adds the controller fast path
+PATHS = ['module', 'fast']  # the module executed as usual, and the action plugin's in-process fast path
 
 
 def _pem(key, passphrase=None):

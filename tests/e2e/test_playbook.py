@@ -228,3 +228,4 @@ def test_no_secret_in_any_output(path, emulator, accounts, run_playbook, scenari
             assert needle not in text, 'a secret or signature appears in the %s' % where
     for where, text in haystacks.items():
         assert 'signature=' not in text and 'BEGIN PRIVATE KEY' not in text and 'ENCRYPTED' not in text, where
+

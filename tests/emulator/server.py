@@ -176,8 +176,12 @@ class Emulator:
     def server_ms(self):
         return int(time.time() * 1000) + int(self.settings['clock_offset_ms'])
 
+    def server_time(self):
+        """The exchange's clock in seconds (clock_offset_ms applies to weight windows and Date too)."""
+        return time.time() + int(self.settings['clock_offset_ms']) / 1000.0
+
     def used_weight(self, ip):
-        minute = int(time.time() // 60)
+        minute = int(self.server_time() // 60)
         entry = self.weights.get(ip)
         if not entry or entry[0] != minute:
             return 0
@@ -185,7 +189,7 @@ class Emulator:
 
     def charge(self, ip, weight):
         """Count the request's weight; raise 429/418 over the limit."""
-        now = time.time()
+        now = self.server_time()
         until = self.banned_until.get(ip, 0)
         if until > now:
             raise ApiError(418, -1003, 'Way too many requests; IP(%s) banned until %d. Please use the websocket '
@@ -411,6 +415,9 @@ class Handler(BaseHTTPRequestHandler):
     server_version = 'eapi-emulator/1.0'
     protocol_version = 'HTTP/1.1'
     emulator = None  # set on the subclass the server uses
+
+    def date_time_string(self, timestamp=None):
+        return super().date_time_string(self.emulator.server_time() if timestamp is None else timestamp)
 
     def log_message(self, format, *args):  # pylint: disable=redefined-builtin
         if getattr(self.server, 'verbose', False):

@@ -21,6 +21,14 @@ def sleeps(monkeypatch):
     return calls
 
 
+@pytest.fixture(autouse=True)
+def private_weight_ledger(monkeypatch, tmp_path):
+    """Each test gets its own weight ledger file, never the shared one in the temporary directory."""
+    from ansible_collections.marketops.binance.plugins.module_utils import client
+    monkeypatch.setattr(client.WeightLedger, 'for_url', classmethod(lambda cls, url: cls(str(tmp_path / 'ledger.json'))))
+    monkeypatch.setattr(client, '_SESSIONS', {})
+
+
 @pytest.fixture
 def exchange():
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:

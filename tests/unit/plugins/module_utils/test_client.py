@@ -47,6 +47,7 @@ def fixture(name):
 
 def make_client(**kwargs):
     kwargs.setdefault('signer', HmacSigner(SECRET))
+    kwargs.setdefault('weight_ledger', None)
     return BinanceOptionsClient(api_key=API_KEY, **kwargs)
 
 
@@ -395,22 +396,100 @@ def test_reprs_hold_no_secret():
 # Pacing by X-MBX-USED-WEIGHT-1M
 # ---------------------------------------------------------------------------------------------
 
-def test_pacing_waits_for_the_next_minute_when_the_budget_is_spent(sleeps):
-    now = [1000.0 * 60 + 30]  # 30 s into a minute
-    c = make_client(weight_limit=2, clock=lambda: now[0], rand=lambda: 0.0)
-    c._record_weight({'X-MBX-USED-WEIGHT-1M': '1'})
-    c._pace()
-    assert sleeps == []
+class Clock:
+    """A clock that the fake sleep advances."""
+
+    def __init__(self, now):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+def paced_client(clock, sleeps, ledger=None, **kwargs):
+    def sleep(seconds):
+        sleeps.append(seconds)
+        clock.now += seconds
+    kwargs.setdefault('weight_ledger', ledger)
+    return make_client(clock=clock, sleep=sleep, rand=lambda: 0.0, **kwargs)
+
+
+def test_pacing_waits_for_the_next_minute_when_the_budget_is_spent():
+    clock, sleeps = Clock(1000 * 60 + 30.0), []  # 30 s into a minute
+    c = paced_client(clock, sleeps, weight_limit=5, weight_reserve=2)  # budget 3
     c._record_weight({'X-MBX-USED-WEIGHT-1M': '2'})
     c._pace()
-    assert len(sleeps) == 1 and 30 <= sleeps[0] <= 30.5
+    assert sleeps == []
+    c._record_weight({'X-MBX-USED-WEIGHT-1M': '3'})
+    c._pace()
+    assert sleeps == [31.0]  # to the next minute, plus the 1 s guard
     assert c.waits[-1][0] == 'weight'
+    c._pace()  # a new minute: the budget is fresh
+    assert sleeps == [31.0]
 
 
-def test_pacing_resets_in_a_new_minute(sleeps):
-    now = [6000.0 + 59]
-    c = make_client(weight_limit=2, clock=lambda: now[0])
-    c._record_weight({'X-MBX-USED-WEIGHT-1M': '2'})
-    now[0] += 2  # the next minute began
+def test_pacing_follows_the_exchanges_clock():
+    clock, sleeps = Clock(1000 * 60 + 30.0), []
+    c = paced_client(clock, sleeps, weight_limit=3, weight_reserve=0)
+    # the exchange's clock is 20 s ahead of ours: its minute ends in 10 s, not 30
+    date = 'Thu, 01 Jan 1970 16:40:50 GMT'  # 60050 s after the epoch
+    c._record_weight({'X-MBX-USED-WEIGHT-1M': '3', 'Date': date})
+    c._pace()
+    assert len(sleeps) == 1 and 10 <= sleeps[0] <= 11
+
+
+def test_pacing_off():
+    clock, sleeps = Clock(60 * 1000 + 1.0), []
+    c = paced_client(clock, sleeps, weight_limit=0)
+    c._record_weight({'X-MBX-USED-WEIGHT-1M': '100000'})
     c._pace()
     assert sleeps == []
+
+
+def test_workers_share_the_weight_through_the_ledger(tmp_path):
+    ledger = client_mod.WeightLedger(str(tmp_path / 'ledger.json'))
+    clock, sleeps_a, sleeps_b = Clock(1000 * 60 + 10.0), [], []
+    a = paced_client(clock, sleeps_a, ledger=ledger, weight_limit=10, weight_reserve=2)
+    b = paced_client(clock, sleeps_b, ledger=ledger, weight_limit=10, weight_reserve=2)
+    a._record_weight({'X-MBX-USED-WEIGHT-1M': '8'})
+    b._pace()  # b has seen nothing itself, but a's answer is in the ledger
+    assert sleeps_b == [51.0]
+    # a lower value seen later in the same minute does not hide the higher one
+    ledger.update(minute=1000, used=3)
+    assert ledger.used(1000) == 8
+    assert ledger.used(1001) is None
+
+
+def test_a_429_holds_back_the_other_workers(exchange, tmp_path):
+    ledger = client_mod.WeightLedger(str(tmp_path / 'ledger.json'))
+    clock, sleeps_a, sleeps_b = Clock(1000 * 60 + 10.0), [], []
+    a = paced_client(clock, sleeps_a, ledger=ledger)
+    b = paced_client(clock, sleeps_b, ledger=ledger)
+    exchange.add_fault('GET', '/eapi/v1/mmp', answer(429, TOO_MANY, {'Retry-After': '5'}))
+    clock.now = 1000 * 60 + 10.0
+    a.get_mmp('BTCUSDT')
+    assert sleeps_a == [5.0]  # a waited once, and not again for its own hold
+    clock.now = 1000 * 60 + 12.0  # b starts while the hold lasts
+    b._pace()
+    assert len(sleeps_b) == 1 and 3.0 <= sleeps_b[0] <= 3.3
+
+
+def test_a_broken_ledger_is_ignored(tmp_path):
+    path = tmp_path / 'ledger.json'
+    path.write_text('{not json')
+    ledger = client_mod.WeightLedger(str(path))
+    assert ledger.used(1) is None and ledger.hold_until() == 0.0
+    ledger.update(minute=1, used=4)
+    assert ledger.used(1) == 4
+    unwritable = client_mod.WeightLedger(str(tmp_path / 'missing-dir' / 'ledger.json'))
+    unwritable.update(minute=1, used=4)  # no exception
+    assert unwritable.used(1) is None
+
+
+def test_pacing_keeps_a_client_under_the_limit(exchange, sleeps):
+    """Against the fake exchange: with a budget of 3, the 4th request waits instead of crossing it."""
+    c = make_client(weight_limit=3, weight_reserve=0)
+    for underlying in ('BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'BNBUSDT'):
+        c.get_mmp(underlying)
+    assert [reason for reason, seconds in c.waits] == ['weight']
+    assert 1.0 <= sleeps[0] <= 61.5

@@ -30,7 +30,8 @@ UNKNOWN = {'code': -1000, 'msg': 'Unknown error, please check your request or tr
 def params(**overrides):
     p = dict(underlying='BTCUSDT', window_ms=3000, frozen_ms=300000, qty_limit='2', delta_limit='2.3',
              api_key=API_KEY, api_secret=SECRET, private_key=None, private_key_passphrase=None,
-             base_url='https://eapi.binance.com', recv_window=5000, timeout=10.0, validate_certs=True)
+             base_url='https://eapi.binance.com', recv_window=5000, timeout=10.0, validate_certs=True,
+             weight_limit=2400, weight_reserve=None)
     p.update(overrides)
     return p
 
@@ -127,6 +128,9 @@ def test_frozen_zero_is_allowed_with_a_warning():
     (dict(base_url='http://eapi.binance.com'), 'base_url', 'https'),
     (dict(base_url='not a url'), 'base_url', 'http(s) URL'),
     (dict(api_secret=None), 'api_secret', 'exactly one'),
+    (dict(weight_limit=-1), 'weight_limit', '>= 0'),
+    (dict(weight_limit=60, weight_reserve=60), 'weight_reserve', '[0, weight_limit)'),
+    (dict(weight_reserve=-1), 'weight_reserve', '[0, weight_limit)'),
     (dict(private_key='-----BEGIN PRIVATE KEY-----'), 'api_secret', 'both set'),
 ])
 def test_validation_errors(overrides, option, allowed):
