@@ -347,8 +347,20 @@ class WeightLedger:
         except (TypeError, ValueError):
             return 0.0
 
-    def update(self, minute=None, used=None, hold_until=None):
+    def clock(self, now, max_age=600.0):
+        """What an earlier client learnt of the exchange's clock, if recent: {time_offset_ms, server_offset_s}."""
+        clock = self.read().get('clock')
+        try:
+            return clock if now - float(clock['at']) <= max_age else {}
+        except (KeyError, TypeError, ValueError):
+            return {}
+
+    def update(self, minute=None, used=None, hold_until=None, clock=None):
         data = self.read()
+        if clock:
+            merged = dict(data.get('clock') or {})
+            merged.update(clock)
+            data['clock'] = merged
         if minute is not None:
             if data.get('minute') == minute and int(data.get('used') or 0) > used:
                 used = int(data['used'])  # another worker saw more of this minute's weight
@@ -426,6 +438,12 @@ class BinanceOptionsClient:
         self.used_weight = None
         self._weight_minute = None
         self._waited_until = 0.0  # the end of the last Retry-After this client waited for
+        self._sent_at = self._received_at = None
+        if self.ledger is not None:  # start from what earlier clients learnt of the exchange's clock
+            known = self.ledger.clock(self._clock())
+            self.time_offset_ms = int(known.get('time_offset_ms') or 0)
+            if known.get('server_offset_s') is not None:
+                self.server_offset_s = float(known['server_offset_s'])
         self.request_count = 0
         self.waits = []  # (reason, seconds) of every wait, for results and tests
 
@@ -438,14 +456,15 @@ class BinanceOptionsClient:
         return int(self._clock() * 1000)
 
     def sync_time(self):
-        """Read the exchange's clock and keep the offset to ours."""
-        before = self._now_ms()
+        """Read the exchange's clock and keep the offset to ours (shared with later clients)."""
         data = self._send_with_retries('GET', '/eapi/v1/time', {}, signed=False)
-        after = self._now_ms()
         server = _int_or_none(data.get('serverTime')) if isinstance(data, dict) else None
         if server is None:
             raise BinanceResponseError('GET /eapi/v1/time answered without a serverTime')
-        self.time_offset_ms = server - (before + after) // 2
+        # the middle of the one HTTP exchange that answered, not of any wait before it
+        self.time_offset_ms = server - int((self._sent_at + self._received_at) * 500)
+        if self.ledger is not None:
+            self.ledger.update(clock=dict(time_offset_ms=self.time_offset_ms, at=self._clock()))
         return self.time_offset_ms
 
     # -- pacing ----------------------------------------------------------------------------
@@ -485,19 +504,23 @@ class BinanceOptionsClient:
             self._wait('weight', wait)
 
     def _record_weight(self, headers):
+        """Learn the exchange's clock (Date) and this IP's used weight; share both through the ledger."""
+        clock = None
         date = _header(headers, 'Date')
         if date:
             try:
                 server = parsedate_to_datetime(date).timestamp() + 0.5  # the header has whole seconds
-                self.server_offset_s = server - self._clock()
             except (TypeError, ValueError, OverflowError):
                 pass
+            else:
+                self.server_offset_s = server - self._clock()
+                clock = dict(server_offset_s=self.server_offset_s, at=self._clock())
         used = _int_or_none(_header(headers, 'X-MBX-USED-WEIGHT-1M'))
         if used is not None:
             self.used_weight = used
             self._weight_minute = int(self._server_now() // WEIGHT_WINDOW)
-            if self.ledger is not None and self.weight_limit:
-                self.ledger.update(minute=self._weight_minute, used=used)
+        if self.ledger is not None and self.weight_limit and (clock or used is not None):
+            self.ledger.update(minute=self._weight_minute if used is not None else None, used=used, clock=clock)
 
     # -- requests --------------------------------------------------------------------------
 
@@ -515,6 +538,7 @@ class BinanceOptionsClient:
 
     def _send_once(self, method, path, params, signed):
         """One HTTP exchange. Returns (status, headers, text)."""
+        self._pace()  # first: a request that waited is signed with a fresh timestamp
         if signed:
             encoded = self._signed_params(params)
         else:
@@ -531,10 +555,11 @@ class BinanceOptionsClient:
             # POST parameters go in a form body: the signature stays out of URLs that proxies log.
             body = encoded
             headers['Content-Type'] = 'application/x-www-form-urlencoded'
-        self._pace()
         self.request_count += 1
+        self._sent_at = self._clock()
         resp = self.session.request(method, url, data=body, headers=headers, timeout=self.timeout,
                                     verify=self.validate_certs, allow_redirects=False)
+        self._received_at = self._clock()
         return resp.status_code, resp.headers, resp.text
 
     def _transport_failure_is_unknown(self, exc):

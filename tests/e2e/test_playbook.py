@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -229,3 +230,26 @@ def test_no_secret_in_any_output(path, emulator, accounts, run_playbook, scenari
     for where, text in haystacks.items():
         assert 'signature=' not in text and 'BEGIN PRIVATE KEY' not in text and 'ENCRYPTED' not in text, where
 
+
+
+def test_pacing_keeps_the_ip_under_its_weight_limit(path, emulator, accounts, run_playbook):
+    """18 requests against a limit of 12 per minute, forks 3: the run waits for the next minute, no 429.
+
+    Kept short: the emulator's clock is set ahead so that its minute ends about 10 s after the start (a
+    large recv_window keeps the offset from causing -1021), and the client follows the exchange's clock.
+    """
+    emulator.settings['weight_limit'] = 12
+    emulator.settings['clock_offset_ms'] = int(((50 - time.time() % 60) % 60) * 1000)
+    configs = [config('BTCUSDT'), config('ETHUSDT'), config('SOLUSDT')]
+    hosts = {name: host_vars(accounts[name], emulator.url, configs, binance_weight_limit=12, binance_recv_window=59999)
+             for name in ('hmac-a', 'hmac-b', 'ed25519')}
+    run = run_playbook(hosts, forks=3, path=path)
+    assert run.rc == 0, run.output
+    statuses = [j.get('status') for j in emulator.journal]
+    assert statuses.count(429) == 0 and statuses.count(418) == 0
+    assert len(mmp_requests(emulator)) == 18
+    per_minute = {}
+    for j in emulator.journal:
+        minute = int((j['time'] + emulator.settings['clock_offset_ms'] / 1000.0) // 60)
+        per_minute[minute] = per_minute.get(minute, 0) + 1
+    assert len(per_minute) >= 2 and max(per_minute.values()) <= 12, per_minute

@@ -493,3 +493,31 @@ def test_pacing_keeps_a_client_under_the_limit(exchange, sleeps):
         c.get_mmp(underlying)
     assert [reason for reason, seconds in c.waits] == ['weight']
     assert 1.0 <= sleeps[0] <= 61.5
+
+
+def test_a_new_client_starts_from_the_clock_an_earlier_one_learnt(exchange, sleeps, tmp_path):
+    ledger = client_mod.WeightLedger(str(tmp_path / 'ledger.json'))
+    exchange.clock_offset_ms = -20000
+    first = make_client(weight_ledger=ledger)
+    first.get_mmp('BTCUSDT')  # -1021, /time, retry
+    exchange.journal.clear()
+    second = make_client(weight_ledger=ledger)
+    assert -21000 < second.time_offset_ms < -19000
+    second.get_mmp('BTCUSDT')
+    assert [j['path'] for j in exchange.journal] == ['/eapi/v1/mmp']  # no -1021 this time
+
+
+def test_sync_time_measures_the_exchange_not_the_waits(sleeps):
+    clock, waits = Clock(1000 * 60 + 59.0), []
+    c = paced_client(clock, waits, weight_limit=3, weight_reserve=0)
+    c._record_weight({'X-MBX-USED-WEIGHT-1M': '3'})  # the next request waits for the next minute
+
+    class TimeSession:
+        def request(self, method, url, **kwargs):
+            class Response:
+                status_code, headers = 200, {}
+                text = '{"serverTime": %d}' % int((clock.now + 30) * 1000)  # the exchange is 30 s ahead
+            return Response()
+    c.session = TimeSession()
+    c.sync_time()
+    assert waits and 29500 <= c.time_offset_ms <= 30500
