@@ -74,6 +74,7 @@ def env_for_tests():
     env['ANSIBLE_COLLECTIONS_PATH'] = COLLECTIONS
     env['PYTHONPATH'] = COLLECTIONS
     env['ANSIBLE_NOCOLOR'] = '1'
+    env['MARKETOPS_BINANCE_SOURCE'] = ROOT  # for tests that need the checkout itself (galaxy.yml)
     env.pop('PYTHONHOME', None)
     return env
 
