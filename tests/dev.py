@@ -6,7 +6,8 @@
     python3 tests/dev.py demo      apply the example inventory against the local emulator, twice
     python3 tests/dev.py test      the whole test suite (what .ci/run runs)
 
-and, for the pieces of ``test``: ``units``, ``changelog``, ``lint``, ``sanity``.
+and, for the pieces of ``test``: ``units``, ``changelog``, ``lint``, ``sanity``; ``bench`` runs the fleet
+benchmark (tests/bench/fleet.py, its options after it).
 
 Everything it makes stays in the checkout: ``.venv/`` (the tools, pinned in tests/requirements-dev.txt)
 and ``.tmp/`` (the collection installed from the working tree, scratch files).
@@ -159,13 +160,24 @@ def cmd_demo(args):
     return run_demo(ROOT, BIN, COLLECTIONS, env_for_tests())
 
 
+def cmd_bench(extra):
+    ensure_venv()
+    install_collection()
+    return run([tool('python'), os.path.join(ROOT, 'tests', 'bench', 'fleet.py')] + extra, env=env_for_tests(),
+               check=False)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog='python3 tests/dev.py', description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('command', choices=['demo', 'test'] + sorted(STEPS))
+    parser.add_argument('command', choices=['demo', 'test', 'bench'] + sorted(STEPS))
     parser.add_argument('--test', action='append', default=[], metavar='NAME',
                         help='with sanity: run only this ansible-test sanity test (repeatable)')
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if args.command == 'bench':
+        return cmd_bench(extra)
+    if extra:
+        parser.error('unrecognized arguments: %s' % ' '.join(extra))
     if args.test:
         STEPS['sanity'] = lambda: step_sanity(args.test)
     if args.command == 'demo':
