@@ -51,6 +51,16 @@ def apply_env_fallbacks(spec, params, environment):
     return params
 
 
+_VALIDATOR = []
+
+
+def validator():
+    """One validator per process: building one deep-copies the argument spec (milliseconds per item)."""
+    if not _VALIDATOR:
+        _VALIDATOR.append(ModuleArgumentSpecValidator(mmp_argument_spec()))
+    return _VALIDATOR[0]
+
+
 class ActionModule(ActionBase):
     _supports_check_mode = True
     _supports_async = False
@@ -101,7 +111,7 @@ class ActionModule(ActionBase):
         self._compute_environment_string(raw_environment_out=environment)
         params = apply_env_fallbacks(spec, args, environment)
 
-        validation = ModuleArgumentSpecValidator(spec).validate(params)
+        validation = validator().validate(params)
         no_log_values = set(validation._no_log_values)
         if validation.errors.errors:
             error = validation.errors[0]

@@ -299,10 +299,20 @@ _SESSIONS = {}
 
 
 def shared_session(base_url):
-    """One requests.Session per base URL and process: loop items reuse the connection."""
+    """One requests.Session per base URL and process: loop items reuse the connection.
+
+    The environment (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE, ...) is read once here instead of on every
+    request, which requests would otherwise do (and read ~/.netrc each time: the API needs no netrc auth).
+    """
     session = _SESSIONS.get(base_url)
     if session is None:
-        session = _SESSIONS[base_url] = requests.Session()
+        session = requests.Session()
+        session.proxies.update(requests.utils.get_environ_proxies(base_url))
+        bundle = os.environ.get('REQUESTS_CA_BUNDLE') or os.environ.get('CURL_CA_BUNDLE')
+        if bundle:
+            session.verify = bundle
+        session.trust_env = False
+        _SESSIONS[base_url] = session
     return session
 
 
@@ -439,11 +449,12 @@ class BinanceOptionsClient:
         self._weight_minute = None
         self._waited_until = 0.0  # the end of the last Retry-After this client waited for
         self._sent_at = self._received_at = None
+        self._ledger_clock = None  # the server_offset_s the ledger holds, as far as this client knows
         if self.ledger is not None:  # start from what earlier clients learnt of the exchange's clock
             known = self.ledger.clock(self._clock())
             self.time_offset_ms = int(known.get('time_offset_ms') or 0)
             if known.get('server_offset_s') is not None:
-                self.server_offset_s = float(known['server_offset_s'])
+                self.server_offset_s = self._ledger_clock = float(known['server_offset_s'])
         self.request_count = 0
         self.waits = []  # (reason, seconds) of every wait, for results and tests
 
@@ -519,8 +530,18 @@ class BinanceOptionsClient:
         if used is not None:
             self.used_weight = used
             self._weight_minute = int(self._server_now() // WEIGHT_WINDOW)
-        if self.ledger is not None and self.weight_limit and (clock or used is not None):
-            self.ledger.update(minute=self._weight_minute if used is not None else None, used=used, clock=clock)
+        if self.ledger is None or not self.weight_limit:
+            return
+        # Write only what the other workers need: the weight once past half the budget (below that nobody
+        # waits), the exchange's clock when it is new or moved by more than half a second.
+        share_used = used is not None and used * 2 >= self.weight_limit - self.weight_reserve
+        if clock and self._ledger_clock is not None and abs(self._ledger_clock - self.server_offset_s) < 0.5:
+            clock = None
+        if share_used or clock:
+            self.ledger.update(minute=self._weight_minute if share_used else None, used=used if share_used else None,
+                               clock=clock)
+            if clock:
+                self._ledger_clock = self.server_offset_s
 
     # -- requests --------------------------------------------------------------------------
 
@@ -558,7 +579,7 @@ class BinanceOptionsClient:
         self.request_count += 1
         self._sent_at = self._clock()
         resp = self.session.request(method, url, data=body, headers=headers, timeout=self.timeout,
-                                    verify=self.validate_certs, allow_redirects=False)
+                                    verify=None if self.validate_certs else False, allow_redirects=False)
         self._received_at = self._clock()
         return resp.status_code, resp.headers, resp.text
 

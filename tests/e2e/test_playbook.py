@@ -203,6 +203,24 @@ def test_bad_input_fails_clearly_with_zero_requests(path, emulator, accounts, ru
     assert 'Traceback' not in run.output
 
 
+def test_missing_variables_are_named(path, emulator, accounts, run_playbook):
+    no_key = host_vars(accounts['hmac-a'], emulator.url, [config()])
+    del no_key['binance_api_key']
+    no_configs = host_vars(accounts['hmac-a'], emulator.url, [config()])
+    del no_configs['binance_mmp_configs']
+    no_window = host_vars(accounts['hmac-a'], emulator.url, [config()])
+    del no_window['binance_mmp_configs'][0]['window_ms']
+    run = run_playbook({'no-key': no_key, 'no-configs': no_configs, 'no-window': no_window}, path=path)
+    assert run.rc != 0
+    recap = run.recap()
+    assert all(recap[h]['failed'] == 1 for h in ('no-key', 'no-configs', 'no-window')), run.output
+    assert "'binance_api_key' is undefined" in run.output
+    assert "'binance_mmp_configs' is undefined" in run.output
+    (result,) = run.for_host('no-window')
+    assert 'missing required arguments: window_ms' in result['result']['msg']
+    assert emulator.journal == []
+
+
 def test_frozen_zero_warns(path, emulator, accounts, run_playbook):
     hosts = {'hmac-a': host_vars(accounts['hmac-a'], emulator.url, [config(frozen_ms=0)])}
     run = run_playbook(hosts, path=path)
