@@ -165,8 +165,8 @@ def machine():
         core = ansible.__version__
     except ImportError:
         core = '?'
-    return '%d cores (%s), Python %s, ansible-core %s, %s' % (os.cpu_count(), model, platform.python_version(), core,
-                                                               platform.system())
+    return '%d cores (%s), Python %s, ansible-core %s, %s' % (
+        os.cpu_count(), model, platform.python_version(), core, platform.system())
 
 
 def main(argv=None):

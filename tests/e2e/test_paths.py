@@ -10,7 +10,6 @@ from ansible_collections.marketops.binance.tests.e2e.conftest import config, hos
 TASK = 'Apply the MMP config of each underlying'
 
 
-
 def comparable(run):
     """Per (host, underlying): everything a user sees of a result, warnings as text."""
     out = {}
@@ -19,8 +18,9 @@ def comparable(run):
             continue
         result = dict(record['result'])
         warnings = [w if isinstance(w, str) else w.get('event', {}).get('msg') for w in result.pop('warnings', [])]
-        keep = {k: result.get(k) for k in ('changed', 'failed', 'config', 'diff', 'msg', 'code', 'http_status',
-                                            'option', 'invocation', 'asked', 'exchange')}
+        keys = ('changed', 'failed', 'config', 'diff', 'msg', 'code', 'http_status', 'option', 'invocation', 'asked',
+                'exchange')
+        keep = {k: result.get(k) for k in keys}
         # The IP's weight counter at that moment depends on the order of concurrent requests: its type is compared.
         keep['used_weight'] = type(result.get('used_weight')).__name__
         keep['warnings'] = warnings

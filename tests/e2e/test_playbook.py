@@ -249,7 +249,6 @@ def test_no_secret_in_any_output(path, emulator, accounts, run_playbook, scenari
         assert 'signature=' not in text and 'BEGIN PRIVATE KEY' not in text and 'ENCRYPTED' not in text, where
 
 
-
 def test_pacing_keeps_the_ip_under_its_weight_limit(path, emulator, accounts, run_playbook):
     """18 requests against a limit of 12 per minute, forks 3: the run waits for the next minute, no 429.
 

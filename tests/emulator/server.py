@@ -45,7 +45,7 @@ import sys
 import threading
 import time
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote
 
@@ -310,28 +310,24 @@ class Emulator:
                 'frozenTimeInMilliseconds': config['frozen'], 'qtyLimit': format_limit(config['qty'], style),
                 'deltaLimit': format_limit(config['delta'], style), 'lastTriggerTime': config['last_trigger']}
 
+    @staticmethod
+    def param(params, name, kind):
+        """A mandatory LONG ('long') or DECIMAL ('decimal') parameter, checked as the exchange checks it."""
+        raw = params.get(name)
+        if raw is None or raw == '':
+            raise bad_param(name)
+        if not (LONG_RE if kind == 'long' else DECIMAL_RE).match(raw):
+            raise bad_param(name, kind)
+        return int(raw) if kind == 'long' else Decimal(raw)
+
     def set_mmp(self, account, params):
         underlying = self.underlying(params)
-        values = {}
-        for name in ('windowTimeInMilliseconds', 'frozenTimeInMilliseconds'):
-            raw = params.get(name)
-            if raw is None or raw == '':
-                raise bad_param(name)
-            if not LONG_RE.match(raw):
-                raise bad_param(name, 'long')
-            values[name] = int(raw)
+        values = {name: self.param(params, name, 'long')
+                  for name in ('windowTimeInMilliseconds', 'frozenTimeInMilliseconds')}
         if not 0 < values['windowTimeInMilliseconds'] <= 5000:
             raise bad_param('windowTimeInMilliseconds', 'range')
         for name in ('qtyLimit', 'deltaLimit'):
-            raw = params.get(name)
-            if raw is None or raw == '':
-                raise bad_param(name)
-            if not DECIMAL_RE.match(raw):
-                raise bad_param(name, 'decimal')
-            try:
-                values[name] = Decimal(raw)
-            except InvalidOperation:
-                raise bad_param(name, 'decimal')
+            values[name] = self.param(params, name, 'decimal')
             if values[name] <= 0:
                 raise bad_param(name, 'range')
         key = (account['api_key'], underlying)
@@ -363,16 +359,12 @@ class Emulator:
             return self.mmp_answer(account['api_key'], self.underlying(params))
         if (method, path) == ('POST', '/eapi/v1/countdownCancelAll'):
             underlying = self.underlying(params)
-            raw = params.get('countdownTime')
-            if raw is None or raw == '':
-                raise bad_param('countdownTime')
-            if not LONG_RE.match(raw):
-                raise bad_param('countdownTime', 'long')
-            if 0 < int(raw) < 5000:
+            countdown = self.param(params, 'countdownTime', 'long')
+            if 0 < countdown < 5000:
                 raise bad_param('countdownTime', 'range')
             with self.lock:
-                self.countdown[(account['api_key'], underlying)] = int(raw)
-            return {'underlying': underlying, 'countdownTime': int(raw)}
+                self.countdown[(account['api_key'], underlying)] = countdown
+            return {'underlying': underlying, 'countdownTime': countdown}
         if (method, path) == ('GET', '/eapi/v1/countdownCancelAll'):
             # The shape is not documented clearly: the official SDK models one object (with an underlying);
             # without one, the active configs are listed.

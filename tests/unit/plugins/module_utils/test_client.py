@@ -521,3 +521,15 @@ def test_sync_time_measures_the_exchange_not_the_waits(sleeps):
     c.session = TimeSession()
     c.sync_time()
     assert waits and 29500 <= c.time_offset_ms <= 30500
+
+
+def test_the_session_reads_proxy_and_ca_settings_once(monkeypatch):
+    monkeypatch.setenv('HTTPS_PROXY', 'http://proxy.internal:3128')
+    monkeypatch.setenv('NO_PROXY', 'localhost')
+    monkeypatch.setenv('REQUESTS_CA_BUNDLE', '/etc/ssl/corporate.pem')
+    session = client_mod.shared_session('https://eapi.binance.com')
+    assert session.proxies['https'] == 'http://proxy.internal:3128'
+    assert session.verify == '/etc/ssl/corporate.pem'
+    assert session.trust_env is False  # not re-read (nor ~/.netrc) on every request
+    assert client_mod.shared_session('https://eapi.binance.com') is session
+    assert 'https' not in client_mod.shared_session('http://localhost:8765').proxies
