@@ -32,6 +32,15 @@ except ImportError:  # ansible-core < 2.19
             basic._ANSIBLE_ARGS = old
 
 
+@pytest.fixture(autouse=True)
+def module_process(monkeypatch):
+    """A module runs in its own process, not in the controller: its warnings go into its result (ansible-core
+    2.19 routes them to the display once controller code, such as an action plugin, was imported)."""
+    from ansible.module_utils import _internal
+    if hasattr(_internal, 'is_controller'):
+        monkeypatch.setattr(_internal, 'is_controller', False)
+
+
 def run_module(capsys, args, check_mode=False, diff=False):
     args = dict(args)
     args['_ansible_check_mode'] = check_mode
@@ -137,3 +146,11 @@ def test_missing_cryptography_gives_the_standard_message(exchange, capsys, monke
     assert result['failed'] is True
     assert 'Failed to import the required Python library (cryptography)' in result['msg']
     assert 'BEGIN PRIVATE KEY' not in result['_raw'] and exchange.journal == []
+
+
+def test_missing_requests_gives_the_standard_message(exchange, capsys, monkeypatch):
+    monkeypatch.setattr(binance_mmp, 'HAS_REQUESTS', False)
+    result = run_module(capsys, args())
+    assert result['failed'] is True
+    assert 'Failed to import the required Python library (requests)' in result['msg']
+    assert exchange.journal == []

@@ -1,0 +1,32 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, marketops infrastructure team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The action plugin's own pieces (the end-to-end tests run it for real through ansible-playbook)."""
+
+from __future__ import annotations
+
+from ansible import context
+
+from ansible_collections.marketops.binance.plugins.action.binance_mmp import ActionModule, apply_env_fallbacks
+from ansible_collections.marketops.binance.plugins.module_utils.mmp import mmp_argument_spec
+
+
+def test_env_fallbacks_prefer_the_task_environment(monkeypatch):
+    monkeypatch.setenv('BINANCE_API_KEY', 'from-the-controller')
+    monkeypatch.setenv('BINANCE_API_SECRET', 'secret-from-the-controller')
+    monkeypatch.delenv('BINANCE_EAPI_URL', raising=False)
+    params = apply_env_fallbacks(mmp_argument_spec(), {'underlying': 'BTCUSDT', 'api_secret': 'given'},
+                                 {'BINANCE_API_KEY': 'from-the-task-environment'})
+    assert params['api_key'] == 'from-the-task-environment'
+    assert params['api_secret'] == 'given'  # a given option wins over any fallback
+    assert 'base_url' not in params  # no fallback value: the spec's default applies later
+
+
+def test_weight_reserve_defaults_to_the_forks(monkeypatch):
+    monkeypatch.setattr(context, 'CLIARGS', {'forks': 25})
+    assert ActionModule.with_default_reserve({})['weight_reserve'] == 25
+    assert ActionModule.with_default_reserve({'weight_limit': 10})['weight_reserve'] == 9
+    assert ActionModule.with_default_reserve({'weight_reserve': 3}) == {'weight_reserve': 3}
+    assert 'weight_reserve' not in ActionModule.with_default_reserve({'weight_limit': 0})
+    monkeypatch.setattr(context, 'CLIARGS', {})
+    assert 'weight_reserve' not in ActionModule.with_default_reserve({})
