@@ -455,8 +455,7 @@ class BinanceOptionsClient:
             self.time_offset_ms = int(known.get('time_offset_ms') or 0)
             if known.get('server_offset_s') is not None:
                 self.server_offset_s = self._ledger_clock = float(known['server_offset_s'])
-        self.request_count = 0
-        self.waits = []  # (reason, seconds) of every wait, for results and tests
+        self.waits = []  # (reason, seconds) of every wait, for tests and debugging
 
     def __repr__(self):
         return '<BinanceOptionsClient %s>' % self.base_url
@@ -576,7 +575,6 @@ class BinanceOptionsClient:
             # POST parameters go in a form body: the signature stays out of URLs that proxies log.
             body = encoded
             headers['Content-Type'] = 'application/x-www-form-urlencoded'
-        self.request_count += 1
         self._sent_at = self._clock()
         resp = self.session.request(method, url, data=body, headers=headers, timeout=self.timeout,
                                     verify=None if self.validate_certs else False, allow_redirects=False)
