@@ -25,7 +25,7 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.marketops.binance.plugins.module_utils.client import DEFAULT_WEIGHT_LIMIT, HAS_REQUESTS
-from ansible_collections.marketops.binance.plugins.module_utils.mmp import mmp_argument_spec, run_mmp
+from ansible_collections.marketops.binance.plugins.module_utils.mmp import mmp_argument_spec, task_result
 
 MODULE = 'marketops.binance.binance_mmp'
 FAST_PATH_VAR = 'marketops_binance_fast_path'
@@ -126,16 +126,8 @@ class ActionModule(ActionBase):
             return self._mask(dict(failed=True, msg=missing_required_lib('requests'),
                                    invocation=dict(module_args=params)), no_log_values)
 
-        outcome, error = run_mmp(params, check_mode=check_mode)
-        out = dict(outcome)
-        warnings = out.pop('warnings', [])
-        if not (diff_mode or check_mode):
-            out.pop('diff', None)
-        if error:
-            library, reason = error.pop('missing_library', None), error.pop('missing_reason', None)
-            if library:
-                error['msg'] = missing_required_lib(library, reason=reason)
-            out.update(error)
+        out, warnings, failed = task_result(params, check_mode=check_mode, diff_mode=diff_mode)
+        if failed:
             out['failed'] = True
         out['invocation'] = dict(module_args=params)
         if warnings:

@@ -14,7 +14,7 @@ import re
 
 from decimal import Decimal, InvalidOperation
 
-from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.basic import env_fallback, missing_required_lib
 
 from ansible_collections.marketops.binance.plugins.module_utils.client import (
     BinanceError,
@@ -349,3 +349,21 @@ def run_mmp(params, check_mode=False, client_factory=client_from_params):
     result.update(changed=outcome['changed'], config=outcome['config'], diff=outcome['diff'],
                   used_weight=client.used_weight)
     return result, None
+
+
+def task_result(params, check_mode=False, diff_mode=False):
+    """A binance_mmp task's result as the module returns it, for the module and the action plugin alike.
+
+    Returns (result, warnings, failed). ``result`` carries ``diff`` only in diff or check mode, and on failure
+    the error's ``msg`` (the standard missing-library message where a library is missing) and details.
+    """
+    result, error = run_mmp(params, check_mode=check_mode)
+    warnings = result.pop('warnings', [])
+    if not (diff_mode or check_mode):
+        result.pop('diff', None)
+    if error:
+        library, reason = error.pop('missing_library', None), error.pop('missing_reason', None)
+        if library:
+            error['msg'] = missing_required_lib(library, reason=reason)
+        result.update(error)
+    return result, warnings, bool(error)

@@ -172,25 +172,20 @@ used_weight:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.marketops.binance.plugins.module_utils.client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
-from ansible_collections.marketops.binance.plugins.module_utils.mmp import mmp_argument_spec, run_mmp
+from ansible_collections.marketops.binance.plugins.module_utils.mmp import mmp_argument_spec, task_result
 
 
 def main():
-    # "Exactly one of api_secret / private_key" is checked by run_mmp(), by value: a null option counts as unset.
+    # "Exactly one of api_secret / private_key" is checked in task_result(), by value: a null option counts as unset.
     module = AnsibleModule(argument_spec=mmp_argument_spec(), supports_check_mode=True)
     if not HAS_REQUESTS:
         module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR)
 
-    result, error = run_mmp(module.params, check_mode=module.check_mode)
-    for warning in result.pop('warnings'):
+    result, warnings, failed = task_result(module.params, check_mode=module.check_mode, diff_mode=module._diff)
+    for warning in warnings:
         module.warn(warning)
-    if not (module._diff or module.check_mode):
-        result.pop('diff', None)
-    if error:
-        library, reason = error.pop('missing_library', None), error.pop('missing_reason', None)
-        if library:
-            error['msg'] = missing_required_lib(library, reason=reason)
-        module.fail_json(**dict(result, **error))
+    if failed:
+        module.fail_json(**result)
     module.exit_json(**result)
 
 
