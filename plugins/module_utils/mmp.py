@@ -36,7 +36,6 @@ LONG_MAX = 2 ** 63 - 1
 DECIMAL_DIGITS = 20              # the exchange's ^([0-9]{1,20})(\.[0-9]{1,20})?$
 DECIMAL_RE = re.compile(r'^([0-9]{1,20})(\.[0-9]{1,20})?$')
 UNDERLYING_RE = re.compile(r'^[A-Za-z0-9]{1,32}$')
-CONFIG_KEYS = ('underlying', 'window_ms', 'frozen_ms', 'qty_limit', 'delta_limit', 'last_trigger_time')
 COMPARED_KEYS = ('window_ms', 'frozen_ms', 'qty_limit', 'delta_limit')
 # How many times a write is sent again after the exchange was read back and does not hold it.
 UNKNOWN_OUTCOME_WRITES = 2
@@ -228,13 +227,12 @@ def config_from_api(data, underlying):
     config = {'underlying': str(data.get('underlying') or underlying).upper()}
     for key, field in fields.items():
         raw = data.get(field)
+        d = to_decimal(raw)
         if key in ('qty_limit', 'delta_limit'):
-            d = to_decimal(raw)
             if d is None and raw is not None:
                 raise MMPApplyError('the exchange\'s MMP answer for %s has %s=%r, not a decimal' % (underlying, field, raw))
             config[key] = format_decimal(d) if d is not None else None
         else:
-            d = to_decimal(raw)
             if d is None and raw is not None or d is not None and d != d.to_integral_value():
                 raise MMPApplyError('the exchange\'s MMP answer for %s has %s=%r, not an integer' % (underlying, field, raw))
             config[key] = int(d) if d is not None else None
@@ -266,28 +264,23 @@ def _describe(config):
 def ensure_mmp(client, desired, check_mode=False):
     """Make the exchange hold ``desired`` for its underlying.
 
-    Returns a dict: changed, config (what the exchange holds after the task), diff (before/after),
-    changed_keys. Raises BinanceError (MMPApplyError when the exchange ends up holding something else).
+    Returns a dict: changed, config (what the exchange holds after the task), diff (before/after).
+    ``desired`` is what validate_mmp_params() returns. Raises BinanceError (MMPApplyError when the exchange ends up holding something else).
     """
     underlying = desired['underlying']
     before = config_from_api(client.get_mmp(underlying), underlying)
-    changed_keys = differences(before, desired)
-    if not changed_keys:
-        return dict(changed=False, config=before, diff=dict(before=dict(before), after=dict(before)),
-                    changed_keys=[])
+    if not differences(before, desired):
+        return dict(changed=False, config=before, diff=dict(before=dict(before), after=dict(before)))
 
     predicted = dict(before)
     predicted.update((k, desired[k]) for k in COMPARED_KEYS)
     if check_mode:
-        return dict(changed=True, config=before, diff=dict(before=before, after=predicted),
-                    changed_keys=changed_keys)
+        return dict(changed=True, config=before, diff=dict(before=before, after=predicted))
 
-    args = dict(underlying=underlying, window_ms=desired['window_ms'], frozen_ms=desired['frozen_ms'],
-                qty_limit=desired['qty_limit'], delta_limit=desired['delta_limit'])
     writes_left = UNKNOWN_OUTCOME_WRITES
     while True:
         try:
-            after = config_from_api(client.set_mmp(**args), underlying)
+            after = config_from_api(client.set_mmp(**desired), underlying)
             source = 'answered'
         except BinanceUnknownOutcome as e:
             try:
@@ -307,7 +300,7 @@ def ensure_mmp(client, desired, check_mode=False):
                                 '%s (differs in %s)' % (underlying, _describe(desired), source, _describe(after),
                                                         ', '.join(mismatch)),
                                 before=before, asked=desired, exchange=after)
-        return dict(changed=True, config=after, diff=dict(before=before, after=after), changed_keys=changed_keys)
+        return dict(changed=True, config=after, diff=dict(before=before, after=after))
 
 
 def run_mmp(params, check_mode=False, client_factory=client_from_params):
@@ -336,7 +329,7 @@ def run_mmp(params, check_mode=False, client_factory=client_from_params):
             error['before'] = e.before
         if e.exchange is not None:
             error['exchange'] = e.exchange
-            error['asked'] = dict((k, desired[k]) for k in ('underlying',) + COMPARED_KEYS)
+            error['asked'] = dict(desired)
         return result, error
     except BinanceError as e:
         result['used_weight'] = client.used_weight
