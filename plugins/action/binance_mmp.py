@@ -14,6 +14,7 @@ variable ``marketops_binance_fast_path`` is false, the module is executed as usu
 
 from __future__ import annotations
 
+import functools
 import os
 
 from ansible import context
@@ -51,14 +52,10 @@ def apply_env_fallbacks(spec, params, environment):
     return params
 
 
-_VALIDATOR = []
-
-
+@functools.lru_cache(maxsize=None)
 def validator():
     """One validator per process: building one deep-copies the argument spec (milliseconds per item)."""
-    if not _VALIDATOR:
-        _VALIDATOR.append(ModuleArgumentSpecValidator(mmp_argument_spec()))
-    return _VALIDATOR[0]
+    return ModuleArgumentSpecValidator(mmp_argument_spec())
 
 
 class ActionModule(ActionBase):

@@ -344,16 +344,18 @@ class WeightLedger:
         except (OSError, ValueError):
             return {}
 
-    def used(self, minute):
-        data = self.read()
+    def used(self, minute, data=None):
+        """The weight used in ``minute``, if the ledger speaks of that minute; ``data``: a read() already made."""
+        data = self.read() if data is None else data
         try:
             return int(data['used']) if int(data['minute']) == minute else None
         except (KeyError, TypeError, ValueError):
             return None
 
-    def hold_until(self):
+    def hold_until(self, data=None):
+        data = self.read() if data is None else data
         try:
-            return float(self.read().get('hold_until') or 0)
+            return float(data.get('hold_until') or 0)
         except (TypeError, ValueError):
             return 0.0
 
@@ -488,26 +490,24 @@ class BinanceOptionsClient:
         offset = self.server_offset_s if self.server_offset_s is not None else self.time_offset_ms / 1000.0
         return self._clock() + offset
 
-    def _known_used(self, minute):
-        """The highest weight known to be used in ``minute``: ours, or another worker's from the ledger."""
-        used = self.used_weight if self._weight_minute == minute else None
-        shared = self.ledger.used(minute) if self.ledger is not None else None
-        if shared is not None and (used is None or shared > used):
-            used = shared
-        return used
-
     def _pace(self, weight=1):
         """Wait while a Retry-After holds, or for the exchange's next minute when this request would
         cross the weight budget (weight_limit - weight_reserve)."""
         if not self.weight_limit:
             return
         now = self._server_now()
-        hold = self.ledger.hold_until() if self.ledger is not None else 0
+        shared = self.ledger.read() if self.ledger is not None else {}  # one read per request
+        hold = self.ledger.hold_until(shared) if self.ledger is not None else 0
         if hold > now + 0.05 and hold > self._waited_until:
             self._wait('rate-limit', hold - now + self._rand() * 0.25)
             now = self._server_now()
+            shared = self.ledger.read()
         minute = int(now // WEIGHT_WINDOW)
-        used = self._known_used(minute)
+        # the highest weight known to be used in this minute: ours, or another worker's from the ledger
+        used = self.used_weight if self._weight_minute == minute else None
+        other = self.ledger.used(minute, shared) if self.ledger is not None else None
+        if other is not None and (used is None or other > used):
+            used = other
         budget = max(1, self.weight_limit - self.weight_reserve)
         if used is not None and used + weight > budget:
             wait = (minute + 1) * WEIGHT_WINDOW - now + WEIGHT_WINDOW_GUARD + self._rand() * 0.5
@@ -604,7 +604,16 @@ class BinanceOptionsClient:
         transient_left = TRANSIENT_RETRIES
         rate_left = RATE_LIMIT_RETRIES
         resynced = False
-        attempt = 0
+
+        def wait_for_transient_retry():
+            """Back off before the next transient retry; False when none is left."""
+            nonlocal transient_left
+            if transient_left <= 0:
+                return False
+            self._wait('transient', self._backoff(TRANSIENT_RETRIES - transient_left))
+            transient_left -= 1
+            return True
+
         while True:
             try:
                 status, headers, text = self._send_once(method, path, params, signed)
@@ -617,10 +626,7 @@ class BinanceOptionsClient:
                     else 'connection failed (%s)' % type(e).__name__
                 if method != 'GET' and self._transport_failure_is_unknown(e):
                     raise BinanceUnknownOutcome('%s %s; the exchange may or may not have applied it' % (what, kind))
-                if transient_left > 0:
-                    transient_left -= 1
-                    self._wait('transient', self._backoff(attempt))
-                    attempt += 1
+                if wait_for_transient_retry():
                     continue
                 raise BinanceTransportError('%s %s, after %d attempts' % (what, kind, TRANSIENT_RETRIES + 1))
 
@@ -679,10 +685,7 @@ class BinanceOptionsClient:
                     raise BinanceUnknownOutcome('%s: HTTP %s (%s); the exchange may or may not have applied it'
                                                 % (what, status, detail), http_status=status, code=code,
                                                 exchange_message=exchange_msg)
-                if transient_left > 0:
-                    transient_left -= 1
-                    self._wait('transient', self._backoff(attempt))
-                    attempt += 1
+                if wait_for_transient_retry():
                     continue
                 raise BinanceTransportError('%s: HTTP %s from the exchange (%s), after %d attempts'
                                             % (what, status, detail, TRANSIENT_RETRIES + 1),
