@@ -485,6 +485,10 @@ class BinanceOptionsClient:
         self.waits.append((reason, seconds))
         self._sleep(seconds)
 
+    def server_now_ms(self):
+        """The exchange's clock in milliseconds since the epoch, as well as this client knows it."""
+        return int(self._server_now() * 1000)
+
     def _server_now(self):
         """The exchange's clock, as well as we know it (Date header, else the -1021 offset)."""
         offset = self.server_offset_s if self.server_offset_s is not None else self.time_offset_ms / 1000.0

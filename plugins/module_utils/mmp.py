@@ -242,6 +242,23 @@ def config_from_api(data, underlying):
     return config
 
 
+def mmp_status(config, now_ms):
+    """What an MMP config (as config_from_api() returns it) says about its state at ``now_ms``.
+
+    ``now_ms`` is the exchange's clock in milliseconds since the epoch. Returns a dict:
+    ``configured`` (window_ms > 0), ``triggered`` (last_trigger_time > 0), ``frozen`` (triggered, and
+    frozen_ms is 0 or now_ms is before last_trigger_time + frozen_ms) and ``frozen_until`` (milliseconds
+    since the epoch; None when not frozen, or when frozen until a manual reset).
+    """
+    window = config.get('window_ms') or 0
+    frozen_ms = config.get('frozen_ms') or 0
+    last = config.get('last_trigger_time') or 0
+    triggered = last > 0
+    frozen = triggered and (frozen_ms == 0 or now_ms < last + frozen_ms)
+    return dict(configured=window > 0, triggered=triggered, frozen=frozen,
+                frozen_until=last + frozen_ms if frozen and frozen_ms > 0 else None)
+
+
 def differences(current, desired):
     """The compared keys whose values differ; limits are compared as decimals."""
     diff = []

@@ -17,6 +17,7 @@ from ansible_collections.marketops.binance.plugins.module_utils.mmp import (
     MMPValidationError,
     differences,
     ensure_mmp,
+    mmp_status,
     normalize_limit,
     run_mmp,
     to_decimal,
@@ -317,3 +318,15 @@ def test_ensure_mmp_with_a_scripted_client():
     c = ScriptedClient([mmp_answer(qtyLimit='1'), mmp_answer(qtyLimit='1')])
     with pytest.raises(MMPApplyError):
         ensure_mmp(c, desired)
+
+
+@pytest.mark.parametrize('config,now,expected', [
+    (dict(window_ms=0, frozen_ms=0, last_trigger_time=0), 10, (False, False, False, None)),
+    (dict(window_ms=3000, frozen_ms=300000, last_trigger_time=0), 10, (True, False, False, None)),
+    (dict(window_ms=3000, frozen_ms=1000, last_trigger_time=5000), 5999, (True, True, True, 6000)),
+    (dict(window_ms=3000, frozen_ms=1000, last_trigger_time=5000), 6000, (True, True, False, None)),
+    (dict(window_ms=3000, frozen_ms=0, last_trigger_time=5000), 10 ** 13, (True, True, True, None)),
+])
+def test_mmp_status(config, now, expected):
+    status = mmp_status(config, now)
+    assert (status['configured'], status['triggered'], status['frozen'], status['frozen_until']) == expected
