@@ -8,6 +8,8 @@ Start it by hand:
     python3 tests/emulator/server.py --port 8765 --accounts tests/emulator/accounts.example.json
 
 then point the collection at it with ``BINANCE_EAPI_URL=http://127.0.0.1:8765`` (or ``base_url``).
+With ``--certfile cert.pem --keyfile key.pem`` it serves HTTPS instead, as the exchange does
+(``python3 tests/emulator/certs.py DIR`` makes a throwaway CA and a certificate for 127.0.0.1 and localhost).
 
 It behaves as ../shared/reference/binance-options-mmp-api.md describes the exchange: it checks the
 API key, the signature over query string + body (HMAC, Ed25519 or RSA; the signature in either part),
@@ -24,6 +26,7 @@ Control endpoints (no signature, loopback only), for tests and rehearsals:
     POST   /_emulator/faults       add faults: {"faults": [{"kind": "503_unknown", "path": "/eapi/v1/mmpSet"}]}
     DELETE /_emulator/faults       clear them
     POST   /_emulator/config       {"clock_offset_ms": -8000, "weight_limit": 60, "limit_format": "padded", ...}
+    GET    /_emulator/tls          the TLS handshakes seen, failed ones included (HTTPS only)
     GET    /_emulator/state        the MMP and kill-switch state of every account
     POST   /_emulator/state        set state: {"api_key": ..., "underlying": ..., "window_ms": ..., ...}
     POST   /_emulator/reset        forget state, journal, faults, weights and bans
@@ -41,6 +44,7 @@ import json
 import os
 import re
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -146,6 +150,8 @@ class Emulator:
     def __init__(self, accounts, underlyings=DEFAULT_UNDERLYINGS, weight_limit=2400, ban_after=3,
                  ban_seconds=120, limit_format='plain', clock_offset_ms=0):
         self.lock = threading.RLock()
+        self.tls_idle = threading.Condition(self.lock)
+        self.handshaking = 0  # TLS handshakes in progress
         self.accounts = {}
         for account in accounts:
             account = dict(account)
@@ -170,6 +176,7 @@ class Emulator:
             self.violations = {}   # ip -> count
             self.banned_until = {}  # ip -> epoch seconds
             self.signatures = []   # every signature received, for tests that check none leaks (not in the journal)
+            self.handshakes = []   # over HTTPS: every TLS handshake, {time, ip, ok, error}; a failed one sends no request
 
     # -- time and weight -------------------------------------------------------------------
 
@@ -394,6 +401,13 @@ class Emulator:
                 window=int(item['window_ms']), frozen=int(item['frozen_ms']), qty=Decimal(str(item['qty_limit'])),
                 delta=Decimal(str(item['delta_limit'])), last_trigger=int(item.get('last_trigger_time', 0)))
 
+    def tls_handshakes(self, timeout=5.0):
+        """The TLS handshakes seen, once none is in progress: a client learns that a handshake failed a moment
+        before the server does."""
+        with self.tls_idle:
+            self.tls_idle.wait_for(lambda: not self.handshaking, timeout)
+            return list(self.handshakes)
+
     def writes(self):
         with self.lock:
             return [j for j in self.journal if j['method'] == 'POST' and j['path'].startswith('/eapi/')]
@@ -531,6 +545,8 @@ class Handler(BaseHTTPRequestHandler):
             if (method, path) == ('GET', '/_emulator/journal'):
                 with emu.lock:
                     return self.reply(200, {'journal': list(emu.journal)})
+            if (method, path) == ('GET', '/_emulator/tls'):
+                return self.reply(200, {'handshakes': emu.tls_handshakes()})
             if (method, path) == ('DELETE', '/_emulator/journal'):
                 with emu.lock:
                     emu.journal.clear()
@@ -562,21 +578,70 @@ class Handler(BaseHTTPRequestHandler):
         return self.reply(404, {'error': 'no such control endpoint'})
 
 
-class EmulatorServer:
-    """The emulator on a real HTTP server on 127.0.0.1, in a background thread."""
+class _HTTPServer(ThreadingHTTPServer):
+    """ThreadingHTTPServer that, given an ssl.SSLContext, does each TLS handshake in the connection's own thread
+    (a slow or failing client never holds up the others) and records it in the emulator."""
 
-    def __init__(self, emulator, host='127.0.0.1', port=0, verbose=False):
+    daemon_threads = True
+    tls_context = None
+    emulator = None
+    handshake_timeout = 10.0
+
+    def finish_request(self, request, client_address):
+        if self.tls_context is None:
+            return super().finish_request(request, client_address)
+        record = dict(time=time.time(), ip=client_address[0], ok=False, error=None)
+        with self.emulator.lock:
+            self.emulator.handshaking += 1
+        try:
+            request.settimeout(self.handshake_timeout)
+            conn = self.tls_context.wrap_socket(request, server_side=True, do_handshake_on_connect=False)
+        except OSError as e:
+            record['error'] = str(e)
+            self._record(record)
+            return None
+        try:
+            try:
+                conn.do_handshake()
+            except (OSError, ValueError) as e:  # ssl.SSLError is an OSError: e.g. the client refused the certificate
+                record['error'] = str(e)
+                self._record(record)
+                return None
+            record['ok'] = True
+            self._record(record)
+            conn.settimeout(None)
+            return super().finish_request(conn, client_address)
+        finally:
+            self.shutdown_request(conn)  # the plain socket was detached into conn
+
+    def _record(self, record):
+        with self.emulator.lock:
+            self.emulator.handshakes.append(record)
+            self.emulator.handshaking -= 1
+            self.emulator.tls_idle.notify_all()
+
+
+class EmulatorServer:
+    """The emulator on a real HTTP server on 127.0.0.1, in a background thread; HTTPS given a certificate and key."""
+
+    def __init__(self, emulator, host='127.0.0.1', port=0, verbose=False, certfile=None, keyfile=None):
         handler = type('BoundHandler', (Handler,), {'emulator': emulator})
         self.emulator = emulator
-        self.httpd = ThreadingHTTPServer((host, port), handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _HTTPServer((host, port), handler)
         self.httpd.verbose = verbose
+        self.httpd.emulator = emulator
+        self.scheme = 'http'
+        if certfile:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(certfile, keyfile)
+            self.httpd.tls_context = context
+            self.scheme = 'https'
         self.thread = None
 
     @property
     def url(self):
         host, port = self.httpd.server_address[:2]
-        return 'http://%s:%d' % (host, port)
+        return '%s://%s:%d' % (self.scheme, host, port)
 
     def start(self):
         self.thread = threading.Thread(target=self.httpd.serve_forever, name='eapi-emulator', daemon=True)
@@ -618,14 +683,19 @@ def main(argv=None):
     parser.add_argument('--limit-format', choices=['plain', 'padded'], default='padded',
                         help='how limits are returned: "2.3" or "2.30000000"')
     parser.add_argument('--clock-offset-ms', type=int, default=0, help='the exchange clock minus the real one')
+    parser.add_argument('--certfile', help='serve HTTPS with this certificate (PEM, the chain after it if any)')
+    parser.add_argument('--keyfile', help='the private key of --certfile (PEM; default: in --certfile)')
     parser.add_argument('--port-file', help='write the URL here once listening (for scripts)')
     parser.add_argument('-v', '--verbose', action='store_true', help='log every request')
     args = parser.parse_args(argv)
+    if args.keyfile and not args.certfile:
+        parser.error('--keyfile goes with --certfile')
     accounts, underlyings = load_accounts(args.accounts)
     emulator = Emulator(accounts, underlyings=underlyings, weight_limit=args.weight_limit, ban_after=args.ban_after,
                         ban_seconds=args.ban_seconds, limit_format=args.limit_format,
                         clock_offset_ms=args.clock_offset_ms)
-    server = EmulatorServer(emulator, port=args.port, verbose=args.verbose)
+    server = EmulatorServer(emulator, port=args.port, verbose=args.verbose, certfile=args.certfile,
+                            keyfile=args.keyfile)
     print('eapi emulator listening on %s (%d accounts)' % (server.url, len(accounts)), flush=True)
     if args.port_file:
         with open(args.port_file, 'w') as f:
