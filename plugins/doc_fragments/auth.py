@@ -54,9 +54,22 @@ options:
     default: 10
   validate_certs:
     description:
-      - Whether to validate the exchange's TLS certificate. Only turn this off against a test endpoint.
+      - Whether to verify the exchange's TLS certificate (its issuer and that it is valid for the host of
+        O(base_url)).
+      - V(false) turns every check off, so that anything on the network path can read and change the requests,
+        the API key included; the task then gives a warning. Only do this against a test endpoint; for a private
+        CA, or a proxy that re-signs TLS with its own CA, set O(ca_path) instead.
     type: bool
     default: true
+  ca_path:
+    description:
+      - A file of CA certificates in PEM format on the host that runs the task, trusted to verify the exchange's
+        TLS certificate instead of the public CAs of the C(requests) library's default bundle. Use it for the CA
+        of a proxy that re-signs TLS, or of a test endpoint.
+      - It takes precedence over the E(REQUESTS_CA_BUNDLE) and E(CURL_CA_BUNDLE) environment variables.
+      - Checked before any request is sent; a file that is missing, unreadable, holds no certificate or that
+        every user may write is refused.
+    type: path
   weight_limit:
     description:
       - The request weight Binance allows this IP per minute (C(REQUEST_WEIGHT) in C(/eapi/v1/exchangeInfo)'s
@@ -82,6 +95,8 @@ notes:
   - Retries are bounded. HTTP 429 answers are retried only after the wait that C(Retry-After) asks for,
     HTTP 418 (IP banned) is never retried, and a write whose outcome is unknown is decided by reading the
     state back.
+  - A failed TLS handshake (a certificate that cannot be verified, or that is issued for another host name)
+    fails at once, saying why and what to do, and is never retried.
 requirements:
   - requests
   - cryptography (only for Ed25519 and RSA keys)

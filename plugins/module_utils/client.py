@@ -15,6 +15,8 @@ What it does, in the order a request meets it:
 - on 5xx, timeouts and connection errors retries with jittered backoff, a bounded number of times,
   except for a write whose outcome is unknown: that raises ``BinanceUnknownOutcome`` so that the caller
   reads the state back instead of guessing;
+- a failed TLS handshake (the certificate not verified, issued for another host name, no common protocol)
+  fails at once with ``BinanceTLSError``: retrying cannot help, and nothing was sent;
 - any other error fails at once with the exchange's code, its message and a hint.
 
 No message this module builds contains a secret, a private key, a passphrase, a signature or a
@@ -31,19 +33,23 @@ import json
 import os
 import random
 import re
+import ssl
 import tempfile
 import time
 import traceback
+import warnings
 
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote, urlencode, urlsplit
 
 try:
     import requests
+    from urllib3.exceptions import InsecureRequestWarning
     HAS_REQUESTS = True
     REQUESTS_IMPORT_ERROR = None
 except ImportError:  # pragma: no cover - exercised by the module's missing_required_lib path
     requests = None
+    InsecureRequestWarning = None
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
 
@@ -133,6 +139,21 @@ class BinanceIPBanned(BinanceError):
 
 class BinanceTransportError(BinanceError):
     """Timeouts, connection errors and 5xx answers that outlived the bounded retries."""
+
+
+class BinanceTLSError(BinanceError):
+    """The TLS handshake with the exchange failed: its certificate could not be verified, was issued for another
+    host name, or client and server found no common protocol. Never retried (it cannot help); no request was sent.
+
+    ``reason`` is what the TLS library said, ``verify_code`` OpenSSL's verification code (None when the
+    failure was not a verification); ``host`` is the host name or address the client connected to.
+    """
+
+    def __init__(self, message, host=None, reason=None, verify_code=None):
+        super().__init__(message)
+        self.host = host
+        self.reason = reason
+        self.verify_code = verify_code
 
 
 class BinanceResponseError(BinanceError):
@@ -292,27 +313,163 @@ def check_base_url(base_url):
 
 
 # --------------------------------------------------------------------------------------------
+# TLS: which CAs verify the exchange, and what a failed handshake means
+# --------------------------------------------------------------------------------------------
+
+CA_BUNDLE_ENV = ('REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE')  # read by requests; the first one set wins
+# OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH and X509_V_ERR_IP_ADDRESS_MISMATCH
+_NAME_MISMATCH_CODES = (62, 64)
+# The peer closing the connection during the handshake: as likely a transient drop as a refusal, so it is
+# retried like any connection failure (but a write that failed so is still known not to have been sent).
+_TLS_CONNECTION_DROPS = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError)
+_SSL_SOURCE_RE = re.compile(r'\s*\(_ssl\.c:\d+\)\s*$')
+
+INSECURE_TLS_WARNING = ("the exchange's TLS certificate is not verified (validate_certs: false): anything between "
+                        "this host and %s can read and change the requests, API key included. Give the CA that "
+                        "signs its certificate with ca_path (or REQUESTS_CA_BUNDLE) instead")
+
+
+def check_ca_path(ca_path):
+    """Return ``ca_path`` (``~`` expanded) if it is a readable file of PEM CA certificates, else raise BinanceConfigError.
+
+    Symbolic links are followed (system bundles are often links); a file that anyone may write is refused, as it
+    would let anyone decide whom the client trusts to be the exchange.
+    """
+    if not isinstance(ca_path, str) or not ca_path.strip():
+        raise BinanceConfigError('ca_path must be the path of a CA bundle file (PEM), got %r' % (ca_path,))
+    path = os.path.expanduser(ca_path.strip())
+    if not os.path.isfile(path):
+        raise BinanceConfigError('ca_path: %s is not a file on the host that runs the task (a CA bundle file in PEM '
+                                 'format is expected)' % path)
+    try:
+        mode = os.stat(path).st_mode
+        if mode & 0o002:
+            raise BinanceConfigError('ca_path: %s is writable by every user, so anyone could make this host trust '
+                                     'them as the exchange; remove the write permission for others' % path)
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=path)
+    except ssl.SSLError as e:
+        raise BinanceConfigError('ca_path: %s holds no CA certificate in PEM format that could be loaded (%s)'
+                                 % (path, e.reason or e))
+    except (OSError, ValueError) as e:
+        raise BinanceConfigError('ca_path: %s could not be read (%s)' % (path, getattr(e, 'strerror', None) or e))
+    return path
+
+
+def tls_verify(ca_path=None, validate_certs=True):
+    """What verifies the exchange's certificate: (``verify`` for requests, where it comes from).
+
+    ``verify`` is False (no verification), a CA bundle path (``ca_path``, else REQUESTS_CA_BUNDLE or
+    CURL_CA_BUNDLE) or True (requests' own bundle, from certifi). The origin is ``validate_certs``,
+    ``ca_path``, the environment variable's name or ``default``.
+    """
+    if not validate_certs:
+        return False, 'validate_certs'
+    if ca_path:
+        return ca_path, 'ca_path'
+    for var in CA_BUNDLE_ENV:
+        bundle = os.environ.get(var)
+        if bundle:
+            return bundle, var
+    return True, 'default'
+
+
+def _describe_trust(verify, origin):
+    """Which CAs ``verify`` trusts, for messages: 'ca_path /x.pem', 'REQUESTS_CA_BUNDLE=/x.pem', ..."""
+    if origin == 'default':
+        default = getattr(getattr(requests, 'utils', None), 'DEFAULT_CA_BUNDLE_PATH', None)
+        return "the public CAs of requests' default bundle%s" % (' ' + default if default else '')
+    if origin == 'validate_certs':
+        return 'none, validate_certs is false'
+    if origin == 'ca_path':
+        return 'ca_path %s' % verify
+    return '%s=%s' % (origin, verify)
+
+
+def insecure_tls_warning(base_url, validate_certs):
+    """The warning a task gives when it does not verify the exchange's certificate (None when it does, or for http)."""
+    parts = urlsplit(base_url or '')
+    if validate_certs or parts.scheme != 'https':
+        return None
+    return INSECURE_TLS_WARNING % parts.hostname
+
+
+def _exception_chain(exc, limit=20):
+    """``exc`` and the exceptions below it: causes, contexts, urllib3's ``reason`` and exceptions in ``args``."""
+    seen, todo = [], [exc]
+    while todo and len(seen) < limit:
+        e = todo.pop(0)
+        if not isinstance(e, BaseException) or any(e is s for s in seen):
+            continue
+        seen.append(e)
+        todo.extend([getattr(e, 'reason', None), e.__cause__, e.__context__] + list(e.args))
+    return seen
+
+
+def _raised_while_connecting(exc):
+    """Whether ``exc`` was raised while the connection was being set up (TCP, proxy tunnel, TLS handshake),
+    before any byte of the request was sent: urllib3 sets connections up in ``_validate_conn``."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_name in ('do_handshake', '_validate_conn'):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _raised_in_handshake(exc):
+    """Whether ``exc`` (an ssl error) was raised by the TLS handshake, before any request."""
+    if isinstance(exc, ssl.SSLCertVerificationError) or type(exc).__name__ == 'CertificateError':
+        return True
+    return _raised_while_connecting(exc)
+
+
+def tls_handshake_failure(exc):
+    """The ssl error below ``exc`` (a requests exception) if it broke the TLS handshake, else None.
+
+    An ssl error after the handshake (the connection broken while the answer was read) is a transport
+    failure like any other: the request may have reached the exchange.
+    """
+    for e in _exception_chain(exc):
+        if isinstance(e, ssl.SSLError) or type(e).__name__ == 'CertificateError':
+            return e if _raised_in_handshake(e) else None
+    return None
+
+
+def _host_port(url):
+    parts = urlsplit(url or '')
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    host = parts.hostname or '?'
+    if ':' in host:
+        host = '[%s]' % host
+    return '%s:%s' % (host, port) if port else host
+
+
+# --------------------------------------------------------------------------------------------
 # Per-process connection reuse and the weight ledger shared by workers
 # --------------------------------------------------------------------------------------------
 
 _SESSIONS = {}
 
 
-def shared_session(base_url):
-    """One requests.Session per base URL and process: loop items reuse the connection.
+def shared_session(base_url, ca_path=None, validate_certs=True):
+    """One requests.Session per base URL, trust settings and process: loop items reuse the connection.
 
     The environment (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE, ...) is read once here instead of on every
     request, which requests would otherwise do (and read ~/.netrc each time: the API needs no netrc auth).
+    Tasks with different ``ca_path`` / ``validate_certs`` never share a session (nor its pooled connections).
     """
-    session = _SESSIONS.get(base_url)
+    verify = tls_verify(ca_path, validate_certs)[0]
+    key = (base_url, verify)
+    session = _SESSIONS.get(key)
     if session is None:
         session = requests.Session()
         session.proxies.update(requests.utils.get_environ_proxies(base_url))
-        bundle = os.environ.get('REQUESTS_CA_BUNDLE') or os.environ.get('CURL_CA_BUNDLE')
-        if bundle:
-            session.verify = bundle
+        session.verify = verify
         session.trust_env = False
-        _SESSIONS[base_url] = session
+        _SESSIONS[key] = session
     return session
 
 
@@ -426,7 +583,7 @@ class BinanceOptionsClient:
     def __init__(self, api_key, signer, base_url=DEFAULT_BASE_URL, recv_window=DEFAULT_RECV_WINDOW,
                  timeout=DEFAULT_TIMEOUT, validate_certs=True, weight_limit=DEFAULT_WEIGHT_LIMIT,
                  weight_reserve=DEFAULT_WEIGHT_RESERVE, weight_ledger='auto',
-                 session=None, sleep=None, clock=None, rand=None, user_agent=None):
+                 session=None, sleep=None, clock=None, rand=None, user_agent=None, ca_path=None):
         if not HAS_REQUESTS and session is None:
             raise BinanceMissingLibrary('requests', 'to talk to the Binance API')
         if not api_key:
@@ -436,11 +593,18 @@ class BinanceOptionsClient:
         self.base_url = check_base_url(base_url)
         self.recv_window = int(recv_window)
         self.timeout = float(timeout)
-        self.validate_certs = validate_certs
+        self.validate_certs = bool(validate_certs)
+        self.ca_path = check_ca_path(ca_path) if ca_path is not None else None
+        self.verify, origin = tls_verify(self.ca_path, self.validate_certs)
+        if origin in CA_BUNDLE_ENV and not os.path.exists(self.verify):
+            raise BinanceConfigError('%s=%s: no such file or directory on the host that runs the task (it should be '
+                                     'the CA bundle that verifies the exchange\'s TLS certificate)' % (origin, self.verify))
+        self.trust_source = _describe_trust(self.verify, origin)
         self.weight_limit = int(weight_limit or 0)
         self.weight_reserve = max(0, int(weight_reserve or 0))
         self.ledger = WeightLedger.for_url(self.base_url) if weight_ledger == 'auto' else weight_ledger
-        self.session = session if session is not None else shared_session(self.base_url)
+        self.session = session if session is not None else shared_session(self.base_url, self.ca_path,
+                                                                            self.validate_certs)
         self.user_agent = user_agent or 'marketops.binance'
         self._sleep = sleep or time.sleep
         self._clock = clock or time.time
@@ -580,8 +744,15 @@ class BinanceOptionsClient:
             body = encoded
             headers['Content-Type'] = 'application/x-www-form-urlencoded'
         self._sent_at = self._clock()
-        resp = self.session.request(method, url, data=body, headers=headers, timeout=self.timeout,
-                                    verify=None if self.validate_certs else False, allow_redirects=False)
+        if self.verify is False and InsecureRequestWarning is not None:
+            # The task warns once, through Ansible; urllib3 would write a warning to stderr on every request.
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore', InsecureRequestWarning)
+                resp = self.session.request(method, url, data=body, headers=headers, timeout=self.timeout,
+                                            verify=False, allow_redirects=False)
+        else:
+            resp = self.session.request(method, url, data=body, headers=headers, timeout=self.timeout,
+                                        verify=self.verify, allow_redirects=False)
         self._received_at = self._clock()
         return resp.status_code, resp.headers, resp.text
 
@@ -589,6 +760,8 @@ class BinanceOptionsClient:
         """Whether the request may have reached the exchange (so a write's outcome is unknown)."""
         if isinstance(exc, requests.exceptions.ConnectTimeout):
             return False
+        if any(isinstance(e, OSError) and _raised_while_connecting(e) for e in _exception_chain(exc)):
+            return False  # the connection broke while being set up (a TLS handshake): the request was not sent
         if isinstance(exc, requests.exceptions.ConnectionError):
             reason = exc.args[0] if exc.args else None
             inner = getattr(reason, 'reason', reason)
@@ -598,6 +771,38 @@ class BinanceOptionsClient:
             if isinstance(inner, (ConnectionRefusedError,)):
                 return False
         return True
+
+    def _tls_error(self, what, err):
+        """BinanceTLSError for a failed handshake: the host, the TLS library's reason, what to do."""
+        host = _host_port(self.base_url)
+        code = getattr(err, 'verify_code', None)
+        reason = getattr(err, 'verify_message', None) or getattr(err, 'strerror', None) or str(err)
+        reason = redact(_SSL_SOURCE_RE.sub('', str(reason)).strip().rstrip('.'))
+        proxy = None
+        proxies = getattr(self.session, 'proxies', None)
+        if requests is not None and proxies:
+            proxy = requests.utils.select_proxy(self.base_url + '/', proxies)
+        via = ' (reached through the proxy %s)' % _host_port(proxy) if proxy else ''
+        name_mismatch = code in _NAME_MISMATCH_CODES or type(err).__name__ == 'CertificateError' \
+            or 'mismatch' in reason.lower()
+        if name_mismatch:
+            message = ('%s: the TLS certificate that %s%s presented is not valid for that name: %s. Not retried (the '
+                       'request was not sent). Check that base_url names the exchange\'s host (a wrong DNS entry or '
+                       'proxy may answer in its place); ca_path or REQUESTS_CA_BUNDLE cannot fix a name mismatch, and '
+                       'validate_certs: false (not recommended) turns every certificate check off'
+                       % (what, host, via, reason))
+        elif isinstance(err, ssl.SSLCertVerificationError):
+            message = ('%s: the TLS certificate of %s%s could not be verified: %s (trusted CAs: %s). Not retried (the '
+                       'request was not sent). If a private CA or a proxy that re-signs TLS issued it, give that CA\'s '
+                       'certificate (PEM) with the ca_path option or the REQUESTS_CA_BUNDLE environment variable; '
+                       'validate_certs: false would turn verification off (not recommended)'
+                       % (what, host, via, reason, self.trust_source))
+        else:
+            message = ('%s: the TLS handshake with %s%s failed: %s. Not retried (the request was not sent). Check that '
+                       'base_url is the exchange\'s https endpoint; if a proxy intercepts TLS, give its CA with the '
+                       'ca_path option or REQUESTS_CA_BUNDLE (validate_certs: false is not recommended)'
+                       % (what, host, via, reason))
+        return BinanceTLSError(message, host=host, reason=reason, verify_code=code)
 
     def request(self, method, path, params=None, signed=True):
         """Send a request with the retry rules of this module; return the decoded JSON."""
@@ -626,8 +831,14 @@ class BinanceOptionsClient:
             except Exception as e:  # requests' exceptions and anything below them
                 if requests is None or not isinstance(e, requests.exceptions.RequestException):
                     raise BinanceTransportError('%s failed: %s: %s' % (what, type(e).__name__, redact(e)))
+                tls = tls_handshake_failure(e)
+                if tls is not None and not isinstance(tls, _TLS_CONNECTION_DROPS):
+                    raise self._tls_error(what, tls)
                 kind = 'timed out after %ss' % self.timeout if isinstance(e, requests.exceptions.Timeout) \
                     else 'connection failed (%s)' % type(e).__name__
+                if tls is not None:
+                    kind = 'connection closed by %s during the TLS handshake (%s)' % (_host_port(self.base_url),
+                                                                                      type(tls).__name__)
                 if method != 'GET' and self._transport_failure_is_unknown(e):
                     raise BinanceUnknownOutcome('%s %s; the exchange may or may not have applied it' % (what, kind))
                 if wait_for_transient_retry():

@@ -27,6 +27,8 @@ from ansible_collections.marketops.binance.plugins.module_utils.client import (
     DEFAULT_WEIGHT_RESERVE,
     MAX_RECV_WINDOW,
     check_base_url,
+    check_ca_path,
+    insecure_tls_warning,
     make_signer,
 )
 
@@ -58,6 +60,7 @@ def auth_argument_spec():
         recv_window=dict(type='int', default=DEFAULT_RECV_WINDOW),
         timeout=dict(type='float', default=DEFAULT_TIMEOUT),
         validate_certs=dict(type='bool', default=True),
+        ca_path=dict(type='path'),
         weight_limit=dict(type='int', default=DEFAULT_WEIGHT_LIMIT),
         weight_reserve=dict(type='int'),
     )
@@ -183,6 +186,11 @@ def validate_connection_params(params):
         check_base_url(params.get('base_url'))
     except BinanceError as e:
         raise MMPValidationError('base_url', params.get('base_url'), e.message.split(': ', 1)[-1])
+    if params.get('ca_path') is not None:
+        try:
+            check_ca_path(params['ca_path'])
+        except BinanceError as e:
+            raise MMPValidationError('ca_path', params['ca_path'], None, message=e.message)
     if params.get('api_secret') and params.get('private_key'):
         raise MMPValidationError('api_secret', None, None,
                                  message='api_secret and private_key are both set (as options or through '
@@ -197,6 +205,9 @@ def validate_all(params):
     validate_connection_params(params)
     desired = validate_mmp_params(params)
     warnings = []
+    insecure = insecure_tls_warning(params.get('base_url'), params.get('validate_certs', True))
+    if insecure:
+        warnings.append(insecure)
     if desired['frozen_ms'] == 0:
         warnings.append(FROZEN_ZERO_WARNING % desired['underlying'])
     return desired, warnings
@@ -209,7 +220,8 @@ def client_from_params(params, **kwargs):
     reserve = params.get('weight_reserve')
     return BinanceOptionsClient(api_key=params['api_key'], signer=signer, base_url=params['base_url'],
                                 recv_window=params['recv_window'], timeout=params['timeout'],
-                                validate_certs=params['validate_certs'], weight_limit=params.get('weight_limit'),
+                                validate_certs=params['validate_certs'], ca_path=params.get('ca_path'),
+                                weight_limit=params.get('weight_limit'),
                                 weight_reserve=DEFAULT_WEIGHT_RESERVE if reserve is None else reserve, **kwargs)
 
 
