@@ -14,6 +14,7 @@ variable ``marketops_binance_fast_path`` is false, the module is executed as usu
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 
@@ -30,6 +31,10 @@ from ansible_collections.marketops.binance.plugins.module_utils.mmp import mmp_a
 
 MODULE = 'marketops.binance.binance_mmp'
 FAST_PATH_VAR = 'marketops_binance_fast_path'
+# What requests reads from the environment to connect: proxies and CA bundles. The module sees them in the task's
+# ``environment:``; the fast path sets them in its own process while the task runs, so that both paths agree.
+CONNECTION_ENV = tuple(v for name in ('https_proxy', 'http_proxy', 'all_proxy', 'no_proxy')
+                       for v in (name, name.upper())) + ('REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE')
 
 
 def apply_env_fallbacks(spec, params, environment):
@@ -50,6 +55,22 @@ def apply_env_fallbacks(spec, params, environment):
                 params[name] = os.environ[var]
                 break
     return params
+
+
+@contextlib.contextmanager
+def connection_environment(environment):
+    """Set the task's ``environment:`` values of CONNECTION_ENV in os.environ, and restore them afterwards."""
+    saved = {name: os.environ.get(name) for name in CONNECTION_ENV if name in environment}
+    try:
+        for name in saved:
+            os.environ[name] = str(environment[name])
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @functools.lru_cache(maxsize=None)
@@ -123,7 +144,8 @@ class ActionModule(ActionBase):
             return self._mask(dict(failed=True, msg=missing_required_lib('requests'),
                                    invocation=dict(module_args=params)), no_log_values)
 
-        out, warnings, failed = task_result(params, check_mode=check_mode, diff_mode=diff_mode)
+        with connection_environment(environment):
+            out, warnings, failed = task_result(params, check_mode=check_mode, diff_mode=diff_mode)
         if failed:
             out['failed'] = True
         out['invocation'] = dict(module_args=params)

@@ -455,18 +455,20 @@ _SESSIONS = {}
 
 
 def shared_session(base_url, ca_path=None, validate_certs=True):
-    """One requests.Session per base URL, trust settings and process: loop items reuse the connection.
+    """One requests.Session per base URL, trust settings, proxy and process: loop items reuse the connection.
 
-    The environment (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE, ...) is read once here instead of on every
-    request, which requests would otherwise do (and read ~/.netrc each time: the API needs no netrc auth).
-    Tasks with different ``ca_path`` / ``validate_certs`` never share a session (nor its pooled connections).
+    The environment (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE, ...) is read once per client here instead of
+    on every request, which requests would otherwise do (and read ~/.netrc each time: the API needs no netrc
+    auth). Tasks with different ``ca_path`` / ``validate_certs`` / proxy never share a session, nor its pooled
+    connections.
     """
     verify = tls_verify(ca_path, validate_certs)[0]
-    key = (base_url, verify)
+    proxies = requests.utils.get_environ_proxies(base_url)
+    key = (base_url, verify, tuple(sorted(proxies.items())))
     session = _SESSIONS.get(key)
     if session is None:
         session = requests.Session()
-        session.proxies.update(requests.utils.get_environ_proxies(base_url))
+        session.proxies.update(proxies)
         session.verify = verify
         session.trust_env = False
         _SESSIONS[key] = session

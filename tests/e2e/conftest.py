@@ -16,6 +16,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
+from ansible_collections.marketops.binance.tests.emulator.certs import write_test_pki
 from ansible_collections.marketops.binance.tests.emulator.server import Emulator, EmulatorServer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -65,12 +66,41 @@ def secrets_of(accounts):
     return found
 
 
+def _emulator(accounts):
+    return Emulator([dict(name=a['name'], api_key=a['api_key'], secret=a.get('secret'), public_key=a.get('public_key'),
+                          market_maker=a.get('market_maker', True)) for a in accounts.values()],
+                    limit_format='padded')
+
+
 @pytest.fixture
 def emulator(accounts):
-    emu = Emulator([dict(name=a['name'], api_key=a['api_key'], secret=a.get('secret'), public_key=a.get('public_key'),
-                         market_maker=a.get('market_maker', True)) for a in accounts.values()],
-                   limit_format='padded')
+    emu = _emulator(accounts)
     with EmulatorServer(emu) as server:
+        emu.url = server.url
+        yield emu
+
+
+@pytest.fixture(scope='session')
+def pki(tmp_path_factory):
+    """A throwaway CA (``ca``), a certificate of it for 127.0.0.1 and localhost (``server_cert``/``server_key``)
+    and one for another host name only (``other-host_cert``/``other-host_key``)."""
+    return write_test_pki(str(tmp_path_factory.mktemp('pki') / 'pki'))
+
+
+@pytest.fixture
+def https_emulator(accounts, pki):
+    """The emulator over HTTPS, with a certificate of the test CA for 127.0.0.1 and localhost."""
+    emu = _emulator(accounts)
+    with EmulatorServer(emu, certfile=pki['server_cert'], keyfile=pki['server_key']) as server:
+        emu.url = server.url
+        yield emu
+
+
+@pytest.fixture
+def other_host_emulator(accounts, pki):
+    """The emulator over HTTPS, with a certificate of the test CA for another host name only."""
+    emu = _emulator(accounts)
+    with EmulatorServer(emu, certfile=pki['other-host_cert'], keyfile=pki['other-host_key']) as server:
         emu.url = server.url
         yield emu
 
