@@ -5,9 +5,15 @@
 
 from __future__ import annotations
 
+import os
+
 from ansible import context
 
-from ansible_collections.marketops.binance.plugins.action.binance_mmp import ActionModule, apply_env_fallbacks
+from ansible_collections.marketops.binance.plugins.action.binance_mmp import (
+    ActionModule,
+    apply_env_fallbacks,
+    connection_environment,
+)
 from ansible_collections.marketops.binance.plugins.module_utils.mmp import mmp_argument_spec
 
 
@@ -30,3 +36,17 @@ def test_weight_reserve_defaults_to_the_forks(monkeypatch):
     assert 'weight_reserve' not in ActionModule.with_default_reserve({'weight_limit': 0})
     monkeypatch.setattr(context, 'CLIARGS', {})
     assert 'weight_reserve' not in ActionModule.with_default_reserve({})
+
+
+def test_connection_environment_applies_the_task_proxy_and_ca_settings_then_restores(monkeypatch):
+    monkeypatch.setenv('HTTPS_PROXY', 'http://controller-proxy:3128')
+    monkeypatch.delenv('REQUESTS_CA_BUNDLE', raising=False)
+    monkeypatch.delenv('no_proxy', raising=False)
+    task_env = {'HTTPS_PROXY': 'http://task-proxy:8080', 'REQUESTS_CA_BUNDLE': '/etc/corp-ca.pem', 'no_proxy': 'internal',
+                'UNRELATED': 'x'}
+    with connection_environment(task_env):
+        assert os.environ['HTTPS_PROXY'] == 'http://task-proxy:8080'
+        assert os.environ['REQUESTS_CA_BUNDLE'] == '/etc/corp-ca.pem' and os.environ['no_proxy'] == 'internal'
+        assert 'UNRELATED' not in os.environ  # only what requests reads to connect
+    assert os.environ['HTTPS_PROXY'] == 'http://controller-proxy:3128'
+    assert 'REQUESTS_CA_BUNDLE' not in os.environ and 'no_proxy' not in os.environ

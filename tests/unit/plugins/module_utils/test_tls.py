@@ -241,6 +241,15 @@ def test_sessions_are_not_shared_across_trust_settings(pki):
     assert shared_session(url, ca_path=pki['ca'], validate_certs=False) is insecure
 
 
+def test_sessions_are_not_shared_across_proxies(monkeypatch):
+    url = 'https://eapi.binance.com'
+    monkeypatch.setenv('HTTPS_PROXY', 'http://proxy-a:3128')
+    first = shared_session(url)
+    monkeypatch.setenv('HTTPS_PROXY', 'http://proxy-b:3128')
+    second = shared_session(url)
+    assert first is not second and second.proxies['https'] == 'http://proxy-b:3128'
+
+
 def test_an_unverified_task_does_not_lend_its_connection_to_a_verified_one(https, emulator):
     """Two tasks in one process (the fast path's worker, loop items): validate_certs false, then the default."""
     assert make_client(https.url, validate_certs=False).get_mmp('BTCUSDT')
