@@ -605,8 +605,9 @@ class BinanceOptionsClient:
         self.weight_limit = int(weight_limit or 0)
         self.weight_reserve = max(0, int(weight_reserve or 0))
         self.ledger = WeightLedger.for_url(self.base_url) if weight_ledger == 'auto' else weight_ledger
-        self.session = session if session is not None else shared_session(self.base_url, self.ca_path,
-                                                                            self.validate_certs)
+        if session is None:
+            session = shared_session(self.base_url, self.ca_path, self.validate_certs)
+        self.session = session
         self.user_agent = user_agent or 'marketops.binance'
         self._sleep = sleep or time.sleep
         self._clock = clock or time.time

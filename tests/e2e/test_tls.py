@@ -55,8 +55,8 @@ def test_untrusted_ca_fails_at_once_and_clearly(path, https_emulator, accounts, 
     assert_quiet(run, accounts)
 
 
-def test_certificate_for_another_host_name_fails_naming_the_mismatch(path, other_host_emulator, accounts, pki,
-                                                                      run_playbook):
+def test_certificate_for_another_host_name_fails_naming_the_mismatch(
+        path, other_host_emulator, accounts, pki, run_playbook):
     hosts = {'hmac-a': host_vars(accounts['hmac-a'], other_host_emulator.url, [config()], binance_ca_path=pki['ca'])}
     run = run_playbook(hosts, path=path, env_extra=NO_CA_ENV)
     assert run.rc == 2, run.output

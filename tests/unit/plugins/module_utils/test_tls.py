@@ -137,8 +137,10 @@ def test_tls_to_a_plain_http_port_is_a_handshake_failure(emulator, sleeps):
 
 
 def test_run_mmp_reports_the_tls_failure_with_the_underlying(https, emulator):
-    result, error = run_mmp(params(base_url=https.url), client_factory=lambda p: make_client(p['base_url'],
-                                                                                          sleep=lambda s: None))
+    def factory(p):
+        return make_client(p['base_url'], sleep=lambda s: None)
+
+    result, error = run_mmp(params(base_url=https.url), client_factory=factory)
     assert error['msg'].startswith('MMP BTCUSDT: GET /eapi/v1/mmp: the TLS certificate of ')
     assert result['changed'] is False and one_failed_handshake(emulator)
 
