@@ -201,6 +201,72 @@ def test_tls_error_after_the_handshake_is_a_transport_failure(exchange, sleeps):
         make_client('https://eapi.binance.com').set_mmp('BTCUSDT', 3000, 300000, '2', '2.3')
 
 
+@pytest.fixture
+def connect_proxy(monkeypatch):
+    """An HTTP proxy that tunnels CONNECT requests, as corporate proxies do; HTTPS_PROXY points to it."""
+    srv = socket.socket()
+    srv.bind(('127.0.0.1', 0))
+    srv.listen(16)
+    tunnels = []
+
+    def pipe(src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for sock in (src, dst):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def tunnel(conn):
+        head = b''
+        while b'\r\n\r\n' not in head:
+            chunk = conn.recv(4096)
+            if not chunk:
+                return
+            head += chunk
+        target = head.split(b' ')[1].decode()
+        tunnels.append(target)
+        host, port = target.rsplit(':', 1)
+        upstream = socket.create_connection((host, int(port)), timeout=10)
+        conn.sendall(b'HTTP/1.1 200 Connection established\r\n\r\n')
+        threading.Thread(target=pipe, args=(upstream, conn), daemon=True).start()
+        pipe(conn, upstream)
+
+    def serve():
+        while True:
+            try:
+                conn, dummy = srv.accept()
+            except OSError:
+                return
+            threading.Thread(target=tunnel, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    for var in ('NO_PROXY', 'no_proxy', 'https_proxy', 'ALL_PROXY', 'all_proxy'):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv('HTTPS_PROXY', 'http://127.0.0.1:%d' % srv.getsockname()[1])
+    yield '127.0.0.1:%d' % srv.getsockname()[1], tunnels
+    srv.close()
+
+
+def test_through_a_proxy_the_exchange_certificate_is_verified_and_the_proxy_named(connect_proxy, https, emulator, pki,
+                                                                                  sleeps):
+    proxy, tunnels = connect_proxy
+    with pytest.raises(BinanceTLSError) as e:
+        make_client(https.url).get_mmp('BTCUSDT')
+    assert 'the TLS certificate of %s (reached through the proxy %s) could not be verified' % (
+        https.url.split('//')[1], proxy) in e.value.message
+    assert sleeps == [] and tunnels == [https.url.split('//')[1]]
+    assert make_client(https.url, ca_path=pki['ca']).get_mmp('BTCUSDT')['underlying'] == 'BTCUSDT'
+    assert len(tunnels) == 2 and [ok for ok, dummy in handshakes(emulator)] == [False, True]
+
+
 # ---------------------------------------------------------------------------------------------
 # What is trusted: ca_path, then REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE, then requests' bundle
 # ---------------------------------------------------------------------------------------------
