@@ -323,6 +323,8 @@ _NAME_MISMATCH_CODES = (62, 64)
 # retried like any connection failure (but a write that failed so is still known not to have been sent).
 _TLS_CONNECTION_DROPS = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError)
 _SSL_SOURCE_RE = re.compile(r'\s*\(_ssl\.c:\d+\)\s*$')
+_PEM_CERTIFICATE_RE = re.compile(br'-----BEGIN (TRUSTED )?CERTIFICATE-----')
+CA_PATH_MAX_BYTES = 16 * 1024 * 1024  # how much of ca_path is searched for a certificate
 
 INSECURE_TLS_WARNING = ("the exchange's TLS certificate is not verified (validate_certs: false): anything between "
                         "this host and %s can read and change the requests, API key included. Give the CA that "
@@ -330,10 +332,11 @@ INSECURE_TLS_WARNING = ("the exchange's TLS certificate is not verified (validat
 
 
 def check_ca_path(ca_path):
-    """Return ``ca_path`` (``~`` expanded) if it is a readable file of PEM CA certificates, else raise BinanceConfigError.
+    """Return ``ca_path`` (``~`` expanded) if it is a readable file holding PEM certificates, else raise BinanceConfigError.
 
     Symbolic links are followed (system bundles are often links); a file that anyone may write is refused, as it
-    would let anyone decide whom the client trusts to be the exchange.
+    would let anyone decide whom the client trusts to be the exchange. The certificates themselves are parsed by
+    the TLS library when it connects (parsing a full bundle takes OpenSSL 3 tens of milliseconds).
     """
     if not isinstance(ca_path, str) or not ca_path.strip():
         raise BinanceConfigError('ca_path must be the path of a CA bundle file (PEM), got %r' % (ca_path,))
@@ -342,16 +345,15 @@ def check_ca_path(ca_path):
         raise BinanceConfigError('ca_path: %s is not a file on the host that runs the task (a CA bundle file in PEM '
                                  'format is expected)' % path)
     try:
-        mode = os.stat(path).st_mode
-        if mode & 0o002:
+        if os.stat(path).st_mode & 0o002:
             raise BinanceConfigError('ca_path: %s is writable by every user, so anyone could make this host trust '
                                      'them as the exchange; remove the write permission for others' % path)
-        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=path)
-    except ssl.SSLError as e:
-        raise BinanceConfigError('ca_path: %s holds no CA certificate in PEM format that could be loaded (%s)'
-                                 % (path, e.reason or e))
-    except (OSError, ValueError) as e:
-        raise BinanceConfigError('ca_path: %s could not be read (%s)' % (path, getattr(e, 'strerror', None) or e))
+        with open(path, 'rb') as f:
+            head = f.read(CA_PATH_MAX_BYTES)
+    except OSError as e:
+        raise BinanceConfigError('ca_path: %s could not be read (%s)' % (path, e.strerror or type(e).__name__))
+    if not _PEM_CERTIFICATE_RE.search(head):
+        raise BinanceConfigError('ca_path: %s holds no certificate in PEM format (-----BEGIN CERTIFICATE-----)' % path)
     return path
 
 
@@ -429,9 +431,10 @@ def tls_handshake_failure(exc):
     An ssl error after the handshake (the connection broken while the answer was read) is a transport
     failure like any other: the request may have reached the exchange.
     """
-    for e in _exception_chain(exc):
+    chain = _exception_chain(exc)
+    for e in chain:
         if isinstance(e, ssl.SSLError) or type(e).__name__ == 'CertificateError':
-            return e if _raised_in_handshake(e) else None
+            return e if _raised_in_handshake(e) or any(_raised_while_connecting(x) for x in chain) else None
     return None
 
 
@@ -763,7 +766,7 @@ class BinanceOptionsClient:
         """Whether the request may have reached the exchange (so a write's outcome is unknown)."""
         if isinstance(exc, requests.exceptions.ConnectTimeout):
             return False
-        if any(isinstance(e, OSError) and _raised_while_connecting(e) for e in _exception_chain(exc)):
+        if any(_raised_while_connecting(e) for e in _exception_chain(exc)):
             return False  # the connection broke while being set up (a TLS handshake): the request was not sent
         if isinstance(exc, requests.exceptions.ConnectionError):
             reason = exc.args[0] if exc.args else None
@@ -794,6 +797,9 @@ class BinanceOptionsClient:
                        'proxy may answer in its place); ca_path or REQUESTS_CA_BUNDLE cannot fix a name mismatch, and '
                        'validate_certs: false (not recommended) turns every certificate check off'
                        % (what, host, via, reason))
+        elif getattr(err, 'library', None) in ('X509', 'PEM', 'ASN1') and not isinstance(err, ssl.SSLCertVerificationError):
+            message = ('%s: the CA certificates to trust (%s) could not be loaded: %s. Not retried (the request was not '
+                       'sent). That file must hold CA certificates in PEM format' % (what, self.trust_source, reason))
         elif isinstance(err, ssl.SSLCertVerificationError):
             message = ('%s: the TLS certificate of %s%s could not be verified: %s (trusted CAs: %s). Not retried (the '
                        'request was not sent). If a private CA or a proxy that re-signs TLS issued it, give that CA\'s '

@@ -136,6 +136,17 @@ def test_tls_to_a_plain_http_port_is_a_handshake_failure(emulator, sleeps):
     assert '_ssl.c' not in msg and sleeps == [] and emulator.journal == []
 
 
+def test_a_ca_bundle_that_does_not_load_fails_at_once(https, emulator, tmp_path, sleeps):
+    """check_ca_path() only looks for a PEM certificate; what the TLS library cannot load fails at connection."""
+    bundle = tmp_path / 'garbage.pem'
+    bundle.write_text('-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n')
+    with pytest.raises(BinanceTLSError) as e:
+        make_client(https.url, ca_path=str(bundle)).set_mmp('BTCUSDT', 3000, 300000, '2', '2.3')
+    assert e.value.message.startswith('POST /eapi/v1/mmpSet: the CA certificates to trust (ca_path %s) could not be '
+                                      'loaded: [X509] PEM lib. Not retried' % bundle)
+    assert sleeps == [] and emulator.writes() == []
+
+
 def test_run_mmp_reports_the_tls_failure_with_the_underlying(https, emulator):
     def factory(p):
         return make_client(p['base_url'], sleep=lambda s: None)
@@ -366,8 +377,8 @@ def test_check_ca_path_follows_a_symbolic_link(pki, tmp_path):
 @pytest.mark.parametrize('case, expected', [
     ('missing', 'is not a file on the host that runs the task'),
     ('directory', 'is not a file on the host that runs the task'),
-    ('empty', 'holds no CA certificate in PEM format'),
-    ('private_key', 'holds no CA certificate in PEM format'),
+    ('empty', 'holds no certificate in PEM format'),
+    ('private_key', 'holds no certificate in PEM format'),
     ('world_writable', 'is writable by every user'),
 ])
 def test_check_ca_path_refuses(case, expected, pki, tmp_path):
