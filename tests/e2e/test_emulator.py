@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import os
+import ssl
 import sys
 import time
 import urllib.error
@@ -16,9 +17,11 @@ import urllib.request
 
 from urllib.parse import urlencode
 
+import certifi
 import pytest
 
 from ansible_collections.marketops.binance.tests.emulator import control as ctl
+from ansible_collections.marketops.binance.tests.emulator.certs import write_test_pki
 from ansible_collections.marketops.binance.tests.emulator.server import Emulator, EmulatorServer, verify_signature
 
 sdk = pytest.importorskip('binance_sdk_derivatives_trading_options')
@@ -226,6 +229,28 @@ def test_started_by_hand_from_the_command_line(tmp_path, accounts):
         status, headers, body = raw(proc.url, 'GET', '/eapi/v1/time')
         assert status == 200 and 'serverTime' in body
     assert proc.proc.returncode is not None
+
+
+def test_started_by_hand_over_https(tmp_path, accounts):
+    """--certfile/--keyfile: HTTPS with a certificate of the throwaway CA; failed handshakes are counted too."""
+    pki = write_test_pki(str(tmp_path / 'pki'))
+    acct = accounts['hmac-a']
+    path = tmp_path / 'accounts.json'
+    path.write_text(json.dumps({'accounts': [dict(name='by-hand', api_key=acct['api_key'], secret=acct['secret'])]}))
+    args = ['--certfile', pki['server_cert'], '--keyfile', pki['server_key']]
+    with ctl.EmulatorProcess(str(path), python=sys.executable, extra_args=args) as proc:
+        assert proc.url.startswith('https://127.0.0.1:')
+        with pytest.raises(urllib.error.URLError) as e:
+            urllib.request.urlopen(proc.url + '/eapi/v1/time', timeout=10,
+                                   context=ssl.create_default_context(cafile=certifi.where()))
+        assert 'CERTIFICATE_VERIFY_FAILED' in str(e.value)
+        context = ssl.create_default_context(cafile=pki['ca'])
+        with urllib.request.urlopen(proc.url + '/eapi/v1/time', timeout=10, context=context) as response:
+            assert 'serverTime' in json.loads(response.read())
+        seen = ctl.control(proc.url, 'GET', 'tls', cafile=pki['ca'])['handshakes']
+        assert [h['ok'] for h in seen] == [False, True, True]
+        assert 'alert' in seen[0]['error']  # the client refused the certificate
+        assert [e['path'] for e in ctl.journal(proc.url, cafile=pki['ca'])] == ['/eapi/v1/time']
 
 
 def test_example_accounts_file_matches_the_example_inventory():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -62,17 +63,21 @@ class EmulatorProcess:
         self.stop()
 
 
-def control(url, method, path, data=None):
-    """Call a control endpoint of the emulator at ``url``; returns the decoded answer."""
+def control(url, method, path, data=None, cafile=None):
+    """Call a control endpoint of the emulator at ``url``; returns the decoded answer.
+
+    Over HTTPS, ``cafile`` is the CA that signed the emulator's certificate (tests/emulator/certs.py's ca.pem).
+    """
     body = json.dumps(data).encode() if data is not None else None
     request = urllib.request.Request(url + '/_emulator/' + path, data=body, method=method,
                                      headers={'Content-Type': 'application/json'})
-    with urllib.request.urlopen(request, timeout=10) as response:
+    context = ssl.create_default_context(cafile=cafile) if cafile else None
+    with urllib.request.urlopen(request, timeout=10, context=context) as response:
         return json.loads(response.read() or b'{}')
 
 
-def journal(url):
-    return control(url, 'GET', 'journal')['journal']
+def journal(url, cafile=None):
+    return control(url, 'GET', 'journal', cafile=cafile)['journal']
 
 
 def summarize(entries):
