@@ -778,8 +778,9 @@ class BinanceOptionsClient:
                 return False
         return True
 
-    def _tls_error(self, what, err):
-        """BinanceTLSError for a failed handshake: the host, the TLS library's reason, what to do."""
+    def _tls_error(self, what, err, exc=None):
+        """BinanceTLSError for a failed handshake (``err``, below the requests exception ``exc``): the host, the TLS
+        library's reason, what to do."""
         host = _host_port(self.base_url)
         code = getattr(err, 'verify_code', None)
         reason = getattr(err, 'verify_message', None) or getattr(err, 'strerror', None) or str(err)
@@ -789,6 +790,8 @@ class BinanceOptionsClient:
         if requests is not None and proxies:
             proxy = requests.utils.select_proxy(self.base_url + '/', proxies)
         via = ' (reached through the proxy %s)' % _host_port(proxy) if proxy else ''
+        if proxy and requests is not None and isinstance(exc, requests.exceptions.ProxyError):
+            host, via = 'the HTTPS proxy %s' % _host_port(proxy), ''  # the handshake with the proxy itself failed
         name_mismatch = code in _NAME_MISMATCH_CODES or type(err).__name__ == 'CertificateError' \
             or 'mismatch' in reason.lower()
         if name_mismatch:
@@ -842,7 +845,7 @@ class BinanceOptionsClient:
                     raise BinanceTransportError('%s failed: %s: %s' % (what, type(e).__name__, redact(e)))
                 tls = tls_handshake_failure(e)
                 if tls is not None and not isinstance(tls, _TLS_CONNECTION_DROPS):
-                    raise self._tls_error(what, tls)
+                    raise self._tls_error(what, tls, e)
                 kind = 'timed out after %ss' % self.timeout if isinstance(e, requests.exceptions.Timeout) \
                     else 'connection failed (%s)' % type(e).__name__
                 if tls is not None:

@@ -278,6 +278,18 @@ def test_through_a_proxy_the_exchange_certificate_is_verified_and_the_proxy_name
     assert len(tunnels) == 2 and [ok for ok, dummy in handshakes(emulator)] == [False, True]
 
 
+def test_a_https_proxy_whose_certificate_fails_is_named_as_such(https, emulator, monkeypatch, sleeps):
+    for var in ('NO_PROXY', 'no_proxy', 'https_proxy', 'ALL_PROXY', 'all_proxy'):
+        monkeypatch.delenv(var, raising=False)
+    proxy = https.url.split('//')[1]
+    monkeypatch.setenv('HTTPS_PROXY', 'https://%s' % proxy)  # a TLS proxy with a certificate of the untrusted CA
+    with pytest.raises(BinanceTLSError) as e:
+        make_client('https://eapi.binance.com').get_mmp('BTCUSDT')
+    assert e.value.message.startswith('GET /eapi/v1/mmp: the TLS certificate of the HTTPS proxy %s could not be '
+                                      'verified: unable to get local issuer certificate' % proxy)
+    assert sleeps == [] and one_failed_handshake(emulator)
+
+
 # ---------------------------------------------------------------------------------------------
 # What is trusted: ca_path, then REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE, then requests' bundle
 # ---------------------------------------------------------------------------------------------
