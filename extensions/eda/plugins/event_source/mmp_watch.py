@@ -1,0 +1,132 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, marketops infrastructure team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""mmp_watch: an ansible-rulebook event source that tells, within seconds, that MMP triggered or thawed.
+
+It polls ``GET /eapi/v1/mmp`` for every account and underlying with the collection's client (signing,
+retries, pacing) and puts one event per change on the queue, under the key ``mmp_watch``:
+
+- ``type: triggered`` when an underlying's ``lastTriggerTime`` moves forward, and at start-up for every
+  underlying already frozen (``initial: true``);
+- ``type: thawed`` when a frozen underlying is no longer frozen (``reason``: expired, reset, frozen_ms_changed);
+- ``type: error`` when an account or an underlying cannot be read: once when the state changes, then at most
+  every ``error_interval`` seconds; ``type: recovered`` once when it can be read again;
+- ``type: info`` once when the interval is stretched to keep within ``weight_budget`` (also logged).
+
+Every event has ``account``, ``underlying``, ``initial``, ``last_trigger_time``, ``frozen``, ``frozen_ms``,
+``frozen_until`` (ms, null when not frozen or frozen until a manual reset), ``config`` (as ``binance_mmp``
+returns it) and ``observed_at`` (the exchange's clock, ms). Never a secret.
+
+Arguments:
+    accounts: list of {name, api_key, api_secret | private_key (+ private_key_passphrase), underlyings};
+        underlyings omitted: every underlying GET /eapi/v1/exchangeInfo lists (read once an hour)
+    base_url: default BINANCE_EAPI_URL, else https://eapi.binance.com
+    interval: seconds between two polls of an account, default 10, at least 1
+    weight_budget: request weight per minute the source may use, default 600 (the exchange allows 2400 per
+        IP); the interval is stretched when accounts x underlyings x polls per minute would exceed it
+    error_interval: seconds between two error events of the same failure, default 300
+    validate_certs (default true), ca_path, recv_window (default 5000), timeout (default 10)
+
+Example:
+    - marketops.binance.mmp_watch:
+        accounts: "{{ mmp_watch_accounts }}"
+        interval: 10
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+
+from concurrent.futures import ThreadPoolExecutor
+
+
+def _import_watch():
+    """The collection's module_utils; when the collections path is not on sys.path (ansible-rulebook does not
+    add it), the one this file was installed in."""
+    try:
+        from ansible_collections.marketops.binance.plugins.module_utils import watch
+    except ImportError:
+        here = os.path.dirname(os.path.abspath(__file__))
+        parts = here.split(os.sep)
+        if parts[-7:] != ['ansible_collections', 'marketops', 'binance', 'extensions', 'eda', 'plugins', 'event_source']:
+            raise
+        sys.path.append(os.sep.join(parts[:-7]) or os.sep)
+        from ansible_collections.marketops.binance.plugins.module_utils import watch
+    return watch
+
+
+LOG = logging.getLogger('marketops.binance.mmp_watch')
+MAX_WORKERS = 8
+
+
+async def _watch_account(queue, watcher, account, offset, executor, watch):
+    loop = asyncio.get_running_loop()
+    next_at = loop.time() + offset
+    while True:
+        delay = max(next_at, watcher.paused_until) - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        started = loop.time()
+        events = await loop.run_in_executor(executor, account.poll)
+        paused = watcher.after_poll(account, loop.time())
+        if paused:
+            LOG.warning('mmp_watch: no request to the exchange for %.0f s: %s', paused,
+                        'this IP is banned (HTTP 418)' if account.pause == 'ban' else 'still rate limited (HTTP 429)')
+        for event in events:
+            if event['type'] in ('error', 'recovered'):
+                LOG.warning('mmp_watch: %s %s%s: %s', event['type'], event['account'],
+                            '/%s' % event['underlying'] if event['underlying'] else '',
+                            event.get('error', {}).get('message', 'can be read again'))
+            else:
+                LOG.info('mmp_watch: %s %s/%s', event['type'], event['account'], event['underlying'])
+            await queue.put({watch.EVENT_KEY: event})
+        interval, report = watcher.interval_now()
+        if report:
+            LOG.warning('mmp_watch: %d underlyings to read per poll would use more than weight_budget %d per minute '
+                        'at interval %ss: polling every %ss instead (%s weight per minute)'
+                        % (report['reads_per_poll'], report['weight_budget'], report['requested_interval'],
+                           report['interval'], report['weight_per_minute'])
+                        if report['stretched'] else 'mmp_watch: polling every %ss again' % report['interval'])
+            await queue.put({watch.EVENT_KEY: watch.make_event('info', None, None, reason='interval_stretched'
+                                                               if report['stretched'] else 'interval_restored',
+                                                               **report)})
+        next_at = max(started + interval, loop.time())
+
+
+async def main(queue, args):
+    """Watch MMP of every account until cancelled; bad arguments fail at once, before any request."""
+    watch = _import_watch()
+    settings = watch.validate_watch_args(args)
+    # urllib3 logs every request line, signature included, at DEBUG (ansible-rulebook -vv).
+    logging.getLogger('urllib3').setLevel(logging.INFO)
+    watcher = watch.Watcher(settings)
+    interval, dummy = watcher.interval_now()
+    LOG.info('mmp_watch: watching %d account(s) at %s every %ss, weight budget %d per minute',
+             len(watcher.accounts), settings['base_url'], interval, settings['weight_budget'])
+    executor = ThreadPoolExecutor(max_workers=min(len(watcher.accounts), MAX_WORKERS),
+                                  thread_name_prefix='mmp_watch')
+    count = len(watcher.accounts)
+    try:
+        # Accounts start spread over the first interval, so that the weight spreads over the minute too.
+        await asyncio.gather(*(_watch_account(queue, watcher, account, interval * index / count, executor, watch)
+                               for index, account in enumerate(watcher.accounts)))
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)
+
+
+if __name__ == '__main__':
+    # Run directly: python mmp_watch.py accounts.json prints the events (the JSON holds the arguments).
+    import json
+
+    class _PrintQueue:
+        async def put(self, event):
+            print(json.dumps(event), flush=True)
+
+    with open(sys.argv[1]) as f:
+        _args = json.load(f)
+    logging.basicConfig(level=logging.INFO)
+    asyncio.run(main(_PrintQueue(), _args))

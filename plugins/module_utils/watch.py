@@ -1,0 +1,524 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, marketops infrastructure team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Watching MMP: the logic behind the ``marketops.binance.mmp_watch`` event source. Plain Python, no asyncio.
+
+- ``validate_watch_args()`` checks the source's arguments before any request;
+- ``mmp_events()`` is the state machine: the previous state of an underlying, the exchange's new answer
+  and the exchange's clock give the new state and the events (``triggered``, ``thawed``);
+- ``ErrorThrottle`` decides when an ``error`` event is due: once per change of state, then at most every
+  ``error_interval`` seconds, and ``recovered`` once when the account can be read again;
+- ``poll_interval()`` stretches the interval so that the watcher's request weight stays within its budget;
+- ``AccountWatch`` polls one account with the collection's client (signing, retries, pacing) and returns
+  events; ``UnderlyingCatalog`` caches the exchange's list of underlyings.
+
+Events never hold a secret: only the account's name, the underlying, the normalised MMP config and error
+messages built by the client, which redacts them.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+from ansible.module_utils.parsing.convert_bool import boolean
+
+from ansible_collections.marketops.binance.plugins.module_utils.client import (
+    BinanceAPIError,
+    BinanceConfigError,
+    BinanceError,
+    BinanceIPBanned,
+    BinanceRateLimited,
+    BinanceTransportError,
+    DEFAULT_BASE_URL,
+    DEFAULT_RECV_WINDOW,
+    DEFAULT_TIMEOUT,
+    DEFAULT_WEIGHT_LIMIT,
+    redact,
+    shared_session,
+)
+from ansible_collections.marketops.binance.plugins.module_utils.mmp import (
+    MMPValidationError,
+    UNDERLYING_RE,
+    client_from_params,
+    config_from_api,
+    mmp_status,
+    validate_connection_params,
+)
+
+EVENT_KEY = 'mmp_watch'
+DEFAULT_INTERVAL = 10
+MIN_INTERVAL = 1
+DEFAULT_WEIGHT_BUDGET = 600
+DEFAULT_ERROR_INTERVAL = 300
+UNDERLYINGS_REFRESH = 3600.0      # seconds between two reads of exchangeInfo
+MMP_READ_WEIGHT = 1               # GET /eapi/v1/mmp
+EXCHANGE_INFO_WEIGHT = 1          # GET /eapi/v1/exchangeInfo
+BAN_PAUSE = 300.0                 # seconds without any request after an HTTP 418, doubled while it repeats
+BAN_PAUSE_MAX = 3600.0
+RATE_LIMIT_PAUSE = 60.0           # seconds without any request after the client gave up on a 429
+MAX_ACCOUNTS = 1000
+
+ACCOUNT_KEYS = frozenset(('name', 'api_key', 'api_secret', 'private_key', 'private_key_passphrase', 'underlyings'))
+SOURCE_KEYS = frozenset(('accounts', 'base_url', 'interval', 'validate_certs', 'ca_path', 'recv_window', 'timeout',
+                         'weight_budget', 'error_interval'))
+# Errors that say the account as a whole cannot be read: its other underlyings are not asked in that poll.
+ACCOUNT_CODES = frozenset((-1021, -1022, -2014, -2015, -1131))
+
+
+class WatchConfigError(ValueError):
+    """Bad source arguments. Raised before any request; the message names the argument, never a secret value."""
+
+
+# --------------------------------------------------------------------------------------------
+# Arguments
+# --------------------------------------------------------------------------------------------
+
+def _number(name, value, low, high, integer=False):
+    if isinstance(value, str):
+        try:
+            value = int(value.strip()) if integer else float(value.strip())
+        except ValueError:
+            pass
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not low <= value <= high:
+        raise WatchConfigError('%s: got %r; %s in [%s, %s]' % (name, value, 'an integer' if integer else 'a number',
+                                                               low, high))
+    return value
+
+
+def _bool(name, value):
+    try:
+        return boolean(value, strict=True)
+    except TypeError:
+        raise WatchConfigError('%s: got %r; a boolean' % (name, value))
+
+
+def _text(name, value, secret=False):
+    if not isinstance(value, str) or not value.strip():
+        raise WatchConfigError('%s: %s' % (name, 'must be a non-empty string' if secret
+                                           else 'got %r; a non-empty string' % (value,)))
+    return value
+
+
+def _underlyings(name, value):
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value:
+        raise WatchConfigError('%s: got %r; a non-empty list such as [BTCUSDT, ETHUSDT], or omit it to watch every '
+                               'underlying the exchange lists' % (name, value))
+    out = []
+    for item in value:
+        if not isinstance(item, str) or not UNDERLYING_RE.match(item.strip()):
+            raise WatchConfigError('%s: got %r; letters and digits only (1 to 32), such as BTCUSDT' % (name, item))
+        item = item.strip().upper()
+        if item not in out:
+            out.append(item)
+    return out
+
+
+def validate_watch_args(args, environ=None):
+    """Check the event source's arguments and return them normalised. Raises WatchConfigError; makes no request.
+
+    ``environ`` (default ``os.environ``) supplies ``BINANCE_EAPI_URL`` when ``base_url`` is not set.
+    """
+    environ = os.environ if environ is None else environ
+    if not isinstance(args, dict):
+        raise WatchConfigError('the arguments of marketops.binance.mmp_watch must be a mapping')
+    unknown = sorted(k for k in args if k not in SOURCE_KEYS and not str(k).startswith('eda_'))
+    if unknown:
+        raise WatchConfigError('unknown argument(s): %s; known: %s' % (', '.join(map(str, unknown)),
+                                                                       ', '.join(sorted(SOURCE_KEYS))))
+    base_url = args.get('base_url') or environ.get('BINANCE_EAPI_URL') or DEFAULT_BASE_URL
+    if not isinstance(base_url, str) or '@' in base_url.split('//', 1)[-1].split('/', 1)[0]:
+        raise WatchConfigError('base_url must be an http(s) URL without credentials, such as %s' % DEFAULT_BASE_URL)
+    settings = dict(
+        base_url=base_url,
+        interval=_number('interval', args.get('interval', DEFAULT_INTERVAL), MIN_INTERVAL, 86400),
+        validate_certs=_bool('validate_certs', args.get('validate_certs', True)),
+        ca_path=None,
+        recv_window=_number('recv_window', args.get('recv_window', DEFAULT_RECV_WINDOW), 1, 59999, integer=True),
+        timeout=_number('timeout', args.get('timeout', DEFAULT_TIMEOUT), 0.001, 300),
+        weight_budget=_number('weight_budget', args.get('weight_budget', DEFAULT_WEIGHT_BUDGET), 1,
+                              DEFAULT_WEIGHT_LIMIT, integer=True),
+        error_interval=_number('error_interval', args.get('error_interval', DEFAULT_ERROR_INTERVAL), 1, 86400),
+    )
+    ca_path = args.get('ca_path')
+    if ca_path is not None:
+        ca_path = os.path.expanduser(_text('ca_path', ca_path))
+        if not os.path.isfile(ca_path) or not os.access(ca_path, os.R_OK):
+            raise WatchConfigError('ca_path: %r is not a readable file (a PEM bundle of the CA certificates to trust)'
+                                   % ca_path)
+        settings['ca_path'] = ca_path
+    accounts = args.get('accounts')
+    if not isinstance(accounts, list) or not accounts or len(accounts) > MAX_ACCOUNTS:
+        raise WatchConfigError('accounts: a list of 1 to %d accounts, each {name, api_key, api_secret or private_key '
+                               '(+ private_key_passphrase), underlyings}' % MAX_ACCOUNTS)
+    settings['accounts'] = []
+    names = set()
+    for index, account in enumerate(accounts):
+        where = 'accounts[%d]' % index
+        if not isinstance(account, dict):
+            raise WatchConfigError('%s: a mapping {name, api_key, api_secret or private_key, underlyings}' % where)
+        unknown = sorted(str(k) for k in account if k not in ACCOUNT_KEYS)
+        if unknown:
+            raise WatchConfigError('%s: unknown key(s) %s; known: %s' % (where, ', '.join(unknown),
+                                                                         ', '.join(sorted(ACCOUNT_KEYS))))
+        name = _text(where + '.name', account.get('name')).strip()
+        if name in names:
+            raise WatchConfigError('%s.name: %r is used twice; each account needs its own name' % (where, name))
+        names.add(name)
+        where = 'accounts[%d] (%s)' % (index, name)
+        api_key = _text(where + '.api_key', account.get('api_key'), secret=True)
+        if len(api_key) > 256 or any(not 0x21 <= ord(c) <= 0x7e for c in api_key):
+            raise WatchConfigError('%s.api_key: must be printable ASCII without spaces (as Binance issues them)' % where)
+        params = dict(api_key=api_key, api_secret=account.get('api_secret'), private_key=account.get('private_key'),
+                      private_key_passphrase=account.get('private_key_passphrase'), base_url=base_url,
+                      recv_window=settings['recv_window'], timeout=settings['timeout'],
+                      validate_certs=settings['validate_certs'], weight_limit=DEFAULT_WEIGHT_LIMIT, weight_reserve=None)
+        for key in ('api_secret', 'private_key', 'private_key_passphrase'):
+            if params[key] is not None and not isinstance(params[key], str):
+                raise WatchConfigError('%s.%s: must be a string' % (where, key))
+        try:
+            validate_connection_params(params)
+        except MMPValidationError as e:
+            raise WatchConfigError('%s.%s' % (where, e))
+        if params['private_key_passphrase'] and not params['private_key']:
+            raise WatchConfigError('%s.private_key_passphrase: goes with private_key, not with api_secret' % where)
+        params['name'] = name
+        params['underlyings'] = _underlyings(where + '.underlyings', account.get('underlyings'))
+        settings['accounts'].append(params)
+    return settings
+
+
+# --------------------------------------------------------------------------------------------
+# The state machine
+# --------------------------------------------------------------------------------------------
+
+def make_event(kind, account, underlying, config=None, now_ms=None, **extra):
+    """One event (the value under ``mmp_watch``) with the keys every event carries."""
+    config = dict(config) if config else None
+    status = mmp_status(config, now_ms) if config and now_ms is not None else None
+    event = dict(type=kind, account=account, underlying=underlying, initial=False,
+                 last_trigger_time=config.get('last_trigger_time') if config else None,
+                 frozen=status['frozen'] if status else None,
+                 frozen_ms=config.get('frozen_ms') if config else None,
+                 frozen_until=status['frozen_until'] if status else None,
+                 config=config, observed_at=now_ms)
+    event.update(extra)
+    return event
+
+
+def mmp_events(previous, config, now_ms, account):
+    """Previous state + the exchange's new answer + the exchange's clock -> (new state, events).
+
+    ``previous`` is None before the first answer for this underlying (start-up), else what this function
+    returned last time: ``{last_trigger_time, frozen, frozen_until, config}``. ``config`` is what
+    ``config_from_api()`` returns; ``now_ms`` is the exchange's clock in milliseconds.
+
+    - ``triggered`` when ``last_trigger_time`` moves forward; at start-up, for an underlying already frozen
+      (``initial: true``). A trigger whose freeze has already ended when it is seen (a short ``frozen_ms``)
+      gives ``triggered`` then ``thawed``, so that every ``triggered`` is followed by one ``thawed``.
+    - ``thawed`` when an underlying this function reported frozen is no longer frozen: its frozen time
+      passed (``reason: expired``), ``last_trigger_time`` went back (``reason: reset``: a manual reset), or
+      its ``frozen_ms`` changed (``reason: frozen_ms_changed``). ``frozen_until`` is then the time the
+      freeze was planned to end (null for a freeze until a reset).
+    - a ``last_trigger_time`` that goes back never produces ``triggered`` again for the same trigger.
+    """
+    underlying = config['underlying']
+    last = config.get('last_trigger_time') or 0
+    status = mmp_status(config, now_ms)
+    state = dict(last_trigger_time=last, frozen=status['frozen'], frozen_until=status['frozen_until'],
+                 config=dict(config))
+    events = []
+    if previous is None:
+        if status['frozen']:
+            events.append(make_event('triggered', account, underlying, config, now_ms, initial=True,
+                                     previous_trigger_time=None))
+        return state, events
+
+    seen = previous.get('last_trigger_time') or 0
+    if last > seen:
+        events.append(make_event('triggered', account, underlying, config, now_ms, previous_trigger_time=seen))
+        if not status['frozen']:
+            events.append(make_event('thawed', account, underlying, config, now_ms, reason='expired',
+                                     frozen_until=last + (config.get('frozen_ms') or 0)))
+        return state, events
+
+    # No new trigger: keep the highest trigger time seen, so that an answer going back and forth
+    # (replicas that disagree) never reports the same trigger twice.
+    state['last_trigger_time'] = max(seen, last)
+    if previous.get('frozen') and not status['frozen']:
+        if last < seen:
+            reason = 'reset'
+        elif (config.get('frozen_ms') or 0) != ((previous.get('config') or {}).get('frozen_ms') or 0):
+            reason = 'frozen_ms_changed'
+        else:
+            reason = 'expired'
+        events.append(make_event('thawed', account, underlying, config, now_ms, reason=reason,
+                                 frozen_until=previous.get('frozen_until')))
+    elif not previous.get('frozen') and status['frozen']:
+        # Frozen again without a new trigger (frozen_ms changed to 0 after an old trigger): the exchange does
+        # not re-freeze an old trigger, so this is not reported, and no thawed follows either.
+        state['frozen'], state['frozen_until'] = False, None
+    return state, events
+
+
+# --------------------------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------------------------
+
+def describe_error(exc):
+    """What an event says of an exception: ``(scope, details)``; scope is 'account' or 'underlying'.
+
+    BinanceError messages are built by the client and redacted there; anything else is reported by its
+    class name only.
+    """
+    if isinstance(exc, BinanceError):
+        details = dict(kind=type(exc).__name__, message=redact(exc.message), code=exc.code,
+                       http_status=exc.http_status)
+        underlying_scope = (isinstance(exc, BinanceAPIError) and exc.code not in ACCOUNT_CODES
+                            and exc.http_status not in (401, 403)) or type(exc).__name__ in ('BinanceResponseError',
+                                                                                             'MMPApplyError')
+        if isinstance(exc, (BinanceTransportError, BinanceIPBanned, BinanceRateLimited, BinanceConfigError)):
+            underlying_scope = False
+        return ('underlying' if underlying_scope else 'account'), details
+    return 'account', dict(kind=type(exc).__name__, message='unexpected %s while reading the MMP state'
+                           % type(exc).__name__, code=None, http_status=None)
+
+
+class ErrorThrottle:
+    """When to report an error: at a change of state, then at most every ``repeat`` seconds.
+
+    Keys are ``(account, underlying)``, underlying None for an error of the whole account. ``failure()``
+    returns the fields to add to an ``error`` event, or None when it is not due; ``success()`` returns the
+    fields of a ``recovered`` event when the key was failing, else None. ``now`` is any monotonic clock.
+    """
+
+    def __init__(self, repeat=DEFAULT_ERROR_INTERVAL):
+        self.repeat = repeat
+        self.failing = {}
+
+    def failure(self, key, details, now):
+        signature = (details.get('kind'), details.get('code'), details.get('http_status'))
+        entry = self.failing.get(key)
+        if entry is None or entry['signature'] != signature:
+            entry = dict(signature=signature, since=now, count=0, reported=None)
+            self.failing[key] = entry
+        entry['count'] += 1
+        if entry['reported'] is not None and now - entry['reported'] < self.repeat:
+            return None
+        entry['reported'] = now
+        return dict(details, failures=entry['count'], failing_for=round(now - entry['since'], 3))
+
+    def success(self, key, now):
+        entry = self.failing.pop(key, None)
+        if entry is None:
+            return None
+        return dict(failures=entry['count'], failing_for=round(now - entry['since'], 3))
+
+    def keys_of(self, account):
+        return [k for k in self.failing if k[0] == account]
+
+
+# --------------------------------------------------------------------------------------------
+# Request weight
+# --------------------------------------------------------------------------------------------
+
+def poll_interval(interval, reads_per_poll, budget, extra_per_minute=0.0):
+    """The interval between polls: ``interval``, stretched so that the reads stay within ``budget`` per minute.
+
+    Every poll reads ``reads_per_poll`` underlyings (weight 1 each); ``extra_per_minute`` is the weight of
+    the other requests (exchangeInfo refreshes). Returns (seconds, stretched).
+    """
+    room = max(budget - extra_per_minute, 1e-9)
+    needed = reads_per_poll * MMP_READ_WEIGHT * 60.0 / room
+    if needed > interval:
+        return needed, True
+    return float(interval), False
+
+
+def weight_per_minute(interval, reads_per_poll, extra_per_minute=0.0):
+    return reads_per_poll * MMP_READ_WEIGHT * 60.0 / interval + extra_per_minute
+
+
+# --------------------------------------------------------------------------------------------
+# Polling (blocking; the event source runs it in threads)
+# --------------------------------------------------------------------------------------------
+
+class UnderlyingCatalog:
+    """Every underlying the exchange lists (``exchangeInfo.optionContracts[].underlying``), read rarely."""
+
+    def __init__(self, refresh=UNDERLYINGS_REFRESH, clock=time.monotonic):
+        self.refresh = refresh
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.underlyings = None
+        self.read_at = None
+        self.reads = 0
+
+    def get(self, client):
+        """The cached list; read through ``client`` when missing or older than ``refresh``. Raises BinanceError
+        only when no list was ever read (a failed refresh keeps the old one)."""
+        with self._lock:
+            now = self._clock()
+            if self.underlyings is not None and now - self.read_at < self.refresh:
+                return self.underlyings
+            try:
+                self.reads += 1
+                data = client.exchange_info()
+                contracts = data.get('optionContracts') if isinstance(data, dict) else None
+                if not isinstance(contracts, list):
+                    raise BinanceError('GET /eapi/v1/exchangeInfo answered without optionContracts')
+                found = []
+                for contract in contracts:
+                    value = contract.get('underlying') if isinstance(contract, dict) else None
+                    if isinstance(value, str) and UNDERLYING_RE.match(value) and value.upper() not in found:
+                        found.append(value.upper())
+                if not found:
+                    raise BinanceError('GET /eapi/v1/exchangeInfo lists no underlying')
+            except BinanceError:
+                if self.underlyings is None:
+                    raise
+                self.read_at = now  # keep the old list; try again after another refresh period
+                return self.underlyings
+            self.underlyings, self.read_at = sorted(found), now
+            return self.underlyings
+
+
+class AccountWatch:
+    """One account: its client, the state of each underlying, its error throttle.
+
+    ``poll()`` is blocking (run it in a thread) and returns the events of one poll. One account is never
+    polled by two threads at once.
+    """
+
+    def __init__(self, params, client_factory, catalog, error_interval=DEFAULT_ERROR_INTERVAL, clock=time.monotonic):
+        self.name = params['name']
+        self.underlyings = params['underlyings']
+        self._params = params
+        self._client_factory = client_factory
+        self._catalog = catalog
+        self._clock = clock
+        self.client = None
+        self.states = {}
+        self.errors = ErrorThrottle(error_interval)
+        self.pause = None  # set by poll(): ('ban' | 'rate-limit') when the IP must not be asked for a while
+
+    def watched(self):
+        """The underlyings this account's next poll reads (None: not known before exchangeInfo was read)."""
+        return self.underlyings if self.underlyings is not None else self._catalog.underlyings
+
+    def _error(self, events, underlying, exc, now_ms):
+        scope, details = describe_error(exc)
+        key = (self.name, underlying if scope == 'underlying' else None)
+        due = self.errors.failure(key, details, self._clock())
+        if due is not None:
+            known = (self.states.get(underlying) or {}).get('config') if underlying else None
+            events.append(make_event('error', self.name, underlying, known, now_ms if known else None,
+                                     scope=scope, error=due))
+        if isinstance(exc, BinanceIPBanned):
+            self.pause = 'ban'
+        elif isinstance(exc, BinanceRateLimited) and self.pause is None:
+            self.pause = 'rate-limit'
+        return scope
+
+    def _recovered(self, events, underlying, now_ms):
+        for key in ((self.name, None), (self.name, underlying)):
+            back = self.errors.success(key, self._clock())
+            if back is not None:
+                state = self.states.get(underlying) or {}
+                events.append(make_event('recovered', self.name, key[1], state.get('config') if key[1] else None,
+                                         now_ms if key[1] else None, **back))
+
+    def poll(self):
+        events = []
+        self.pause = None
+        try:
+            if self.client is None:
+                self.client = self._client_factory(self._params)
+            underlyings = self.underlyings if self.underlyings is not None else self._catalog.get(self.client)
+        except Exception as exc:  # pylint: disable=broad-except
+            self._error(events, None, exc, None)
+            return events
+        for gone in set(self.states) - set(underlyings):
+            del self.states[gone]
+        for underlying in underlyings:
+            try:
+                answer = self.client.get_mmp(underlying)
+                now_ms = self.client.server_now_ms()
+                config = config_from_api(answer, underlying)
+            except Exception as exc:  # pylint: disable=broad-except
+                if self._error(events, underlying, exc, self.client.server_now_ms()) == 'account':
+                    break  # the others would fail the same way: spare the weight
+                continue
+            self._recovered(events, underlying, now_ms)
+            self.states[underlying], found = mmp_events(self.states.get(underlying), config, now_ms, self.name)
+            events.extend(found)
+        return events
+
+
+def client_factory(settings, user_agent='marketops.binance mmp_watch'):
+    """A function building one account's client from its validated params, with the source's TLS settings."""
+    def build(params):
+        kwargs = dict(user_agent=user_agent)
+        if settings.get('ca_path') and settings.get('validate_certs'):
+            session = shared_session(settings['base_url'])
+            session.verify = settings['ca_path']  # requests' per-request verify=None falls back to this
+            kwargs['session'] = session
+        return client_from_params(dict(params, ca_path=settings.get('ca_path')), **kwargs)
+    return build
+
+
+class Watcher:
+    """Every account of one event source, the shared list of underlyings, the interval and the pauses.
+
+    Only the event loop's thread calls ``interval_now()`` and ``after_poll()``; ``AccountWatch.poll()`` runs in
+    worker threads.
+    """
+
+    def __init__(self, settings, build_client=None, clock=time.monotonic, refresh=UNDERLYINGS_REFRESH):
+        self.settings = settings
+        self.catalog = UnderlyingCatalog(refresh=refresh, clock=clock)
+        build_client = build_client or client_factory(settings)
+        self.accounts = [AccountWatch(params, build_client, self.catalog, settings['error_interval'], clock)
+                         for params in settings['accounts']]
+        self.paused_until = 0.0
+        self._ban_pause = BAN_PAUSE
+        self._reported = (float(settings['interval']), False)
+
+    def reads_per_poll(self):
+        return sum(len(account.watched() or ()) for account in self.accounts)
+
+    def extra_per_minute(self):
+        if any(account.underlyings is None for account in self.accounts):
+            return EXCHANGE_INFO_WEIGHT * 60.0 / self.catalog.refresh
+        return 0.0
+
+    def interval_now(self):
+        """(seconds between two polls of an account, a message to report once or None)."""
+        reads, extra = self.reads_per_poll(), self.extra_per_minute()
+        interval, stretched = poll_interval(self.settings['interval'], reads, self.settings['weight_budget'], extra)
+        interval = round(interval, 3)
+        message = None
+        if (interval, stretched) != self._reported and (stretched or self._reported[1]):
+            message = dict(interval=interval, requested_interval=self.settings['interval'], stretched=stretched,
+                           reads_per_poll=reads, weight_budget=self.settings['weight_budget'],
+                           weight_per_minute=round(weight_per_minute(interval, reads, extra), 1))
+        self._reported = (interval, stretched)
+        return interval, message
+
+    def after_poll(self, account, now):
+        """Pause every account when the IP is banned (418) or still rate limited: they share the IP."""
+        if account.pause == 'ban':
+            self.paused_until = max(self.paused_until, now + self._ban_pause)
+            self._ban_pause = min(self._ban_pause * 2, BAN_PAUSE_MAX)
+            return self.paused_until - now
+        if account.pause == 'rate-limit':
+            self.paused_until = max(self.paused_until, now + RATE_LIMIT_PAUSE)
+            return self.paused_until - now
+        if now >= self.paused_until:
+            self._ban_pause = BAN_PAUSE
+        return None

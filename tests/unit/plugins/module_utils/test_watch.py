@@ -1,0 +1,366 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, marketops infrastructure team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The MMP watcher's logic: state machine, error throttle, weight budget, argument checks, polling."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.marketops.binance.plugins.module_utils import watch
+from ansible_collections.marketops.binance.plugins.module_utils.client import (
+    BinanceAPIError,
+    BinanceConfigError,
+    BinanceIPBanned,
+    BinanceRateLimited,
+    BinanceTransportError,
+)
+
+T0 = 1_800_000_000_000  # ms
+SECRET = 'watch-unit-secret-9f8e7d6c5b4a'
+PASSPHRASE = 'watch-unit-passphrase-1a2b'
+
+
+def cfg(last=0, frozen_ms=300000, underlying='BTCUSDT', window_ms=3000):
+    return dict(underlying=underlying, window_ms=window_ms, frozen_ms=frozen_ms, qty_limit='2', delta_limit='2.3',
+                last_trigger_time=last)
+
+
+def run(states, now, previous=None):
+    """Feed answers in order; returns [(type, extra...)] per step."""
+    out = []
+    for config in states:
+        previous, events = watch.mmp_events(previous, config, now, 'acct')
+        out.append(events)
+    return previous, out
+
+
+# --------------------------------------------------------------------------------------------
+# State machine
+# --------------------------------------------------------------------------------------------
+
+def test_start_up_with_a_frozen_underlying_reports_it_as_initial():
+    state, events = watch.mmp_events(None, cfg(last=T0 - 1000), T0, 'acct')
+    assert [e['type'] for e in events] == ['triggered']
+    event = events[0]
+    assert event['initial'] is True and event['account'] == 'acct' and event['underlying'] == 'BTCUSDT'
+    assert event['last_trigger_time'] == T0 - 1000 and event['frozen'] is True
+    assert event['frozen_ms'] == 300000 and event['frozen_until'] == T0 - 1000 + 300000
+    assert event['config'] == cfg(last=T0 - 1000) and event['observed_at'] == T0
+    assert state['frozen'] is True
+
+
+@pytest.mark.parametrize('config', [cfg(), cfg(last=T0 - 300000), cfg(last=T0 - 400000), cfg(window_ms=0)])
+def test_start_up_without_a_freeze_reports_nothing(config):
+    state, events = watch.mmp_events(None, config, T0, 'acct')
+    assert events == [] and state['frozen'] is False
+
+
+def test_a_new_trigger_is_reported_once_then_thawed_when_its_time_passes():
+    state, events = watch.mmp_events(None, cfg(), T0, 'acct')
+    state, events = watch.mmp_events(state, cfg(last=T0 + 10), T0 + 500, 'acct')
+    assert [(e['type'], e['initial'], e['previous_trigger_time']) for e in events] == [('triggered', False, 0)]
+    assert events[0]['frozen_until'] == T0 + 10 + 300000
+    # the same answer again: nothing new
+    state, events = watch.mmp_events(state, cfg(last=T0 + 10), T0 + 1500, 'acct')
+    assert events == []
+    # one millisecond before the end: still frozen
+    state, events = watch.mmp_events(state, cfg(last=T0 + 10), T0 + 10 + 300000 - 1, 'acct')
+    assert events == []
+    # at the end exactly: thawed (frozen while now < last + frozen_ms)
+    state, events = watch.mmp_events(state, cfg(last=T0 + 10), T0 + 10 + 300000, 'acct')
+    assert [(e['type'], e['reason'], e['frozen'], e['frozen_until']) for e in events] == \
+        [('thawed', 'expired', False, T0 + 10 + 300000)]
+    state, events = watch.mmp_events(state, cfg(last=T0 + 10), T0 + 10 + 400000, 'acct')
+    assert events == []
+
+
+def test_a_trigger_seen_after_its_freeze_ended_gives_triggered_then_thawed():
+    state, dummy = watch.mmp_events(None, cfg(frozen_ms=200), T0, 'acct')
+    state, events = watch.mmp_events(state, cfg(last=T0 + 100, frozen_ms=200), T0 + 1000, 'acct')
+    assert [(e['type'], e['frozen']) for e in events] == [('triggered', False), ('thawed', False)]
+    assert events[1]['frozen_until'] == T0 + 300 and events[1]['reason'] == 'expired'
+    state, events = watch.mmp_events(state, cfg(last=T0 + 100, frozen_ms=200), T0 + 2000, 'acct')
+    assert events == []
+
+
+def test_frozen_until_reset_stays_frozen_whatever_the_clock_and_thaws_on_reset():
+    state, events = watch.mmp_events(None, cfg(last=T0, frozen_ms=0), T0 + 1, 'acct')
+    assert [(e['type'], e['initial'], e['frozen_until']) for e in events] == [('triggered', True, None)]
+    for later in (T0 + 10 ** 6, T0 + 10 ** 9):
+        state, events = watch.mmp_events(state, cfg(last=T0, frozen_ms=0), later, 'acct')
+        assert events == []
+    # a manual reset that clears lastTriggerTime
+    state, events = watch.mmp_events(state, cfg(last=0, frozen_ms=0), T0 + 10 ** 9, 'acct')
+    assert [(e['type'], e['reason'], e['frozen_until']) for e in events] == [('thawed', 'reset', None)]
+
+
+def test_frozen_until_reset_then_a_timed_freeze_configured_thaws_with_that_reason():
+    state, dummy = watch.mmp_events(None, cfg(last=T0, frozen_ms=0), T0 + 5000, 'acct')
+    state, events = watch.mmp_events(state, cfg(last=T0, frozen_ms=1000), T0 + 5000, 'acct')
+    assert [(e['type'], e['reason']) for e in events] == [('thawed', 'frozen_ms_changed')]
+
+
+def test_a_trigger_time_going_back_and_forth_is_reported_once():
+    state, dummy = watch.mmp_events(None, cfg(), T0, 'acct')
+    state, events = watch.mmp_events(state, cfg(last=T0 + 1), T0 + 2, 'acct')
+    assert [e['type'] for e in events] == ['triggered']
+    state, events = watch.mmp_events(state, cfg(last=0), T0 + 3, 'acct')  # a replica that lags
+    assert [(e['type'], e['reason']) for e in events] == [('thawed', 'reset')]
+    state, events = watch.mmp_events(state, cfg(last=T0 + 1), T0 + 4, 'acct')
+    assert events == []
+    state, events = watch.mmp_events(state, cfg(last=T0 + 2), T0 + 5, 'acct')
+    assert [e['type'] for e in events] == ['triggered']
+
+
+def test_an_old_trigger_made_frozen_by_frozen_ms_0_is_not_a_new_trigger():
+    state, dummy = watch.mmp_events(None, cfg(last=T0 - 400000), T0, 'acct')
+    state, events = watch.mmp_events(state, cfg(last=T0 - 400000, frozen_ms=0), T0 + 1, 'acct')
+    assert events == [] and state['frozen'] is False
+    state, events = watch.mmp_events(state, cfg(last=T0 - 400000, frozen_ms=300000), T0 + 2, 'acct')
+    assert events == []
+
+
+def test_a_trigger_ahead_of_the_local_estimate_of_the_exchange_clock_counts_as_frozen():
+    state, dummy = watch.mmp_events(None, cfg(), T0, 'acct')
+    state, events = watch.mmp_events(state, cfg(last=T0 + 2000), T0, 'acct')
+    assert [(e['type'], e['frozen']) for e in events] == [('triggered', True)]
+
+
+# --------------------------------------------------------------------------------------------
+# Errors and the weight budget
+# --------------------------------------------------------------------------------------------
+
+def test_error_throttle_reports_changes_at_once_and_repeats_rarely():
+    throttle = watch.ErrorThrottle(repeat=300)
+    bad_key = dict(kind='BinanceAPIError', code=-2015, http_status=401, message='m')
+    key = ('acct', None)
+    assert throttle.failure(key, bad_key, 0)['failures'] == 1
+    assert all(throttle.failure(key, bad_key, t) is None for t in range(10, 300, 10))
+    due = throttle.failure(key, bad_key, 300)
+    assert due['failures'] == 31 and due['failing_for'] == 300
+    # another failure: a change of state, reported at once
+    down = dict(kind='BinanceTransportError', code=None, http_status=None, message='m')
+    assert throttle.failure(key, down, 301)['failures'] == 1
+    assert throttle.failure(key, down, 302) is None
+    assert throttle.success(key, 310) == dict(failures=2, failing_for=9)
+    assert throttle.success(key, 311) is None
+    assert throttle.failure(key, down, 312)['failures'] == 1
+
+
+@pytest.mark.parametrize('reads, interval, budget, extra, expected', [
+    (40, 1, 2400, 0, (1.0, False)),
+    (40, 1, 600, 0, (4.0, True)),
+    (40, 10, 600, 0, (10.0, False)),
+    (400, 10, 600, 0, (40.0, True)),
+    (600, 60, 600, 1, (60.0 * 600 / 599, True)),
+    (0, 10, 600, 0, (10.0, False)),
+])
+def test_poll_interval_keeps_the_weight_within_the_budget(reads, interval, budget, extra, expected):
+    got = watch.poll_interval(interval, reads, budget, extra)
+    assert got[1] == expected[1] and got[0] == pytest.approx(expected[0])
+    assert watch.weight_per_minute(got[0], reads, extra) <= budget + 1e-6
+
+
+def test_describe_error_scopes_and_redacts():
+    scope, details = watch.describe_error(BinanceAPIError('GET /eapi/v1/mmp?underlying=X&signature=abc: HTTP 401',
+                                                          http_status=401, code=-2015))
+    assert scope == 'account' and 'abc' not in details['message'] and details['code'] == -2015
+    assert watch.describe_error(BinanceAPIError('bad underlying', http_status=400, code=-1128))[0] == 'underlying'
+    assert watch.describe_error(BinanceTransportError('down'))[0] == 'account'
+    scope, details = watch.describe_error(ValueError(SECRET))
+    assert scope == 'account' and SECRET not in repr(details)
+
+
+# --------------------------------------------------------------------------------------------
+# Arguments
+# --------------------------------------------------------------------------------------------
+
+def account(**kw):
+    out = dict(name='alpha', api_key='KEY-alpha-01', api_secret=SECRET, underlyings=['btcusdt', 'ETHUSDT', 'BTCUSDT'])
+    out.update(kw)
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def test_arguments_are_normalised_with_their_defaults():
+    settings = watch.validate_watch_args(dict(accounts=[account(), account(name='bravo', underlyings=None)]),
+                                         environ={'BINANCE_EAPI_URL': 'http://127.0.0.1:9'})
+    assert settings['base_url'] == 'http://127.0.0.1:9' and settings['interval'] == 10
+    assert settings['weight_budget'] == 600 and settings['error_interval'] == 300 and settings['validate_certs'] is True
+    assert settings['accounts'][0]['underlyings'] == ['BTCUSDT', 'ETHUSDT']
+    assert settings['accounts'][1]['underlyings'] is None
+    settings = watch.validate_watch_args(dict(accounts=[account()], interval='2.5', validate_certs='no',
+                                              weight_budget='100'), environ={})
+    assert settings['base_url'] == 'https://eapi.binance.com' and settings['interval'] == 2.5
+    assert settings['validate_certs'] is False and settings['weight_budget'] == 100
+
+
+@pytest.mark.parametrize('args, words', [
+    (dict(), 'accounts'),
+    (dict(accounts=[]), 'accounts'),
+    (dict(accounts=[account(), account()]), 'used twice'),
+    (dict(accounts=[account(private_key='-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----')]),
+     'exactly one'),
+    (dict(accounts=[account(api_secret=None)]), 'api_secret'),
+    (dict(accounts=[account(underlying='BTCUSDT')]), 'unknown key'),
+    (dict(accounts=[account(underlyings=['BTC-USDT'])]), 'underlyings'),
+    (dict(accounts=[account(underlyings=[])]), 'underlyings'),
+    (dict(accounts=[account(api_key='has space')]), 'api_key'),
+    (dict(accounts=[account(api_secret=12345)]), 'api_secret'),
+    (dict(accounts=[account()], interval=0.5), 'interval'),
+    (dict(accounts=[account()], weight_budget=5000), 'weight_budget'),
+    (dict(accounts=[account()], recv_window=60000), 'recv_window'),
+    (dict(accounts=[account()], timeout=0), 'timeout'),
+    (dict(accounts=[account()], validate_certs='maybe'), 'validate_certs'),
+    (dict(accounts=[account()], ca_path='/nonexistent/ca.pem'), 'ca_path'),
+    (dict(accounts=[account()], base_url='https://user:%s@eapi.binance.com' % SECRET), 'base_url'),
+    (dict(accounts=[account()], base_url='http://eapi.binance.com'), 'base_url'),
+    (dict(accounts=[account()], intervall=10), 'unknown argument'),
+    (dict(accounts=[account(private_key_passphrase=PASSPHRASE)]), 'private_key_passphrase'),
+])
+def test_bad_arguments_fail_naming_the_argument_and_never_a_secret(args, words):
+    with pytest.raises(watch.WatchConfigError) as info:
+        watch.validate_watch_args(args, environ={})
+    message = str(info.value)
+    assert words in message
+    assert SECRET not in message and PASSPHRASE not in message and 'KEY-alpha-01' not in message
+
+
+# --------------------------------------------------------------------------------------------
+# Polling with a fake client
+# --------------------------------------------------------------------------------------------
+
+class FakeClient:
+    def __init__(self, exchange):
+        self.exchange = exchange
+
+    def get_mmp(self, underlying):
+        self.exchange.reads.append(underlying)
+        failure = self.exchange.failures.get(underlying) or self.exchange.failures.get('*')
+        if failure:
+            raise failure
+        return dict(underlying=underlying, windowTimeInMilliseconds=3000, frozenTimeInMilliseconds=1000,
+                    qtyLimit='2.00000000', deltaLimit='2.3', lastTriggerTime=self.exchange.last.get(underlying, 0))
+
+    def exchange_info(self):
+        self.exchange.info_reads += 1
+        if self.exchange.info_failure:
+            raise self.exchange.info_failure
+        return dict(optionContracts=[dict(underlying=u) for u in self.exchange.listed] + [dict(underlying='bad-name')])
+
+    def server_now_ms(self):
+        return self.exchange.now_ms
+
+
+class FakeExchange:
+    def __init__(self):
+        self.reads, self.failures, self.last = [], {}, {}
+        self.listed = ['ETHUSDT', 'BTCUSDT']
+        self.info_reads, self.info_failure = 0, None
+        self.now_ms = T0
+        self.clock = 0.0
+
+
+@pytest.fixture
+def fake():
+    return FakeExchange()
+
+
+def make_watcher(fake, accounts, interval=1, budget=600, error_interval=300, build=None):
+    settings = watch.validate_watch_args(dict(accounts=accounts, interval=interval, weight_budget=budget,
+                                              error_interval=error_interval), environ={})
+    return watch.Watcher(settings, build_client=build or (lambda params: FakeClient(fake)),
+                         clock=lambda: fake.clock, refresh=3600)
+
+
+def types(events):
+    return [(e['type'], e['account'], e['underlying']) for e in events]
+
+
+def test_poll_reads_every_underlying_and_reports_changes(fake):
+    w = make_watcher(fake, [account(underlyings=['BTCUSDT', 'ETHUSDT'])])
+    alpha = w.accounts[0]
+    assert alpha.poll() == [] and fake.reads == ['BTCUSDT', 'ETHUSDT']
+    fake.last['ETHUSDT'] = T0 + 5
+    fake.now_ms = T0 + 10
+    assert types(alpha.poll()) == [('triggered', 'alpha', 'ETHUSDT')]
+    fake.now_ms = T0 + 1005
+    assert types(alpha.poll()) == [('thawed', 'alpha', 'ETHUSDT')]
+
+
+def test_an_account_error_spares_the_other_underlyings_and_is_throttled(fake):
+    w = make_watcher(fake, [account(underlyings=['BTCUSDT', 'ETHUSDT', 'SOLUSDT'])], error_interval=60)
+    alpha = w.accounts[0]
+    fake.failures['*'] = BinanceAPIError('GET /eapi/v1/mmp: HTTP 401, code -2015', http_status=401, code=-2015)
+    events = alpha.poll()
+    assert types(events) == [('error', 'alpha', 'BTCUSDT')] and fake.reads == ['BTCUSDT']
+    assert events[0]['scope'] == 'account' and events[0]['error']['code'] == -2015
+    fake.clock = 30
+    assert alpha.poll() == []
+    fake.clock = 61
+    assert [e['error']['failures'] for e in alpha.poll()] == [3]
+    del fake.failures['*']
+    fake.clock = 62
+    assert types(alpha.poll()) == [('recovered', 'alpha', None)]
+    assert alpha.poll() == []
+
+
+def test_an_underlying_error_does_not_stop_the_others(fake):
+    w = make_watcher(fake, [account(underlyings=['BTCUSDT', 'XYZUSDT', 'ETHUSDT'])])
+    alpha = w.accounts[0]
+    fake.failures['XYZUSDT'] = BinanceAPIError('GET /eapi/v1/mmp: HTTP 400, code -1128', http_status=400, code=-1128)
+    fake.last['ETHUSDT'] = T0 - 10
+    events = alpha.poll()
+    assert types(events) == [('error', 'alpha', 'XYZUSDT'), ('triggered', 'alpha', 'ETHUSDT')]
+    assert events[0]['scope'] == 'underlying' and fake.reads == ['BTCUSDT', 'XYZUSDT', 'ETHUSDT']
+
+
+def test_an_account_whose_client_cannot_be_built_reports_and_the_others_go_on(fake):
+    def build(params):
+        if params['name'] == 'bravo':
+            raise BinanceConfigError('private_key could not be loaded: not a PEM private key (ValueError)')
+        return FakeClient(fake)
+    w = make_watcher(fake, [account(), account(name='bravo')], build=build)
+    fake.last['BTCUSDT'] = T0 - 10
+    assert types(w.accounts[1].poll()) == [('error', 'bravo', None)]
+    assert types(w.accounts[0].poll()) == [('triggered', 'alpha', 'BTCUSDT')]
+
+
+def test_underlyings_come_from_exchange_info_read_once_and_kept_when_a_refresh_fails(fake):
+    w = make_watcher(fake, [account(underlyings=None), account(name='bravo', underlyings=None)])
+    fake.info_failure = BinanceTransportError('GET /eapi/v1/exchangeInfo timed out')
+    assert types(w.accounts[0].poll()) == [('error', 'alpha', None)]
+    fake.info_failure = None
+    w.accounts[0].poll()
+    w.accounts[1].poll()
+    assert fake.info_reads == 2 and fake.reads == ['BTCUSDT', 'ETHUSDT'] * 2
+    assert w.reads_per_poll() == 4
+    fake.clock = 3601
+    fake.info_failure = BinanceTransportError('down')
+    w.accounts[0].poll()
+    assert fake.info_reads == 3 and w.catalog.underlyings == ['BTCUSDT', 'ETHUSDT']
+
+
+def test_the_interval_is_stretched_and_reported_once(fake):
+    w = make_watcher(fake, [account(name='a%d' % i, underlyings=['BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'XRPUSDT'])
+                            for i in range(10)], interval=1, budget=600)
+    interval, report = w.interval_now()
+    assert interval == 4.0 and report['stretched'] and report['reads_per_poll'] == 40
+    assert report['weight_per_minute'] == 600.0
+    assert w.interval_now() == (4.0, None)
+
+
+def test_a_ban_pauses_every_account_longer_each_time(fake):
+    w = make_watcher(fake, [account(), account(name='bravo')])
+    alpha = w.accounts[0]
+    fake.failures['*'] = BinanceIPBanned('GET /eapi/v1/mmp: HTTP 418', http_status=418)
+    alpha.poll()
+    assert w.after_poll(alpha, 100.0) == watch.BAN_PAUSE and w.paused_until == 100.0 + watch.BAN_PAUSE
+    alpha.poll()
+    assert w.after_poll(alpha, 1000.0) == 2 * watch.BAN_PAUSE
+    fake.failures['*'] = BinanceRateLimited('GET /eapi/v1/mmp: rate limited', http_status=429)
+    alpha.poll()
+    assert w.after_poll(alpha, 5000.0) == watch.RATE_LIMIT_PAUSE
+    del fake.failures['*']
+    alpha.poll()
+    assert w.after_poll(alpha, 6000.0) is None and w._ban_pause == watch.BAN_PAUSE
