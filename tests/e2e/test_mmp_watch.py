@@ -1,0 +1,286 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, marketops infrastructure team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The mmp_watch event source under real ansible-rulebook (Java 17) against the emulator."""
+
+from __future__ import annotations
+
+import ast
+import datetime
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from ansible_collections.marketops.binance.tests.e2e.conftest import COLLECTION, secrets_of
+
+BIN = os.path.dirname(sys.executable)
+RULEBOOK = '''---
+- name: MMP watch, end to end
+  hosts: all
+  sources:
+    - marketops.binance.mmp_watch:
+        accounts: "{{ watch_accounts }}"
+        base_url: "{{ watch_url }}"
+        interval: "{{ watch_interval }}"
+        weight_budget: "{{ watch_budget }}"
+  rules:
+    - name: Print every MMP event
+      condition: event.mmp_watch is defined
+      action:
+        print_event:
+'''
+
+
+def java_home():
+    """JAVA_HOME as set, else derived from the java on PATH (drools_jpy needs a JVM; ansible-rulebook needs 17+)."""
+    if os.environ.get('JAVA_HOME'):
+        return os.environ['JAVA_HOME']
+    java = shutil.which('java')
+    if not java:
+        pytest.skip('ansible-rulebook needs Java 17: no java on PATH and no JAVA_HOME')
+    return os.path.dirname(os.path.dirname(os.path.realpath(java)))
+
+
+class Rulebook:
+    """ansible-rulebook in the background; its stdout parsed into events as they arrive."""
+
+    def __init__(self, tmp_path, variables, verbosity='-v', name='run'):
+        rulebook = shutil.which('ansible-rulebook', path=BIN)
+        if not rulebook:
+            pytest.skip('ansible-rulebook is not installed')
+        (tmp_path / 'rulebook.yml').write_text(RULEBOOK)
+        (tmp_path / 'inventory.yml').write_text('all:\n  hosts:\n    localhost:\n      ansible_connection: local\n')
+        vars_file = tmp_path / ('vars-%s.yml' % name)
+        vars_file.write_text(json.dumps(variables))
+        env = dict(os.environ, JAVA_HOME=java_home(), PATH=BIN + os.pathsep + os.environ.get('PATH', ''),
+                   ANSIBLE_LOCAL_TEMP=str(tmp_path / 'ansible-local'), PYTHONUNBUFFERED='1')
+        env['ANSIBLE_COLLECTIONS_PATH'] = COLLECTION.split(os.sep + 'ansible_collections' + os.sep)[0]
+        # As a user runs it: the collections path is not on PYTHONPATH; the plugin finds its module_utils itself.
+        env.pop('PYTHONPATH', None)
+        self.lines, self.events = [], []
+        self.proc = subprocess.Popen([rulebook, '-r', str(tmp_path / 'rulebook.yml'), '-i', str(tmp_path / 'inventory.yml'),
+                                      '--vars', str(vars_file), verbosity], cwd=str(tmp_path), env=env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            if line.startswith("{'mmp_watch'"):
+                event = ast.literal_eval(line.strip())
+                received = event.get('meta', {}).get('received_at', '')
+                event['mmp_watch']['_received'] = datetime.datetime.fromisoformat(received.replace('Z', '+00:00')) \
+                    .timestamp() if received else time.time()
+                self.events.append(event['mmp_watch'])
+
+    def wait_for(self, predicate, timeout, what):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [e for e in self.events if predicate(e)]
+            if found:
+                return found
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise AssertionError('no %s within %ss; output:\n%s' % (what, timeout, ''.join(self.lines[-60:])))
+
+    def of(self, kind, account=None, underlying=None):
+        return [e for e in self.events if e['type'] == kind and (account is None or e['account'] == account)
+                and (underlying is None or e['underlying'] == underlying)]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.reader.join(timeout=5)
+        return ''.join(self.lines)
+
+
+def watch_account(account, underlyings=None, secret=None):
+    out = dict(name=account['name'], api_key=account['api_key'])
+    if secret or account.get('secret'):
+        out['api_secret'] = secret or account['secret']
+    else:
+        out['private_key'] = account['private_key']
+        if account.get('passphrase'):
+            out['private_key_passphrase'] = account['passphrase']
+    if underlyings:
+        out['underlyings'] = underlyings
+    return out
+
+
+def trigger(emulator, account, underlying, frozen_ms):
+    """MMP triggers now (the emulator's clock) for ``account``'s ``underlying``; returns the time in seconds."""
+    now_ms = emulator.server_ms()
+    emulator.set_state(dict(api_key=account['api_key'], underlying=underlying, window_ms=3000, frozen_ms=frozen_ms,
+                            qty_limit='2', delta_limit='2.3', last_trigger_time=now_ms))
+    return now_ms / 1000.0
+
+
+def assert_no_secret(output, accounts, emulator, extra=()):
+    for secret in list(secrets_of(accounts)) + list(extra) + [a['api_key'] for a in accounts.values()]:
+        assert secret not in output, 'a secret or an API key was printed'
+    for signature in set(emulator.signatures):
+        assert signature not in output, 'a request signature was printed'
+
+
+def test_triggers_thaws_errors_and_a_restart_under_ansible_rulebook(tmp_path, emulator, accounts):
+    interval = 1
+    wrong_secret = 'wrong-' + accounts['hmac-b']['secret'][::-1]
+    variables = dict(watch_url=emulator.url, watch_interval=interval, watch_budget=600, watch_accounts=[
+        watch_account(accounts['hmac-a'], ['BTCUSDT', 'ETHUSDT']),
+        watch_account(accounts['ed25519']),  # every underlying the exchange lists
+        watch_account(accounts['rsa'], ['BTCUSDT']),
+        watch_account(accounts['hmac-b'], ['BTCUSDT'], secret=wrong_secret),
+    ])
+    rb = Rulebook(tmp_path, variables, verbosity='-vv')
+    try:
+        errors = rb.wait_for(lambda e: e['type'] == 'error', 60, 'error event for the wrong secret')
+        assert errors[0]['account'] == 'hmac-b' and errors[0]['error']['code'] == -1022
+        time.sleep(2 * interval)  # every account polled at least once: the start-up state is known
+        assert rb.of('triggered') == []
+
+        # a trigger becomes one triggered event within two intervals
+        at = trigger(emulator, accounts['hmac-a'], 'BTCUSDT', frozen_ms=4000)
+        found = rb.wait_for(lambda e: e['type'] == 'triggered' and e['account'] == 'hmac-a', 10, 'triggered event')
+        event = found[0]
+        assert event['_received'] - at <= 2 * interval, 'detected after %.2f s' % (event['_received'] - at)
+        assert event['underlying'] == 'BTCUSDT' and event['initial'] is False and event['frozen'] is True
+        assert event['last_trigger_time'] == int(at * 1000) and event['frozen_ms'] == 4000
+        assert event['frozen_until'] == int(at * 1000) + 4000
+        assert event['config'] == dict(underlying='BTCUSDT', window_ms=3000, frozen_ms=4000, qty_limit='2',
+                                       delta_limit='2.3', last_trigger_time=int(at * 1000))
+
+        # the same for an account watching every listed underlying, frozen until a reset; and an RSA key
+        trigger(emulator, accounts['ed25519'], 'SOLUSDT', frozen_ms=0)
+        trigger(emulator, accounts['rsa'], 'BTCUSDT', frozen_ms=600000)
+        rb.wait_for(lambda e: e['type'] == 'triggered' and e['account'] == 'ed25519', 10, 'triggered (ed25519)')
+        rb.wait_for(lambda e: e['type'] == 'triggered' and e['account'] == 'rsa', 10, 'triggered (rsa)')
+
+        # the thaw, when frozen_ms has passed
+        thawed = rb.wait_for(lambda e: e['type'] == 'thawed', 15, 'thawed event')[0]
+        assert (thawed['account'], thawed['underlying'], thawed['reason']) == ('hmac-a', 'BTCUSDT', 'expired')
+        assert thawed['_received'] - (at + 4) <= 2 * interval + 1  # the Date header has whole seconds
+        time.sleep(2 * interval)
+    finally:
+        output = rb.stop()
+
+    assert [(e['account'], e['underlying']) for e in rb.of('triggered')] == \
+        [('hmac-a', 'BTCUSDT'), ('ed25519', 'SOLUSDT'), ('rsa', 'BTCUSDT')] or \
+        sorted((e['account'], e['underlying']) for e in rb.of('triggered')) == \
+        [('ed25519', 'SOLUSDT'), ('hmac-a', 'BTCUSDT'), ('rsa', 'BTCUSDT')]
+    assert len(rb.of('thawed')) == 1
+    # the wrong secret: one error (error_interval is 300 s), while the others kept being watched
+    assert [e['account'] for e in rb.of('error')] == ['hmac-b']
+    assert_no_secret(output, accounts, emulator, extra=[wrong_secret])
+    assert 'signature=' not in output.replace('signature=[redacted]', '')
+
+    # restart while frozen: the frozen underlyings come back as initial, the thawed one does not
+    rb = Rulebook(tmp_path, variables, name='restart')
+    try:
+        found = rb.wait_for(lambda e: e['type'] == 'triggered', 60, 'initial triggered events')
+        time.sleep(3 * interval)
+    finally:
+        output = rb.stop()
+    assert sorted((e['account'], e['underlying'], e['initial'], e['frozen_until'] is None)
+                  for e in rb.of('triggered')) == [('ed25519', 'SOLUSDT', True, True), ('rsa', 'BTCUSDT', True, False)]
+    assert found
+    assert_no_secret(output, accounts, emulator, extra=[wrong_secret])
+
+
+def test_the_budget_stretches_the_interval_instead_of_a_429(tmp_path, emulator, accounts):
+    # 3 accounts x 6 listed underlyings = 18 reads per poll; at 1 s that is 1080 weight per minute.
+    emulator.settings['weight_limit'] = 100  # the exchange would answer 429 within seconds at 1 s
+    variables = dict(watch_url=emulator.url, watch_interval=1, watch_budget=60, watch_accounts=[
+        watch_account(accounts[name]) for name in ('hmac-a', 'hmac-b', 'ed25519')])
+    rb = Rulebook(tmp_path, variables)
+    try:
+        info = rb.wait_for(lambda e: e['type'] == 'info', 60, 'info event')[0]
+        started = time.monotonic()
+        time.sleep(8)
+    finally:
+        output = rb.stop()
+    assert info['reason'] == 'interval_stretched' and info['reads_per_poll'] == 18
+    assert info['interval'] == pytest.approx(18 * 60 / 59.98, abs=0.01) and info['weight_per_minute'] <= 60
+    assert len(rb.of('info')) == 1 and output.count('polling every') == 1  # reported once
+    journal = emulator.journal
+    assert not [e for e in journal if e.get('status') in (429, 418)]
+    reads = [e for e in journal if e['path'] == '/eapi/v1/mmp']
+    # the first poll of each account, then nothing until the stretched interval has passed
+    assert len(reads) == 18, '%d reads within %.0f s' % (len(reads), time.monotonic() - started)
+    assert len([e for e in journal if e['path'] == '/eapi/v1/exchangeInfo']) == 1
+    assert_no_secret(output, accounts, emulator)
+
+
+def test_the_example_rulebook_records_the_incident_with_a_vaulted_secret(tmp_path, emulator, accounts):
+    """extensions/eda/rulebooks/mmp_oncall.yml as shipped: a trigger runs record_mmp_incident (and audit_mmp)."""
+    password = tmp_path / 'vault-password.txt'
+    password.write_text('e2e-vault-password\n')
+    vaulted = subprocess.run([os.path.join(BIN, 'ansible-vault'), 'encrypt_string', '--vault-password-file',
+                              str(password), accounts['hmac-a']['secret']], check=True, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, text=True, env=dict(os.environ, ANSIBLE_NOCOLOR='1')).stdout
+    incidents, audits = tmp_path / 'incidents', tmp_path / 'audits'
+    # audit_mmp (the second action) is another playbook of the collection; where it is, its report must appear
+    audit = os.path.exists(os.path.join(COLLECTION, 'playbooks', 'audit_mmp.yml'))
+    (tmp_path / 'vars.yml').write_text(
+        'mmp_watch_interval: 1\n'
+        'binance_incident_dir: %s\n'
+        'binance_audit_dir: %s\n'
+        'mmp_watch_accounts:\n'
+        '  - name: hmac-a\n'
+        '    api_key: %s\n'
+        '    underlyings: [BTCUSDT]\n'
+        '    api_secret: %s\n' % (json.dumps(str(incidents)), json.dumps(str(audits)), accounts['hmac-a']['api_key'], vaulted.strip()))
+    (tmp_path / 'inventory.yml').write_text(json.dumps({'binance_accounts': {'hosts': {'hmac-a': {
+        'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable}}}}))
+    env = dict(os.environ, JAVA_HOME=java_home(), PATH=BIN + os.pathsep + os.environ.get('PATH', ''),
+               BINANCE_EAPI_URL=emulator.url, ANSIBLE_LOCAL_TEMP=str(tmp_path / 'ansible-local'), PYTHONUNBUFFERED='1',
+               ANSIBLE_COLLECTIONS_PATH=COLLECTION.split(os.sep + 'ansible_collections' + os.sep)[0])
+    env.pop('PYTHONPATH', None)
+    proc = subprocess.Popen([os.path.join(BIN, 'ansible-rulebook'), '-r', 'marketops.binance.mmp_oncall',
+                             '-i', str(tmp_path / 'inventory.yml'), '--vars', str(tmp_path / 'vars.yml'),
+                             '--vault-password-file', str(password)], cwd=str(tmp_path), env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        time.sleep(1)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None and not emulator.journal:
+            time.sleep(0.1)
+        time.sleep(2)
+        at = trigger(emulator, accounts['hmac-a'], 'BTCUSDT', frozen_ms=600000)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and proc.poll() is None and not (
+                list(incidents.glob('*.json')) and (not audit or list(audits.rglob('report.json')))):
+            time.sleep(0.2)
+        time.sleep(1)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+        try:
+            output = proc.communicate(timeout=30)[0]
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            output = proc.communicate()[0]
+    files = list(incidents.glob('*.json'))
+    assert [f.name for f in files] == ['hmac-a-BTCUSDT-%d.json' % int(at * 1000)], output[-3000:]
+    incident = json.loads(files[0].read_text())
+    assert incident['account'] == 'hmac-a' and incident['underlying'] == 'BTCUSDT'
+    assert incident['last_trigger_time'] == int(at * 1000) and incident['frozen_until'] == int(at * 1000) + 600000
+    assert incident['config']['frozen_ms'] == 600000 and incident['initial'] is False
+    if audit:
+        assert list(audits.rglob('report.json')), output[-3000:]
+    else:
+        assert 'Could not find a playbook for marketops.binance.audit_mmp' in output
+    assert accounts['hmac-a']['secret'] not in output and accounts['hmac-a']['api_key'] not in output
