@@ -7,7 +7,8 @@
     python3 tests/dev.py test      the whole test suite (what .ci/run runs)
 
 and, for the pieces of ``test``: ``units``, ``changelog``, ``lint``, ``sanity``; ``bench`` runs the fleet
-benchmark (tests/bench/fleet.py, its options after it).
+benchmark (tests/bench/fleet.py, its options after it); ``bench-watch`` the mmp_watch event source's
+(tests/bench/watch.py).
 
 Everything it makes stays in the checkout: ``.venv/`` (the tools, pinned in tests/requirements-dev.txt)
 and ``.tmp/`` (the collection installed from the working tree, scratch files).
@@ -167,15 +168,24 @@ def cmd_bench(extra):
                check=False)
 
 
+def cmd_bench_watch(extra):
+    ensure_venv()
+    install_collection()
+    return run([tool('python'), os.path.join(ROOT, 'tests', 'bench', 'watch.py')] + extra, env=env_for_tests(),
+               check=False)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog='python3 tests/dev.py', description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('command', choices=['demo', 'test', 'bench'] + sorted(STEPS))
+    parser.add_argument('command', choices=['demo', 'test', 'bench', 'bench-watch'] + sorted(STEPS))
     parser.add_argument('--test', action='append', default=[], metavar='NAME',
                         help='with sanity: run only this ansible-test sanity test (repeatable)')
     args, extra = parser.parse_known_args(argv)
     if args.command == 'bench':
         return cmd_bench(extra)
+    if args.command == 'bench-watch':
+        return cmd_bench_watch(extra)
     if extra:
         parser.error('unrecognized arguments: %s' % ' '.join(extra))
     if args.test:

@@ -44,7 +44,7 @@ def java_home():
         return os.environ['JAVA_HOME']
     java = shutil.which('java')
     if not java:
-        pytest.skip('ansible-rulebook needs Java 17: no java on PATH and no JAVA_HOME')
+        pytest.fail('ansible-rulebook needs Java 17: no java on PATH and no JAVA_HOME')
     return os.path.dirname(os.path.dirname(os.path.realpath(java)))
 
 
@@ -54,7 +54,7 @@ class Rulebook:
     def __init__(self, tmp_path, variables, verbosity='-v', name='run'):
         rulebook = shutil.which('ansible-rulebook', path=BIN)
         if not rulebook:
-            pytest.skip('ansible-rulebook is not installed')
+            pytest.fail('ansible-rulebook is not installed (tests/requirements-dev.txt pins it)')
         (tmp_path / 'rulebook.yml').write_text(RULEBOOK)
         (tmp_path / 'inventory.yml').write_text('all:\n  hosts:\n    localhost:\n      ansible_connection: local\n')
         vars_file = tmp_path / ('vars-%s.yml' % name)
@@ -284,3 +284,43 @@ def test_the_example_rulebook_records_the_incident_with_a_vaulted_secret(tmp_pat
     else:
         assert 'Could not find a playbook for marketops.binance.audit_mmp' in output
     assert accounts['hmac-a']['secret'] not in output and accounts['hmac-a']['api_key'] not in output
+
+
+def test_the_stretch_is_reported_once_at_start_up_when_the_underlyings_are_listed(emulator, accounts):
+    """The plugin's main() directly (as ansible-rulebook calls it), for a fleet whose reads are known at start."""
+    import asyncio
+    import runpy
+
+    main = runpy.run_path(os.path.join(COLLECTION, 'extensions', 'eda', 'plugins', 'event_source', 'mmp_watch.py'))['main']
+    events = []
+
+    class Queue:
+        async def put(self, event):
+            events.append(event['mmp_watch'])
+
+    async def run():
+        args = dict(base_url=emulator.url, interval=1, weight_budget=120, accounts=[
+            watch_account(accounts[name], ['BTCUSDT', 'ETHUSDT', 'SOLUSDT']) for name in ('hmac-a', 'hmac-b')])
+        task = asyncio.ensure_future(main(Queue(), args))
+        await asyncio.sleep(2.5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(run())
+    infos = [e for e in events if e['type'] == 'info']
+    assert len(infos) == 1 and infos[0]['interval'] == 3.0 and infos[0]['reads_per_poll'] == 6
+    assert infos[0]['weight_per_minute'] == 120.0
+    reads = [e for e in emulator.journal if e['path'] == '/eapi/v1/mmp']
+    assert len(reads) == 6, 'one poll per account within the first 2.5 s at a 3 s interval'
+
+
+def test_bad_arguments_stop_the_source_before_any_request(emulator, accounts):
+    import asyncio
+    import runpy
+
+    main = runpy.run_path(os.path.join(COLLECTION, 'extensions', 'eda', 'plugins', 'event_source', 'mmp_watch.py'))['main']
+    args = dict(base_url=emulator.url, interval=1, accounts=[watch_account(accounts['hmac-a'], ['BTC/USDT'])])
+    with pytest.raises(ValueError, match=r'accounts\[0\] \(hmac-a\)\.underlyings'):
+        asyncio.run(main(None, args))
+    assert emulator.journal == []

@@ -63,6 +63,21 @@ LOG = logging.getLogger('marketops.binance.mmp_watch')
 MAX_WORKERS = 8
 
 
+async def _report(queue, report, watch):
+    """Say once, in the log and as an ``info`` event, that the interval was stretched (or restored)."""
+    if not report:
+        return
+    if report['stretched']:
+        LOG.warning('mmp_watch: %d underlyings to read per poll would use more than weight_budget %d per minute at '
+                    'interval %ss: polling every %ss instead (%s weight per minute)', report['reads_per_poll'],
+                    report['weight_budget'], report['requested_interval'], report['interval'],
+                    report['weight_per_minute'])
+    else:
+        LOG.warning('mmp_watch: polling every %ss again', report['interval'])
+    reason = 'interval_stretched' if report['stretched'] else 'interval_restored'
+    await queue.put({watch.EVENT_KEY: watch.make_event('info', None, None, reason=reason, **report)})
+
+
 async def _watch_account(queue, watcher, account, offset, executor, watch):
     loop = asyncio.get_running_loop()
     next_at = loop.time() + offset
@@ -85,15 +100,7 @@ async def _watch_account(queue, watcher, account, offset, executor, watch):
                 LOG.info('mmp_watch: %s %s/%s', event['type'], event['account'], event['underlying'])
             await queue.put({watch.EVENT_KEY: event})
         interval, report = watcher.interval_now()
-        if report:
-            LOG.warning('mmp_watch: %d underlyings to read per poll would use more than weight_budget %d per minute '
-                        'at interval %ss: polling every %ss instead (%s weight per minute)'
-                        % (report['reads_per_poll'], report['weight_budget'], report['requested_interval'],
-                           report['interval'], report['weight_per_minute'])
-                        if report['stretched'] else 'mmp_watch: polling every %ss again' % report['interval'])
-            await queue.put({watch.EVENT_KEY: watch.make_event('info', None, None, reason='interval_stretched'
-                                                               if report['stretched'] else 'interval_restored',
-                                                               **report)})
+        await _report(queue, report, watch)
         next_at = max(started + interval, loop.time())
 
 
@@ -104,7 +111,8 @@ async def main(queue, args):
     # urllib3 logs every request line, signature included, at DEBUG (ansible-rulebook -vv).
     logging.getLogger('urllib3').setLevel(logging.INFO)
     watcher = watch.Watcher(settings)
-    interval, dummy = watcher.interval_now()
+    interval, report = watcher.interval_now()
+    await _report(queue, report, watch)
     LOG.info('mmp_watch: watching %d account(s) at %s every %ss, weight budget %d per minute',
              len(watcher.accounts), settings['base_url'], interval, settings['weight_budget'])
     executor = ThreadPoolExecutor(max_workers=min(len(watcher.accounts), MAX_WORKERS),
