@@ -211,12 +211,14 @@ def make_event(kind, account, underlying, config=None, now_ms=None, **extra):
     return event
 
 
-def mmp_events(previous, config, now_ms, account):
+def mmp_events(previous, config, now_ms, account, since_ms=None):
     """Previous state + the exchange's new answer + the exchange's clock -> (new state, events).
 
     ``previous`` is None before the first answer for this underlying (start-up), else what this function
     returned last time: ``{last_trigger_time, frozen, frozen_until, config}``. ``config`` is what
-    ``config_from_api()`` returns; ``now_ms`` is the exchange's clock in milliseconds.
+    ``config_from_api()`` returns; ``now_ms`` is the exchange's clock in milliseconds. ``since_ms`` is when the
+    watch of this account began: a first answer whose trigger is later than that (the account could not be
+    read at first) is a new trigger, not an initial one.
 
     - ``triggered`` when ``last_trigger_time`` moves forward; at start-up, for an underlying already frozen
       (``initial: true``). A trigger whose freeze has already ended when it is seen (a short ``frozen_ms``)
@@ -233,6 +235,8 @@ def mmp_events(previous, config, now_ms, account):
     state = dict(last_trigger_time=last, frozen=status['frozen'], frozen_until=status['frozen_until'],
                  config=dict(config))
     events = []
+    if previous is None and since_ms is not None and last > since_ms:
+        previous = dict(last_trigger_time=0, frozen=False, frozen_until=None, config=None)
     if previous is None:
         if status['frozen']:
             events.append(make_event('triggered', account, underlying, config, now_ms, initial=True,
@@ -406,6 +410,7 @@ class AccountWatch:
         self.states = {}
         self.errors = ErrorThrottle(error_interval)
         self.pause = None  # set by poll(): ('ban' | 'rate-limit') when the IP must not be asked for a while
+        self.started_ms = None  # the exchange's clock when this account's watch began
 
     def watched(self):
         """The underlyings this account's next poll reads (None: not known before exchangeInfo was read)."""
@@ -439,6 +444,8 @@ class AccountWatch:
         try:
             if self.client is None:
                 self.client = self._client_factory(self._params)
+            if self.started_ms is None:
+                self.started_ms = self.client.server_now_ms()
             underlyings = self.underlyings if self.underlyings is not None else self._catalog.get(self.client)
         except Exception as exc:  # pylint: disable=broad-except
             self._error(events, None, exc, None)
@@ -455,7 +462,8 @@ class AccountWatch:
                     break  # the others would fail the same way: spare the weight
                 continue
             self._recovered(events, underlying, now_ms)
-            self.states[underlying], found = mmp_events(self.states.get(underlying), config, now_ms, self.name)
+            self.states[underlying], found = mmp_events(self.states.get(underlying), config, now_ms, self.name,
+                                                        since_ms=self.started_ms)
             events.extend(found)
         return events
 

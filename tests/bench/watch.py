@@ -92,14 +92,7 @@ async def scenario(source, url, accounts, interval, budget, duration, triggers, 
             latencies.append(seen[0] - at)
         else:
             missed += 1
-            if os.environ.get('BENCH_WATCH_DEBUG'):
-                print('missed', name, underlying, now_ms, [(round(t - at, 2), e['type'], e['last_trigger_time'])
-                                                          for t, e in queue.events if e['account'] == name
-                                                          and e['underlying'] == underlying])
     entries = [e for e in journal(url) if e['path'].startswith('/eapi/') and started <= e['time'] < ended]
-    minutes = {}
-    for entry in entries:
-        minutes[int(entry['time'] // 60)] = minutes.get(int(entry['time'] // 60), 0) + 1
     stretched = [e for t, e in queue.events if e['type'] == 'info']
     return dict(budget=budget, interval=stretched[-1]['interval'] if stretched else float(interval),
                 triggers=len(fired), detected=len(latencies), missed=missed,

@@ -9,15 +9,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import tarfile
 
-import pytest
 import yaml
 
 from ansible_collections.marketops.binance.tests.e2e.test_execution_environment import source_tree, tool
-
-BIN = os.path.dirname(sys.executable)
 
 
 def test_ansible_builder_creates_the_decision_environment_build_context(tmp_path):

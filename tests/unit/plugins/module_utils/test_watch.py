@@ -121,6 +121,17 @@ def test_an_old_trigger_made_frozen_by_frozen_ms_0_is_not_a_new_trigger():
     assert events == []
 
 
+def test_a_trigger_during_an_outage_at_start_up_is_new_not_initial():
+    # the account could not be read from T0 (start) until T0 + 60 s; MMP triggered and thawed meanwhile
+    state, events = watch.mmp_events(None, cfg(last=T0 + 1000, frozen_ms=2000), T0 + 60000, 'acct', since_ms=T0)
+    assert [(e['type'], e['initial']) for e in events] == [('triggered', False), ('thawed', False)]
+    # a trigger from before the start is initial (reported when still frozen, else not at all)
+    state, events = watch.mmp_events(None, cfg(last=T0 - 1000), T0 + 60000, 'acct', since_ms=T0)
+    assert [(e['type'], e['initial']) for e in events] == [('triggered', True)]
+    state, events = watch.mmp_events(None, cfg(last=T0 - 1000, frozen_ms=2000), T0 + 60000, 'acct', since_ms=T0)
+    assert events == []
+
+
 def test_a_trigger_ahead_of_the_local_estimate_of_the_exchange_clock_counts_as_frozen():
     state, dummy = watch.mmp_events(None, cfg(), T0, 'acct')
     state, events = watch.mmp_events(state, cfg(last=T0 + 2000), T0, 'acct')
@@ -313,6 +324,19 @@ def test_an_underlying_error_does_not_stop_the_others(fake):
     events = alpha.poll()
     assert types(events) == [('error', 'alpha', 'XYZUSDT'), ('triggered', 'alpha', 'ETHUSDT')]
     assert events[0]['scope'] == 'underlying' and fake.reads == ['BTCUSDT', 'XYZUSDT', 'ETHUSDT']
+
+
+def test_a_trigger_while_the_account_could_not_be_read_is_reported_when_it_can(fake):
+    w = make_watcher(fake, [account(underlyings=['BTCUSDT'])])
+    alpha = w.accounts[0]
+    fake.failures['*'] = BinanceTransportError('GET /eapi/v1/mmp timed out')
+    assert types(alpha.poll()) == [('error', 'alpha', 'BTCUSDT')]
+    fake.last['BTCUSDT'] = T0 + 100
+    fake.now_ms = T0 + 5000
+    del fake.failures['*']
+    events = alpha.poll()
+    assert [(e['type'], e['underlying'], e['initial']) for e in events] == [
+        ('recovered', None, False), ('triggered', 'BTCUSDT', False), ('thawed', 'BTCUSDT', False)]
 
 
 def test_an_account_whose_client_cannot_be_built_reports_and_the_others_go_on(fake):
