@@ -306,11 +306,17 @@ def test_the_stretch_is_reported_once_at_start_up_when_the_underlyings_are_liste
         async def put(self, event):
             events.append(event['mmp_watch'])
 
+    def reads(name):
+        return [e['time'] for e in emulator.journal if e['path'] == '/eapi/v1/mmp' and e['account'] == name
+                and e['params'].get('underlying') == 'BTCUSDT']
+
     async def run():
         args = dict(base_url=emulator.url, interval=1, weight_budget=120, accounts=[
             watch_account(accounts[name], ['BTCUSDT', 'ETHUSDT', 'SOLUSDT']) for name in ('hmac-a', 'hmac-b')])
         task = asyncio.ensure_future(main(Queue(), args))
-        await asyncio.sleep(2.5)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not all(len(reads(n)) >= 3 for n in ('hmac-a', 'hmac-b')):
+            await asyncio.sleep(0.1)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -319,8 +325,12 @@ def test_the_stretch_is_reported_once_at_start_up_when_the_underlyings_are_liste
     infos = [e for e in events if e['type'] == 'info']
     assert len(infos) == 1 and infos[0]['interval'] == 3.0 and infos[0]['reads_per_poll'] == 6
     assert infos[0]['weight_per_minute'] == 120.0
-    reads = [e for e in emulator.journal if e['path'] == '/eapi/v1/mmp']
-    assert len(reads) == 6, 'one poll per account within the first 2.5 s at a 3 s interval'
+    for name in ('hmac-a', 'hmac-b'):
+        times = reads(name)
+        assert len(times) >= 3
+        # every 3 s, not every second as asked (a loaded machine can only make the gaps longer)
+        assert min(b - a for a, b in zip(times, times[1:])) >= 2.5, times
+    assert not [e for e in emulator.journal if e.get('status') in (429, 418)]
 
 
 def test_bad_arguments_stop_the_source_before_any_request(emulator, accounts):
@@ -332,3 +342,45 @@ def test_bad_arguments_stop_the_source_before_any_request(emulator, accounts):
     with pytest.raises(ValueError, match=r'accounts\[0\] \(hmac-a\)\.underlyings'):
         asyncio.run(main(None, args))
     assert emulator.journal == []
+
+
+def test_a_defect_in_one_account_poll_does_not_stop_the_others(emulator, accounts, monkeypatch, caplog):
+    import asyncio
+    import runpy
+
+    from ansible_collections.marketops.binance.plugins.module_utils import watch
+
+    original = watch.AccountWatch.poll
+
+    def poll(self):
+        if self.name == 'hmac-b':
+            raise KeyError(accounts['hmac-b']['secret'])
+        return original(self)
+
+    monkeypatch.setattr(watch.AccountWatch, 'poll', poll)
+    main = runpy.run_path(os.path.join(COLLECTION, 'extensions', 'eda', 'plugins', 'event_source', 'mmp_watch.py'))['main']
+    events = []
+
+    class Queue:
+        async def put(self, event):
+            events.append(event['mmp_watch'])
+
+    async def run():
+        args = dict(base_url=emulator.url, interval=1, accounts=[
+            watch_account(accounts[name], ['BTCUSDT']) for name in ('hmac-b', 'hmac-a')])
+        task = asyncio.ensure_future(main(Queue(), args))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (emulator.journal and 'failed unexpectedly' in caplog.text):
+            await asyncio.sleep(0.1)
+        trigger(emulator, accounts['hmac-a'], 'BTCUSDT', frozen_ms=60000)
+        while time.monotonic() < deadline and not events:
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(run())
+    assert [(e['type'], e['account']) for e in events] == [('triggered', 'hmac-a')]
+    assert 'polling hmac-b failed unexpectedly (KeyError)' in caplog.text
+    assert accounts['hmac-b']['secret'] not in caplog.text

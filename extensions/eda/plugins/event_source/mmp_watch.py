@@ -86,7 +86,13 @@ async def _watch_account(queue, watcher, account, offset, executor, watch):
         if delay > 0:
             await asyncio.sleep(delay)
         started = loop.time()
-        events = await loop.run_in_executor(executor, account.poll)
+        try:
+            events = await loop.run_in_executor(executor, account.poll)
+        except Exception as exc:  # pylint: disable=broad-except
+            # a defect must not stop the other accounts; the message could hold anything: only its type
+            LOG.error('mmp_watch: polling %s failed unexpectedly (%s); trying again at the next interval',
+                      account.name, type(exc).__name__)
+            events = []
         paused = watcher.after_poll(account, loop.time())
         if paused:
             LOG.warning('mmp_watch: no request to the exchange for %.0f s: %s', paused,
