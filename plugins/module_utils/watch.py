@@ -31,13 +31,15 @@ from ansible_collections.marketops.binance.plugins.module_utils.client import (
     BinanceError,
     BinanceIPBanned,
     BinanceRateLimited,
+    BinanceTLSError,
     BinanceTransportError,
     DEFAULT_BASE_URL,
     DEFAULT_RECV_WINDOW,
     DEFAULT_TIMEOUT,
     DEFAULT_WEIGHT_LIMIT,
+    check_ca_path,
+    insecure_tls_warning,
     redact,
-    shared_session,
 )
 from ansible_collections.marketops.binance.plugins.module_utils.mmp import (
     MMPValidationError,
@@ -145,13 +147,13 @@ def validate_watch_args(args, environ=None):
                               DEFAULT_WEIGHT_LIMIT, integer=True),
         error_interval=_number('error_interval', args.get('error_interval', DEFAULT_ERROR_INTERVAL), 1, 86400),
     )
-    ca_path = args.get('ca_path')
-    if ca_path is not None:
-        ca_path = os.path.expanduser(_text('ca_path', ca_path))
-        if not os.path.isfile(ca_path) or not os.access(ca_path, os.R_OK):
-            raise WatchConfigError('ca_path: %r is not a readable file (a PEM bundle of the CA certificates to trust)'
-                                   % ca_path)
-        settings['ca_path'] = ca_path
+    if args.get('ca_path') is not None:
+        try:
+            settings['ca_path'] = check_ca_path(args['ca_path'])
+        except BinanceError as e:
+            raise WatchConfigError(e.message)
+    insecure = insecure_tls_warning(base_url, settings['validate_certs'])
+    settings['warnings'] = [insecure] if insecure else []
     accounts = args.get('accounts')
     if not isinstance(accounts, list) or not accounts or len(accounts) > MAX_ACCOUNTS:
         raise WatchConfigError('accounts: a list of 1 to %d accounts, each {name, api_key, api_secret or private_key '
@@ -177,7 +179,8 @@ def validate_watch_args(args, environ=None):
         params = dict(api_key=api_key, api_secret=account.get('api_secret'), private_key=account.get('private_key'),
                       private_key_passphrase=account.get('private_key_passphrase'), base_url=base_url,
                       recv_window=settings['recv_window'], timeout=settings['timeout'],
-                      validate_certs=settings['validate_certs'], weight_limit=DEFAULT_WEIGHT_LIMIT, weight_reserve=None)
+                      validate_certs=settings['validate_certs'], ca_path=settings['ca_path'],
+                      weight_limit=DEFAULT_WEIGHT_LIMIT, weight_reserve=None)
         for key in ('api_secret', 'private_key', 'private_key_passphrase'):
             if params[key] is not None and not isinstance(params[key], str):
                 raise WatchConfigError('%s.%s: must be a string' % (where, key))
@@ -286,7 +289,8 @@ def describe_error(exc):
         underlying_scope = (isinstance(exc, BinanceAPIError) and exc.code not in ACCOUNT_CODES
                             and exc.http_status not in (401, 403)) or type(exc).__name__ in ('BinanceResponseError',
                                                                                              'MMPApplyError')
-        if isinstance(exc, (BinanceTransportError, BinanceIPBanned, BinanceRateLimited, BinanceConfigError)):
+        if isinstance(exc, (BinanceTransportError, BinanceIPBanned, BinanceRateLimited, BinanceConfigError,
+                            BinanceTLSError)):
             underlying_scope = False
         return ('underlying' if underlying_scope else 'account'), details
     return 'account', dict(kind=type(exc).__name__, message='unexpected %s while reading the MMP state'
@@ -468,15 +472,10 @@ class AccountWatch:
         return events
 
 
-def client_factory(settings, user_agent='marketops.binance mmp_watch'):
-    """A function building one account's client from its validated params, with the source's TLS settings."""
+def client_factory(user_agent='marketops.binance mmp_watch'):
+    """A function building one account's client from its validated params (TLS settings included)."""
     def build(params):
-        kwargs = dict(user_agent=user_agent)
-        if settings.get('ca_path') and settings.get('validate_certs'):
-            session = shared_session(settings['base_url'])
-            session.verify = settings['ca_path']  # requests' per-request verify=None falls back to this
-            kwargs['session'] = session
-        return client_from_params(dict(params, ca_path=settings.get('ca_path')), **kwargs)
+        return client_from_params(params, user_agent=user_agent)
     return build
 
 
@@ -490,7 +489,7 @@ class Watcher:
     def __init__(self, settings, build_client=None, clock=time.monotonic, refresh=UNDERLYINGS_REFRESH):
         self.settings = settings
         self.catalog = UnderlyingCatalog(refresh=refresh, clock=clock)
-        build_client = build_client or client_factory(settings)
+        build_client = build_client or client_factory()
         self.accounts = [AccountWatch(params, build_client, self.catalog, settings['error_interval'], clock)
                          for params in settings['accounts']]
         self.paused_until = 0.0

@@ -38,6 +38,21 @@ RULEBOOK = '''---
 '''
 
 
+def private_tmp(tmp_path):
+    """A temporary directory of the test's own: the client's weight ledger (keyed by host and port) of an earlier
+    emulator that had the same port must not pace or skew the clock of this one."""
+    path = tmp_path / 'tmp'
+    path.mkdir(exist_ok=True)
+    return str(path)
+
+
+@pytest.fixture
+def private_ledger(monkeypatch, tmp_path):
+    """The same for the tests that run the source in this process."""
+    from ansible_collections.marketops.binance.plugins.module_utils import client
+    monkeypatch.setattr(client.WeightLedger, 'for_url', classmethod(lambda cls, url: cls(str(tmp_path / 'ledger.json'))))
+
+
 def java_home():
     """JAVA_HOME as set, else derived from the java on PATH (drools_jpy needs a JVM; ansible-rulebook needs 17+)."""
     if os.environ.get('JAVA_HOME'):
@@ -60,7 +75,7 @@ class Rulebook:
         vars_file = tmp_path / ('vars-%s.yml' % name)
         vars_file.write_text(json.dumps(variables))
         env = dict(os.environ, JAVA_HOME=java_home(), PATH=BIN + os.pathsep + os.environ.get('PATH', ''),
-                   ANSIBLE_LOCAL_TEMP=str(tmp_path / 'ansible-local'), PYTHONUNBUFFERED='1')
+                   ANSIBLE_LOCAL_TEMP=str(tmp_path / 'ansible-local'), PYTHONUNBUFFERED='1', TMPDIR=private_tmp(tmp_path))
         env['ANSIBLE_COLLECTIONS_PATH'] = COLLECTION.split(os.sep + 'ansible_collections' + os.sep)[0]
         # As a user runs it: the collections path is not on PYTHONPATH; the plugin finds its module_utils itself.
         env.pop('PYTHONPATH', None)
@@ -247,6 +262,7 @@ def test_the_example_rulebook_records_the_incident_with_a_vaulted_secret(tmp_pat
         'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable}}}}))
     env = dict(os.environ, JAVA_HOME=java_home(), PATH=BIN + os.pathsep + os.environ.get('PATH', ''),
                BINANCE_EAPI_URL=emulator.url, ANSIBLE_LOCAL_TEMP=str(tmp_path / 'ansible-local'), PYTHONUNBUFFERED='1',
+               TMPDIR=private_tmp(tmp_path),
                ANSIBLE_COLLECTIONS_PATH=COLLECTION.split(os.sep + 'ansible_collections' + os.sep)[0])
     env.pop('PYTHONPATH', None)
     proc = subprocess.Popen([os.path.join(BIN, 'ansible-rulebook'), '-r', 'marketops.binance.mmp_oncall',
@@ -294,7 +310,7 @@ def test_the_example_rulebook_records_the_incident_with_a_vaulted_secret(tmp_pat
     assert accounts['hmac-a']['secret'] not in output and accounts['hmac-a']['api_key'] not in output
 
 
-def test_the_stretch_is_reported_once_at_start_up_when_the_underlyings_are_listed(emulator, accounts):
+def test_the_stretch_is_reported_once_at_start_up_when_the_underlyings_are_listed(emulator, accounts, private_ledger):
     """The plugin's main() directly (as ansible-rulebook calls it), for a fleet whose reads are known at start."""
     import asyncio
     import runpy
@@ -344,7 +360,7 @@ def test_bad_arguments_stop_the_source_before_any_request(emulator, accounts):
     assert emulator.journal == []
 
 
-def test_a_defect_in_one_account_poll_does_not_stop_the_others(emulator, accounts, monkeypatch, caplog):
+def test_a_defect_in_one_account_poll_does_not_stop_the_others(emulator, accounts, monkeypatch, caplog, private_ledger):
     import asyncio
     import runpy
 

@@ -116,6 +116,8 @@ async def main(queue, args):
     settings = watch.validate_watch_args(args)
     # urllib3 logs every request line, signature included, at DEBUG (ansible-rulebook -vv).
     logging.getLogger('urllib3').setLevel(logging.INFO)
+    for warning in settings['warnings']:
+        LOG.warning('mmp_watch: %s', warning)
     watcher = watch.Watcher(settings)
     interval, report = watcher.interval_now()
     await _report(queue, report, watch)

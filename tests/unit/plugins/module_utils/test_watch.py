@@ -206,6 +206,19 @@ def test_arguments_are_normalised_with_their_defaults():
     assert settings['validate_certs'] is False and settings['weight_budget'] == 100
 
 
+def test_tls_settings_reach_the_client(tmp_path):
+    bundle = tmp_path / 'ca.pem'
+    bundle.write_text('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n')
+    bundle.chmod(0o600)
+    settings = watch.validate_watch_args(dict(accounts=[account()], ca_path=str(bundle)), environ={})
+    assert settings['ca_path'] == str(bundle) and settings['warnings'] == []
+    client = watch.client_factory()(settings['accounts'][0])
+    assert client.ca_path == str(bundle) and client.verify == str(bundle)
+    settings = watch.validate_watch_args(dict(accounts=[account()], validate_certs=False), environ={})
+    assert len(settings['warnings']) == 1 and 'eapi.binance.com' in settings['warnings'][0]
+    assert watch.client_factory()(settings['accounts'][0]).verify is False
+
+
 @pytest.mark.parametrize('args, words', [
     (dict(), 'accounts'),
     (dict(accounts=[]), 'accounts'),
