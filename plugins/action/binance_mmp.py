@@ -18,7 +18,6 @@ import contextlib
 import functools
 import os
 
-from ansible import context
 from ansible.module_utils.basic import missing_required_lib
 from ansible.module_utils.common.arg_spec import ModuleArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
@@ -26,7 +25,7 @@ from ansible.module_utils.errors import UnsupportedError
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.marketops.binance.plugins.module_utils.client import DEFAULT_WEIGHT_LIMIT, HAS_REQUESTS
+from ansible_collections.marketops.binance.plugins.module_utils.client import HAS_REQUESTS
 from ansible_collections.marketops.binance.plugins.module_utils.mmp import mmp_argument_spec, task_result
 
 MODULE = 'marketops.binance.binance_mmp'
@@ -97,7 +96,7 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp  # not used
 
-        args = self.with_default_reserve(self._task.args)
+        args = self._task.args
         if not (self._runs_on_controller() and self._fast_path_enabled(task_vars)):
             result.update(self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars))
             return result
@@ -106,21 +105,6 @@ class ActionModule(ActionBase):
         diff_mode = bool(self._task.diff or self._play_context.diff)
         result.update(self.run_in_process(args, check_mode, diff_mode))
         return result
-
-    @staticmethod
-    def with_default_reserve(args):
-        """weight_reserve defaults to the run's forks: that many workers may have a request in flight."""
-        if args.get('weight_reserve') is not None:
-            return args
-        forks = (context.CLIARGS or {}).get('forks')
-        try:
-            limit = int(args.get('weight_limit', DEFAULT_WEIGHT_LIMIT))
-            forks = int(forks)
-        except (TypeError, ValueError):
-            return args
-        if limit <= 0 or forks <= 0:
-            return args
-        return dict(args, weight_reserve=min(forks, limit - 1))
 
     def run_in_process(self, args, check_mode, diff_mode):
         """What the module would return, computed here. Every value of a no_log option is masked."""

@@ -9,7 +9,8 @@ What it does, in the order a request meets it:
 - signs requests with an HMAC secret, or with an Ed25519 or RSA private key (through
   ``cryptography``, imported only when such a key is used);
 - keeps an offset to the exchange's clock and, on ``-1021``, reads ``/eapi/v1/time`` and retries once;
-- waits before the next request when it would cross the per-IP weight budget (``X-MBX-USED-WEIGHT-1M``);
+- claims each request's weight before sending it, and waits while it would cross the per-IP weight
+  budget (``pacing.py``: exact across the workers of one controller, corrected by ``X-MBX-USED-WEIGHT-1M``);
 - on 429 / ``-1008`` waits as ``Retry-After`` says (never an immediate retry), a bounded number of times;
 - on 418 fails at once: the IP is banned, and the exchange must not be asked again;
 - on 5xx, timeouts and connection errors retries with jittered backoff, a bounded number of times,
@@ -34,12 +35,10 @@ import os
 import random
 import re
 import ssl
-import tempfile
 import time
 import traceback
 import warnings
 
-from email.utils import parsedate_to_datetime
 from urllib.parse import quote, urlencode, urlsplit
 
 try:
@@ -53,6 +52,8 @@ except ImportError:  # pragma: no cover - exercised by the module's missing_requ
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
 
+from ansible_collections.marketops.binance.plugins.module_utils.pacing import Ledger, Pacer, header as _header
+
 
 DEFAULT_BASE_URL = 'https://eapi.binance.com'
 DEFAULT_RECV_WINDOW = 5000
@@ -60,10 +61,10 @@ MAX_RECV_WINDOW = 60000
 DEFAULT_TIMEOUT = 10.0
 # Binance's documented REQUEST_WEIGHT limit for options, per IP and minute.
 DEFAULT_WEIGHT_LIMIT = 2400
-# Weight left unused in each minute for requests in flight from other workers behind the same IP.
-DEFAULT_WEIGHT_RESERVE = 10
-WEIGHT_WINDOW = 60.0           # seconds: X-MBX-USED-WEIGHT-1M counts per minute of the exchange's clock
-WEIGHT_WINDOW_GUARD = 1.0      # seconds waited past the exchange's minute boundary
+# Weight left unused in each minute for other systems and controllers behind the same IP. None: the
+# default of pacing.default_reserve() (a tenth of weight_limit); the workers of one controller coordinate
+# exactly through the pacing ledger and need no reserve among themselves.
+DEFAULT_WEIGHT_RESERVE = None
 
 # Retry budget. Everything is bounded: a run never loops on an unhealthy exchange.
 TRANSIENT_RETRIES = 3          # extra attempts after a 5xx, timeout or connection error
@@ -451,7 +452,7 @@ def _host_port(url):
 
 
 # --------------------------------------------------------------------------------------------
-# Per-process connection reuse and the weight ledger shared by workers
+# Per-process connection reuse
 # --------------------------------------------------------------------------------------------
 
 _SESSIONS = {}
@@ -478,90 +479,9 @@ def shared_session(base_url, ca_path=None, validate_certs=True):
     return session
 
 
-class WeightLedger:
-    """What the exchange last said about this IP's weight, shared by the workers of this user.
-
-    A small JSON file in the temporary directory: ``{"minute": M, "used": U, "hold_until": T}``, where
-    ``used`` is the highest X-MBX-USED-WEIGHT-1M seen in the exchange's minute ``M`` and ``hold_until``
-    the end of the last Retry-After. Workers read it before a request and write what the exchange
-    answered after it; no lock, no central limiter: only the exchange's own answers are shared. Any
-    error reading or writing it is ignored (pacing then relies on the worker's own headers).
-    """
-
-    def __init__(self, path):
-        self.path = path
-
-    @classmethod
-    def for_url(cls, base_url):
-        parts = urlsplit(base_url)
-        uid = os.getuid() if hasattr(os, 'getuid') else 0
-        key = hashlib.sha256(('%s|%s|%s' % (parts.hostname, parts.port, uid)).encode()).hexdigest()[:16]
-        return cls(os.path.join(tempfile.gettempdir(), 'marketops-binance-weight-%s.json' % key))
-
-    def read(self):
-        try:
-            with open(self.path) as f:
-                data = json.load(f)
-            return data if isinstance(data, dict) else {}
-        except (OSError, ValueError):
-            return {}
-
-    def used(self, minute, data=None):
-        """The weight used in ``minute``, if the ledger speaks of that minute; ``data``: a read() already made."""
-        data = self.read() if data is None else data
-        try:
-            return int(data['used']) if int(data['minute']) == minute else None
-        except (KeyError, TypeError, ValueError):
-            return None
-
-    def hold_until(self, data=None):
-        data = self.read() if data is None else data
-        try:
-            return float(data.get('hold_until') or 0)
-        except (TypeError, ValueError):
-            return 0.0
-
-    def clock(self, now, max_age=600.0):
-        """What an earlier client learnt of the exchange's clock, if recent: {time_offset_ms, server_offset_s}."""
-        clock = self.read().get('clock')
-        try:
-            return clock if now - float(clock['at']) <= max_age else {}
-        except (KeyError, TypeError, ValueError):
-            return {}
-
-    def update(self, minute=None, used=None, hold_until=None, clock=None):
-        data = self.read()
-        if clock:
-            merged = dict(data.get('clock') or {})
-            merged.update(clock)
-            data['clock'] = merged
-        if minute is not None:
-            if data.get('minute') == minute and int(data.get('used') or 0) > used:
-                used = int(data['used'])  # another worker saw more of this minute's weight
-            data.update(minute=minute, used=used)
-        if hold_until is not None and hold_until > float(data.get('hold_until') or 0):
-            data['hold_until'] = hold_until
-        tmp = None
-        try:
-            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(self.path), prefix='.marketops-binance-weight-')
-            with os.fdopen(fd, 'w') as f:
-                json.dump(data, f)
-            os.replace(tmp, self.path)
-        except OSError:
-            if tmp and os.path.exists(tmp):
-                os.unlink(tmp)
-
-
 # --------------------------------------------------------------------------------------------
 # The client
 # --------------------------------------------------------------------------------------------
-
-def _header(headers, name):
-    for k, v in (headers or {}).items():
-        if k.lower() == name.lower():
-            return v
-    return None
-
 
 def _int_or_none(value):
     try:
@@ -605,9 +525,6 @@ class BinanceOptionsClient:
             raise BinanceConfigError('%s=%s: no such file or directory on the host that runs the task (it should be '
                                      'the CA bundle that verifies the exchange\'s TLS certificate)' % (origin, self.verify))
         self.trust_source = _describe_trust(self.verify, origin)
-        self.weight_limit = int(weight_limit or 0)
-        self.weight_reserve = max(0, int(weight_reserve or 0))
-        self.ledger = WeightLedger.for_url(self.base_url) if weight_ledger == 'auto' else weight_ledger
         if session is None:
             session = shared_session(self.base_url, self.ca_path, self.validate_certs)
         self.session = session
@@ -615,22 +532,38 @@ class BinanceOptionsClient:
         self._sleep = sleep or time.sleep
         self._clock = clock or time.time
         self._rand = rand or random.random
-        self.time_offset_ms = 0
-        self.server_offset_s = None  # the exchange's clock minus ours, from the Date header
-        self.used_weight = None
-        self._weight_minute = None
-        self._waited_until = 0.0  # the end of the last Retry-After this client waited for
-        self._sent_at = self._received_at = None
-        self._ledger_clock = None  # the server_offset_s the ledger holds, as far as this client knows
-        if self.ledger is not None:  # start from what earlier clients learnt of the exchange's clock
-            known = self.ledger.clock(self._clock())
-            self.time_offset_ms = int(known.get('time_offset_ms') or 0)
-            if known.get('server_offset_s') is not None:
-                self.server_offset_s = self._ledger_clock = float(known['server_offset_s'])
         self.waits = []  # (reason, seconds) of every wait, for tests and debugging
+        # weight_ledger: 'auto' (the user's pacing ledger for this URL), None (this process only) or a Ledger
+        self.pacer = Pacer(self.base_url, weight_limit, weight_reserve,
+                           ledger=Ledger.for_url(self.base_url) if weight_ledger == 'auto' else weight_ledger,
+                           timeout=self.timeout, clock=self._clock, wait=self._wait, rand=self._rand)
+        self._sent_at = self._received_at = None
+        # start from the offset an earlier client's /eapi/v1/time synchronisation found
+        self.time_offset_ms = self.pacer.known_time_offset_ms() or 0
 
     def __repr__(self):
         return '<BinanceOptionsClient %s>' % self.base_url
+
+    @property
+    def weight_limit(self):
+        return self.pacer.weight_limit
+
+    @property
+    def weight_reserve(self):
+        return self.pacer.weight_reserve
+
+    @property
+    def ledger(self):
+        return self.pacer.ledger
+
+    @property
+    def used_weight(self):
+        """The X-MBX-USED-WEIGHT-1M of the last answer (None before any, or after a 429)."""
+        return self.pacer.used_weight
+
+    @used_weight.setter
+    def used_weight(self, value):
+        self.pacer.used_weight = value
 
     # -- time ------------------------------------------------------------------------------
 
@@ -645,8 +578,7 @@ class BinanceOptionsClient:
             raise BinanceResponseError('GET /eapi/v1/time answered without a serverTime')
         # the middle of the one HTTP exchange that answered, not of any wait before it
         self.time_offset_ms = server - int((self._sent_at + self._received_at) * 500)
-        if self.ledger is not None:
-            self.ledger.update(clock=dict(time_offset_ms=self.time_offset_ms, at=self._clock()))
+        self.pacer.share_time_offset_ms(self.time_offset_ms)
         return self.time_offset_ms
 
     # -- pacing ----------------------------------------------------------------------------
@@ -660,61 +592,17 @@ class BinanceOptionsClient:
         return int(self._server_now() * 1000)
 
     def _server_now(self):
-        """The exchange's clock, as well as we know it (Date header, else the -1021 offset)."""
-        offset = self.server_offset_s if self.server_offset_s is not None else self.time_offset_ms / 1000.0
-        return self._clock() + offset
+        """The exchange's clock, as well as we know it (Date headers, else the -1021 offset)."""
+        offset = self.pacer.server_offset()
+        return self._clock() + (offset if offset is not None else self.time_offset_ms / 1000.0)
 
     def _pace(self, weight=1):
-        """Wait while a Retry-After holds, or for the exchange's next minute when this request would
-        cross the weight budget (weight_limit - weight_reserve)."""
-        if not self.weight_limit:
-            return
-        now = self._server_now()
-        shared = self.ledger.read() if self.ledger is not None else {}  # one read per request
-        hold = self.ledger.hold_until(shared) if self.ledger is not None else 0
-        if hold > now + 0.05 and hold > self._waited_until:
-            self._wait('rate-limit', hold - now + self._rand() * 0.25)
-            now = self._server_now()
-            shared = self.ledger.read()
-        minute = int(now // WEIGHT_WINDOW)
-        # the highest weight known to be used in this minute: ours, or another worker's from the ledger
-        used = self.used_weight if self._weight_minute == minute else None
-        other = self.ledger.used(minute, shared) if self.ledger is not None else None
-        if other is not None and (used is None or other > used):
-            used = other
-        budget = max(1, self.weight_limit - self.weight_reserve)
-        if used is not None and used + weight > budget:
-            wait = (minute + 1) * WEIGHT_WINDOW - now + WEIGHT_WINDOW_GUARD + self._rand() * 0.5
-            self._wait('weight', wait)
+        """Claim the request's weight in the pacing ledger, waiting while it does not fit (pacing.py)."""
+        self.pacer.claim(weight)
 
     def _record_weight(self, headers):
-        """Learn the exchange's clock (Date) and this IP's used weight; share both through the ledger."""
-        clock = None
-        date = _header(headers, 'Date')
-        if date:
-            try:
-                server = parsedate_to_datetime(date).timestamp() + 0.5  # the header has whole seconds
-            except (TypeError, ValueError, OverflowError):
-                pass
-            else:
-                self.server_offset_s = server - self._clock()
-                clock = dict(server_offset_s=self.server_offset_s, at=self._clock())
-        used = _int_or_none(_header(headers, 'X-MBX-USED-WEIGHT-1M'))
-        if used is not None:
-            self.used_weight = used
-            self._weight_minute = int(self._server_now() // WEIGHT_WINDOW)
-        if self.ledger is None or not self.weight_limit:
-            return
-        # Write only what the other workers need: the weight once past half the budget (below that nobody
-        # waits), the exchange's clock when it is new or moved by more than half a second.
-        share_used = used is not None and used * 2 >= self.weight_limit - self.weight_reserve
-        if clock and self._ledger_clock is not None and abs(self._ledger_clock - self.server_offset_s) < 0.5:
-            clock = None
-        if share_used or clock:
-            self.ledger.update(minute=self._weight_minute if share_used else None, used=used if share_used else None,
-                               clock=clock)
-            if clock:
-                self._ledger_clock = self.server_offset_s
+        """Learn the exchange's clock (Date) and this IP's used weight from an answer (pacing.py)."""
+        self.pacer.observe(headers, self._sent_at, self._received_at)
 
     # -- requests --------------------------------------------------------------------------
 
@@ -884,9 +772,7 @@ class BinanceOptionsClient:
                 wait = max(wait, 1.0)
                 if rate_left > 0 and wait <= RATE_LIMIT_MAX_WAIT:
                     rate_left -= 1
-                    self._waited_until = self._server_now() + wait
-                    if self.ledger is not None:  # the other workers behind this IP hold back too
-                        self.ledger.update(hold_until=self._waited_until)
+                    self.pacer.hold(wait)  # the other workers on this controller hold back too
                     self._wait('rate-limit', wait)
                     self.used_weight = None
                     continue

@@ -23,9 +23,11 @@ def sleeps(monkeypatch):
 
 @pytest.fixture(autouse=True)
 def private_weight_ledger(monkeypatch, tmp_path):
-    """Each test gets its own weight ledger file, never the shared one in the temporary directory."""
-    from ansible_collections.marketops.binance.plugins.module_utils import client
-    monkeypatch.setattr(client.WeightLedger, 'for_url', classmethod(lambda cls, url: cls(str(tmp_path / 'ledger.json'))))
+    """Each test gets its own pacing ledger and process state, never the user's ledger."""
+    from ansible_collections.marketops.binance.plugins.module_utils import client, pacing
+    ledger_dir = tmp_path / 'pacing-ledger'
+    monkeypatch.setattr(pacing.Ledger, 'for_url', classmethod(lambda cls, url, base_dir=None: cls(str(ledger_dir / 'ledger.json'))))
+    monkeypatch.setattr(pacing, '_LOCAL', {})
     monkeypatch.setattr(client, '_SESSIONS', {})
 
 

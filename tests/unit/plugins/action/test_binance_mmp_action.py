@@ -7,13 +7,7 @@ from __future__ import annotations
 
 import os
 
-from ansible import context
-
-from ansible_collections.marketops.binance.plugins.action.binance_mmp import (
-    ActionModule,
-    apply_env_fallbacks,
-    connection_environment,
-)
+from ansible_collections.marketops.binance.plugins.action.binance_mmp import apply_env_fallbacks, connection_environment
 from ansible_collections.marketops.binance.plugins.module_utils.mmp import mmp_argument_spec
 
 
@@ -27,15 +21,6 @@ def test_env_fallbacks_prefer_the_task_environment(monkeypatch):
     assert params['api_secret'] == 'given'  # a given option wins over any fallback
     assert 'base_url' not in params  # no fallback value: the spec's default applies later
 
-
-def test_weight_reserve_defaults_to_the_forks(monkeypatch):
-    monkeypatch.setattr(context, 'CLIARGS', {'forks': 25})
-    assert ActionModule.with_default_reserve({})['weight_reserve'] == 25
-    assert ActionModule.with_default_reserve({'weight_limit': 10})['weight_reserve'] == 9
-    assert ActionModule.with_default_reserve({'weight_reserve': 3}) == {'weight_reserve': 3}
-    assert 'weight_reserve' not in ActionModule.with_default_reserve({'weight_limit': 0})
-    monkeypatch.setattr(context, 'CLIARGS', {})
-    assert 'weight_reserve' not in ActionModule.with_default_reserve({})
 
 
 def test_connection_environment_applies_the_task_proxy_and_ca_settings_then_restores(monkeypatch):

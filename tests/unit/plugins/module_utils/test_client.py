@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import os
 import sys
+import time
 
 from urllib.parse import parse_qsl, unquote
 
@@ -31,6 +32,7 @@ from ansible_collections.marketops.binance.plugins.module_utils.client import (
     make_signer,
     redact,
 )
+from ansible_collections.marketops.binance.plugins.module_utils.pacing import Ledger
 
 from ansible_collections.marketops.binance.tests.unit.helpers import API_KEY, SECRET, answer, apply_then
 
@@ -414,18 +416,25 @@ def paced_client(clock, sleeps, ledger=None, **kwargs):
     return make_client(clock=clock, sleep=sleep, rand=lambda: 0.0, **kwargs)
 
 
+def date_of(seconds):
+    """An HTTP Date header for ``seconds`` after the epoch (whole seconds, as the exchange sends it)."""
+    from email.utils import formatdate
+    return formatdate(seconds, usegmt=True)
+
+
 def test_pacing_waits_for_the_next_minute_when_the_budget_is_spent():
     clock, sleeps = Clock(1000 * 60 + 30.0), []  # 30 s into a minute
     c = paced_client(clock, sleeps, weight_limit=5, weight_reserve=2)  # budget 3
-    c._record_weight({'X-MBX-USED-WEIGHT-1M': '2'})
+    c._record_weight({'X-MBX-USED-WEIGHT-1M': '2', 'Date': date_of(clock.now)})
     c._pace()
     assert sleeps == []
-    c._record_weight({'X-MBX-USED-WEIGHT-1M': '3'})
+    c._record_weight({'X-MBX-USED-WEIGHT-1M': '3', 'Date': date_of(clock.now)})
     c._pace()
-    assert sleeps == [31.0]  # to the next minute, plus the 1 s guard
+    # until the exchange's clock is surely past its minute: its Date said 60030 s, so 30 s and a margin
+    assert len(sleeps) == 1 and 30.0 < sleeps[0] < 30.2
     assert c.waits[-1][0] == 'weight'
     c._pace()  # a new minute: the budget is fresh
-    assert sleeps == [31.0]
+    assert len(sleeps) == 1
 
 
 def test_pacing_follows_the_exchanges_clock():
@@ -446,57 +455,57 @@ def test_pacing_off():
     assert sleeps == []
 
 
+def test_the_default_reserve_is_a_tenth_of_the_limit_whatever_the_forks():
+    assert make_client().weight_reserve == 240
+    assert make_client(weight_limit=60, weight_reserve=None).weight_reserve == 6
+    assert make_client(weight_limit=60, weight_reserve=0).weight_reserve == 0
+    assert make_client(weight_limit=2, weight_reserve=None).weight_reserve == 1
+
+
 def test_workers_share_the_weight_through_the_ledger(tmp_path):
-    ledger = client_mod.WeightLedger(str(tmp_path / 'ledger.json'))
+    ledger = Ledger(str(tmp_path / 'private' / 'ledger.json'))
     clock, sleeps_a, sleeps_b = Clock(1000 * 60 + 10.0), [], []
     a = paced_client(clock, sleeps_a, ledger=ledger, weight_limit=10, weight_reserve=2)
     b = paced_client(clock, sleeps_b, ledger=ledger, weight_limit=10, weight_reserve=2)
-    a._record_weight({'X-MBX-USED-WEIGHT-1M': '8'})
+    a._record_weight({'X-MBX-USED-WEIGHT-1M': '8', 'Date': date_of(clock.now)})
     b._pace()  # b has seen nothing itself, but a's answer is in the ledger
-    assert sleeps_b == [51.0]
-    # a lower value seen later in the same minute does not hide the higher one
-    ledger.update(minute=1000, used=3)
-    assert ledger.used(1000) == 8
-    assert ledger.used(1001) is None
+    assert len(sleeps_b) == 1 and 50.0 < sleeps_b[0] < 50.2
 
 
 def test_a_429_holds_back_the_other_workers(exchange, tmp_path):
-    ledger = client_mod.WeightLedger(str(tmp_path / 'ledger.json'))
-    clock, sleeps_a, sleeps_b = Clock(1000 * 60 + 10.0), [], []
+    ledger = Ledger(str(tmp_path / 'private' / 'ledger.json'))
+    clock, sleeps_a, sleeps_b = Clock(time.time()), [], []
     a = paced_client(clock, sleeps_a, ledger=ledger)
     b = paced_client(clock, sleeps_b, ledger=ledger)
     exchange.add_fault('GET', '/eapi/v1/mmp', answer(429, TOO_MANY, {'Retry-After': '5'}))
-    clock.now = 1000 * 60 + 10.0
     a.get_mmp('BTCUSDT')
     assert sleeps_a == [5.0]  # a waited once, and not again for its own hold
-    clock.now = 1000 * 60 + 12.0  # b starts while the hold lasts
+    a.pacer.hold(5.0)  # another 429
+    clock.now += 2.0  # b starts while the hold lasts
     b._pace()
     assert len(sleeps_b) == 1 and 3.0 <= sleeps_b[0] <= 3.3
+    assert b.waits[0][0] == 'rate-limit'
 
 
-def test_a_broken_ledger_is_ignored(tmp_path):
-    path = tmp_path / 'ledger.json'
-    path.write_text('{not json')
-    ledger = client_mod.WeightLedger(str(path))
-    assert ledger.used(1) is None and ledger.hold_until() == 0.0
-    ledger.update(minute=1, used=4)
-    assert ledger.used(1) == 4
-    unwritable = client_mod.WeightLedger(str(tmp_path / 'missing-dir' / 'ledger.json'))
-    unwritable.update(minute=1, used=4)  # no exception
-    assert unwritable.used(1) is None
-
-
-def test_pacing_keeps_a_client_under_the_limit(exchange, sleeps):
+def test_pacing_keeps_a_client_under_the_limit(exchange):
     """Against the fake exchange: with a budget of 3, the 4th request waits instead of crossing it."""
-    c = make_client(weight_limit=3, weight_reserve=0)
+    clock, sleeps = Clock(time.time()), []
+
+    def sleep(seconds):  # the exchange's clock moves with ours
+        sleeps.append(seconds)
+        clock.now += seconds
+        exchange.clock_offset_ms += int(seconds * 1000)
+    c = make_client(clock=clock, sleep=sleep, rand=lambda: 0.0, weight_limit=3, weight_reserve=0,
+                    weight_ledger=None)
     for underlying in ('BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'BNBUSDT'):
         c.get_mmp(underlying)
     assert [reason for reason, seconds in c.waits] == ['weight']
-    assert 1.0 <= sleeps[0] <= 61.5
+    # no Date header: the exchange's clock is assumed within 1 s of ours
+    assert 0 < sleeps[0] <= 62.0 and int((clock.now - 1) // 60) > int((clock.now - sleeps[0] + 1) // 60)
 
 
 def test_a_new_client_starts_from_the_clock_an_earlier_one_learnt(exchange, sleeps, tmp_path):
-    ledger = client_mod.WeightLedger(str(tmp_path / 'ledger.json'))
+    ledger = Ledger(str(tmp_path / 'private' / 'ledger.json'))
     exchange.clock_offset_ms = -20000
     first = make_client(weight_ledger=ledger)
     first.get_mmp('BTCUSDT')  # -1021, /time, retry
@@ -508,9 +517,10 @@ def test_a_new_client_starts_from_the_clock_an_earlier_one_learnt(exchange, slee
 
 
 def test_sync_time_measures_the_exchange_not_the_waits(sleeps):
-    clock, waits = Clock(1000 * 60 + 59.0), []
+    clock, waits = Clock(1000 * 60 + 58.0), []
     c = paced_client(clock, waits, weight_limit=3, weight_reserve=0)
-    c._record_weight({'X-MBX-USED-WEIGHT-1M': '3'})  # the next request waits for the next minute
+    # the next request waits for the next minute
+    c._record_weight({'X-MBX-USED-WEIGHT-1M': '3', 'Date': date_of(clock.now)})
 
     class TimeSession:
         def request(self, method, url, **kwargs):

@@ -1,0 +1,656 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, marketops infrastructure team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Pacing of requests under Binance's per-IP request weight, and the ledger shared on one controller.
+
+Binance counts request weight per IP in fixed windows of one minute of *its* clock and answers 429
+(then bans the IP with 418) when a minute's weight crosses the limit. Every worker of a run (forked
+fast-path workers, module processes) sends from the same IP, so they coordinate here:
+
+- **Claims before sending.** A request is sent only after its weight was claimed, atomically under an
+  exclusive ``fcntl.flock`` on the ledger, in every exchange minute it may land in, and only when every
+  one of those minutes still has room under ``weight_limit - weight_reserve``. Otherwise the worker
+  waits until the request surely lands in a later minute.
+- **The exchange's clock.** ``Date`` gives the exchange's clock to the second only, and a request
+  arrives some time after it is sent. The ledger keeps an interval ``[lo, hi]`` for the offset of the
+  exchange's clock to ours, narrowed by every answer (``Date - received <= offset < Date + 1 - sent``);
+  a request sent at ``t`` lands between ``t + lo`` and ``t + hi + LANDING_MARGIN`` (+ the last round
+  trip). When that span crosses a minute boundary the request is charged to both minutes: the new
+  minute is never assumed to have begun before it surely has. Until the clock is known (first request
+  of a controller, or after ``CLOCK_MAX_AGE`` of silence) one worker at a time sends a request to learn
+  it, the others wait for its answer.
+- **Upward correction.** ``X-MBX-USED-WEIGHT-1M`` is the weight the whole IP used in the exchange's
+  minute of the answer's ``Date``; a minute's count is raised to it (other systems behind the IP), never
+  lowered.
+- **Retry-After** of a 429 is written to the ledger so that every worker holds back.
+
+The ledger is one small JSON file per exchange URL in a private directory of the user
+(``<tmp>/marketops-binance-<uid>/``, created 0700). A directory or file owned by someone else, writable
+by group or others, a link, anything but a regular file, a lock that cannot be taken within
+``LOCK_TIMEOUT``: the ledger is not used, and pacing relies on this process's own view (its own claims
+and the exchange's headers). Every value read is validated and bounded (types, minutes near now,
+weights within ``[0, weight_limit]``, clock offsets, holds at most ``MAX_HOLD`` ahead); anything else is
+dropped. Nothing here raises into a task, and no wait is longer than ``MAX_PACING_WAIT``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import stat
+import tempfile
+import time
+
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on POSIX: no shared ledger, pacing per process
+    fcntl = None
+
+
+WEIGHT_WINDOW = 60             # seconds: the exchange counts weight per minute of its clock
+MAX_HOLD = 120.0               # seconds: a shared Retry-After hold further ahead is not believed
+MAX_PACING_WAIT = 120.0        # seconds a request waits for room in all, then it is sent anyway
+MAX_CLOCK_OFFSET = 86400.0     # seconds between the exchange's clock and ours beyond which Date is ignored
+MAX_CLOCK_SPREAD = 15.0        # seconds: the widest offset interval kept
+CLOCK_MAX_AGE = 600.0          # seconds a known offset is used without a new answer
+CLOCK_DRIFT = 1e-4             # the offset interval widens by this much per second of age (100 ppm)
+DATE_MARGIN = 0.05             # seconds added on both sides of what a Date header says
+LANDING_MARGIN = 1.0           # seconds a request may take from its claim to the exchange, plus the round trip
+ASSUMED_OFFSET = 1.0           # no Date header at all: the exchange's clock is assumed within 1 s of ours
+LOCK_TIMEOUT = 1.0             # seconds spent trying to lock the ledger before doing without it
+LEDGER_PAUSE = 30.0            # seconds the ledger is left alone after its lock could not be taken
+PROBE_POLL = 0.05              # seconds between looks at the ledger while another worker learns the clock
+MAX_LEDGER_BYTES = 65536
+MAX_MINUTES = 8                # minute entries kept in a ledger
+MAX_USED_HEADER = 10 ** 9
+
+
+def default_reserve(weight_limit):
+    """The default ``weight_reserve``: a tenth of the limit (240 of 2400), at least 1, below the limit.
+
+    Workers of one controller coordinate exactly through the ledger; the reserve is left for what the
+    ledger cannot see: other systems and controllers behind the same IP, between two of our answers.
+    """
+    limit = int(weight_limit or 0)
+    if limit <= 1:
+        return 0
+    return min(max(1, limit // 10), limit - 1)
+
+
+# --------------------------------------------------------------------------------------------
+# Validation of everything read from outside
+# --------------------------------------------------------------------------------------------
+
+def _number(value):
+    """A finite int or float (never a bool), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _integer(value):
+    """An int (never a bool), or a short string of digits (JSON object keys), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and 0 < len(value) <= 15 and value.lstrip('-').isdigit():
+        return int(value)
+    return None
+
+
+def clean_clock(raw, now):
+    """``(lo, hi, at)`` from a ledger's ``clock``, or None when anything about it is not sane."""
+    if not isinstance(raw, dict):
+        return None
+    lo, hi, at = _number(raw.get('lo')), _number(raw.get('hi')), _number(raw.get('at'))
+    if lo is None or hi is None or at is None:
+        return None
+    if not (-MAX_CLOCK_OFFSET <= lo <= hi <= MAX_CLOCK_OFFSET) or hi - lo > MAX_CLOCK_SPREAD:
+        return None
+    if not now - CLOCK_MAX_AGE <= at <= now + 5.0:
+        return None
+    return (lo, hi, at)
+
+
+def clean_state(raw, now, weight_limit, timeout=10.0):
+    """The ledger's content as a state, every value validated; what is not sane is dropped."""
+    state = empty_state()
+    if not isinstance(raw, dict):
+        return state
+    state['clock'] = clean_clock(raw.get('clock'), now)
+    centre = now + ((state['clock'][0] + state['clock'][1]) / 2 if state['clock'] else 0.0)
+    current = int(centre // WEIGHT_WINDOW)
+    minutes = raw.get('minutes')
+    if isinstance(minutes, dict) and len(minutes) <= 4 * MAX_MINUTES:
+        for key, value in minutes.items():
+            minute, weight = _integer(key), _integer(value)
+            if minute is None or weight is None or isinstance(value, str):
+                continue
+            if abs(minute - current) <= 2 and 0 <= weight <= weight_limit:
+                state['minutes'][minute] = weight
+    hold = _number(raw.get('hold_until'))
+    if hold is not None and now < hold <= now + MAX_HOLD + 1.0:
+        state['hold'] = hold
+    sync = raw.get('sync')
+    if isinstance(sync, dict):
+        offset, at = _integer(sync.get('time_offset_ms')), _number(sync.get('at'))
+        if (offset is not None and not isinstance(sync.get('time_offset_ms'), str) and at is not None
+                and abs(offset) <= MAX_CLOCK_OFFSET * 1000 and now - CLOCK_MAX_AGE <= at <= now + 5.0):
+            state['sync'] = (offset, at)
+    probe = _number(raw.get('probe_until'))
+    if probe is not None and now < probe <= now + timeout + 2.0:
+        state['probe'] = probe
+    return state
+
+
+def empty_state():
+    return dict(minutes={}, hold=0.0, clock=None, sync=None, probe=0.0)
+
+
+def dump_state(state):
+    out = dict(v=2, minutes={str(m): w for m, w in sorted(state['minutes'].items())})
+    if state['hold']:
+        out['hold_until'] = state['hold']
+    if state['clock']:
+        out['clock'] = dict(zip(('lo', 'hi', 'at'), state['clock']))
+    if state['sync']:
+        out['sync'] = dict(zip(('time_offset_ms', 'at'), state['sync']))
+    if state['probe']:
+        out['probe_until'] = state['probe']
+    return json.dumps(out, sort_keys=True).encode('ascii')
+
+
+def aged(clock, now):
+    lo, hi, at = clock
+    spread = CLOCK_DRIFT * max(0.0, now - at)
+    return (lo - spread, hi + spread)
+
+
+def merge_clocks(a, b, now):
+    """The intersection of two offset intervals when they agree, else the more recent one."""
+    if a is None or b is None:
+        return a or b
+    (alo, ahi), (blo, bhi) = aged(a, now), aged(b, now)
+    lo, hi = max(alo, blo), min(ahi, bhi)
+    if lo <= hi:
+        return (lo, hi, max(now, a[2], b[2]))  # aged to now: ``at`` is the moment lo and hi speak of
+    return a if a[2] >= b[2] else b  # a clock stepped: the newer observation wins
+
+
+def merge_states(shared, local, now):
+    """What the ledger and this process know together: the larger count, the later hold, the narrower clock."""
+    out = dict(shared, minutes=dict(shared['minutes']))
+    for minute, weight in local['minutes'].items():
+        if weight > out['minutes'].get(minute, 0):
+            out['minutes'][minute] = weight
+    out['hold'] = max(shared['hold'], local['hold'])
+    out['clock'] = merge_clocks(shared['clock'], local['clock'], now)
+    if local['sync'] and (not shared['sync'] or local['sync'][1] > shared['sync'][1]):
+        out['sync'] = local['sync']
+    return out
+
+
+def prune(state, now):
+    """Keep the minutes near the exchange's present, at most MAX_MINUTES of them."""
+    clock = state['clock']
+    centre = now + ((clock[0] + clock[1]) / 2 if clock else 0.0)
+    current = int(centre // WEIGHT_WINDOW)
+    keep = sorted(m for m in state['minutes'] if abs(m - current) <= 2)[-MAX_MINUTES:]
+    state['minutes'] = {m: state['minutes'][m] for m in keep}
+    for key in ('hold', 'probe'):
+        if state[key] <= now:
+            state[key] = 0.0
+    return state
+
+
+def landing_minutes(clock, now, margin):
+    """The exchange minutes a request sent now may land in: from the earliest to the latest possible."""
+    lo, hi = aged(clock, now)
+    return int((now + lo) // WEIGHT_WINDOW), int((now + hi + margin) // WEIGHT_WINDOW)
+
+
+def decide(state, now, weight, budget, margin):
+    """``(0, minutes to charge)`` when the request fits in every minute it may land in, else
+    ``(seconds to wait, ())``: until the request surely lands after the first minute with no room."""
+    first, last = landing_minutes(state['clock'], now, margin)
+    for minute in range(first, last + 1):
+        if state['minutes'].get(minute, 0) + weight > budget:
+            return max(0.001, surely_after(state['clock'], (minute + 1) * WEIGHT_WINDOW) - now), ()
+    return 0.0, tuple(range(first, last + 1))
+
+
+def surely_after(clock, moment):
+    """Our time at which the exchange's clock is surely past ``moment``, the interval's ageing included."""
+    lo, dummy, at = clock
+    plain = moment - lo
+    if plain <= at:
+        return plain + 0.001
+    return max(plain, (moment - lo - CLOCK_DRIFT * at) / (1.0 - CLOCK_DRIFT)) + 0.001
+
+
+def parse_date(value, received_at):
+    """The exchange's time from a Date header (whole seconds), or None when absent or not sane."""
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    try:
+        moment = parsedate_to_datetime(value)
+        if moment.tzinfo is None:
+            return None
+        seconds = moment.timestamp()
+    except (TypeError, ValueError, OverflowError, IndexError):
+        return None
+    if not math.isfinite(seconds) or abs(seconds - received_at) > MAX_CLOCK_OFFSET:
+        return None
+    return float(int(seconds))
+
+
+def parse_used(value):
+    if not isinstance(value, str) or not value.strip().isdigit() or len(value.strip()) > 10:
+        return None
+    used = int(value.strip())
+    return used if used <= MAX_USED_HEADER else None
+
+
+def header(headers, name):
+    try:
+        for key, value in (headers or {}).items():
+            if isinstance(key, str) and key.lower() == name.lower():
+                return value
+    except (AttributeError, TypeError):
+        pass
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# The ledger file
+# --------------------------------------------------------------------------------------------
+
+class LedgerUnavailable(Exception):
+    """The ledger cannot be used (untrusted, unreadable, locked too long); pacing goes on without it."""
+
+
+def ledger_directory(base=None):
+    uid = os.getuid() if hasattr(os, 'getuid') else 0
+    return os.path.join(base or tempfile.gettempdir(), 'marketops-binance-%d' % uid)
+
+
+class Ledger:
+    """One JSON file per exchange URL in the user's private directory, used under an exclusive flock.
+
+    ``open_locked()`` returns a locked file descriptor or raises LedgerUnavailable; ``read(fd)`` the
+    raw decoded content ({} when it is not a JSON object); ``write(fd, data)`` rewrites it in place
+    (never through a link: the file was opened with O_NOFOLLOW and checked to be a regular file of ours).
+    """
+
+    def __init__(self, path):
+        self.path = path
+        self.directory, self.name = os.path.split(path)
+        self.problem = None  # why the ledger was last found unusable, for debugging
+
+    @classmethod
+    def for_url(cls, base_url, base_dir=None):
+        parts = urlsplit(base_url)
+        import hashlib
+        key = hashlib.sha256(('%s://%s:%s' % (parts.scheme, (parts.hostname or '').lower(), parts.port))
+                             .encode('utf-8')).hexdigest()[:16]
+        return cls(os.path.join(ledger_directory(base_dir), 'weight-%s.json' % key))
+
+    def __repr__(self):
+        return '<Ledger %s>' % self.path
+
+    def _fail(self, problem):
+        self.problem = problem
+        raise LedgerUnavailable(problem)
+
+    @staticmethod
+    def _trusted(st, uid, kind):
+        if st.st_uid != uid:
+            return '%s owned by uid %d, not %d' % (kind, st.st_uid, uid)
+        if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            return '%s writable by group or others' % kind
+        return None
+
+    def _open_directory(self):
+        uid = os.getuid()
+        try:
+            os.mkdir(self.directory, 0o700)
+        except FileExistsError:
+            pass
+        except OSError as e:
+            self._fail('cannot create %s: %s' % (self.directory, e.strerror))
+        flags = os.O_RDONLY | getattr(os, 'O_DIRECTORY', 0) | getattr(os, 'O_NOFOLLOW', 0) | getattr(os, 'O_CLOEXEC', 0)
+        try:
+            dfd = os.open(self.directory, flags)
+        except OSError as e:
+            self._fail('cannot open %s: %s' % (self.directory, e.strerror))
+        st = os.fstat(dfd)
+        problem = 'not a directory' if not stat.S_ISDIR(st.st_mode) else self._trusted(st, uid, 'directory')
+        if problem:
+            os.close(dfd)
+            self._fail('%s: %s' % (self.directory, problem))
+        return dfd
+
+    def open_locked(self, timeout=LOCK_TIMEOUT):
+        if fcntl is None or not hasattr(os, 'O_NOFOLLOW'):
+            self._fail('no flock or O_NOFOLLOW on this platform')
+        dfd = self._open_directory()
+        try:
+            fd = os.open(self.name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | getattr(os, 'O_CLOEXEC', 0)
+                         | getattr(os, 'O_NONBLOCK', 0), 0o600, dir_fd=dfd)
+        except OSError as e:
+            self._fail('cannot open %s: %s' % (self.path, e.strerror))  # ELOOP: a symlink
+        finally:
+            os.close(dfd)
+        try:
+            st = os.fstat(fd)
+            problem = ('not a regular file' if not stat.S_ISREG(st.st_mode)
+                       else self._trusted(st, os.getuid(), 'file')
+                       or ('%d hard links' % st.st_nlink if st.st_nlink != 1 else None))
+            if problem:
+                self._fail('%s: %s' % (self.path, problem))
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return fd
+                except (BlockingIOError, InterruptedError):
+                    if time.monotonic() >= deadline:
+                        self._fail('%s stayed locked for %ss' % (self.path, timeout))
+                    time.sleep(0.001 + random.random() * 0.004)
+                except OSError as e:
+                    self._fail('cannot lock %s: %s' % (self.path, e.strerror))
+        except BaseException:
+            os.close(fd)
+            raise
+
+    @staticmethod
+    def close(fd):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        except OSError:
+            pass
+        os.close(fd)
+
+    @staticmethod
+    def read(fd):
+        try:
+            chunks, size = [], 0
+            offset = 0
+            while size <= MAX_LEDGER_BYTES:
+                chunk = os.pread(fd, MAX_LEDGER_BYTES + 1 - size, offset)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+                offset += len(chunk)
+            if size > MAX_LEDGER_BYTES:
+                return {}
+            data = json.loads(b''.join(chunks).decode('utf-8')) if size else {}
+        except Exception:  # OSError, ValueError, UnicodeDecodeError, RecursionError: ignored
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    @staticmethod
+    def write(fd, data):
+        try:
+            os.pwrite(fd, data, 0)
+            os.ftruncate(fd, len(data))
+        except OSError:
+            pass
+
+
+# --------------------------------------------------------------------------------------------
+# The pacer
+# --------------------------------------------------------------------------------------------
+
+_LOCAL = {}  # base URL -> what this process knows (used alone when the ledger is unavailable)
+
+
+def local_state(base_url):
+    return _LOCAL.setdefault(base_url, empty_state())
+
+
+class Pacer:
+    """Claims weight before each request and learns from each answer. See the module's docstring.
+
+    ``clock`` is our clock (seconds since the epoch), ``wait(reason, seconds)`` sleeps; both injectable.
+    ``ledger``: 'auto' (the user's ledger for this URL), None (this process only) or a Ledger.
+    """
+
+    def __init__(self, base_url, weight_limit, weight_reserve=None, ledger='auto', timeout=10.0,
+                 clock=None, wait=None, rand=None):
+        self.weight_limit = max(0, int(weight_limit or 0))
+        if weight_reserve is None:
+            self.weight_reserve = default_reserve(self.weight_limit)
+        else:
+            self.weight_reserve = max(0, min(int(weight_reserve), max(0, self.weight_limit - 1)))
+        self.ledger = Ledger.for_url(base_url) if ledger == 'auto' else ledger
+        self.local = local_state(base_url)
+        self.timeout = float(timeout)
+        self._clock = clock or time.time
+        self._wait = wait or (lambda reason, seconds: time.sleep(seconds))
+        self._rand = rand or random.random
+        self.used_weight = None  # the last X-MBX-USED-WEIGHT-1M seen
+        self.gave_up = 0  # requests sent after MAX_PACING_WAIT without room
+        self._probing = False
+        self._held_until = 0.0  # the end of the Retry-After this client waits for itself
+        self._rtt = 0.0
+        self._ledger_pause_until = 0.0
+
+    @property
+    def budget(self):
+        return max(1, self.weight_limit - self.weight_reserve)
+
+    # -- state -----------------------------------------------------------------------------
+
+    def _open(self, now):
+        if self.ledger is None or now < self._ledger_pause_until:
+            return None
+        try:
+            return self.ledger.open_locked()
+        except LedgerUnavailable:
+            if 'locked' in (self.ledger.problem or ''):
+                self._ledger_pause_until = now + LEDGER_PAUSE
+            return None
+        except Exception as e:  # nothing about the ledger may fail a task
+            self.ledger.problem = '%s: %s' % (type(e).__name__, e)
+            return None
+
+    def _load(self, fd, now):
+        local = prune(self.local, now)
+        if fd is None:
+            return merge_states(local, empty_state(), now)
+        shared = clean_state(Ledger.read(fd), now, self.weight_limit, self.timeout)
+        return merge_states(shared, local, now)
+
+    def _commit(self, fd, state, now):
+        state = prune(state, now)
+        local = dict(state, minutes=dict(state['minutes']), probe=0.0)
+        self.local.clear()
+        self.local.update(local)
+        if fd is not None:
+            Ledger.write(fd, dump_state(state))
+
+    def _transaction(self, now, change):
+        """Run ``change(state, shared)`` on the merged state under the ledger's lock (when there is one);
+        the state is written back when ``change`` returns a true ``commit``. Returns what ``change`` returns."""
+        fd = self._open(now)
+        try:
+            state = self._load(fd, now)
+            commit, result = change(state, fd is not None)
+            if commit:
+                self._commit(fd, state, now)
+            return result
+        finally:
+            if fd is not None:
+                Ledger.close(fd)
+
+    # -- before a request ------------------------------------------------------------------
+
+    def claim(self, weight=1):
+        """Wait until ``weight`` fits in every exchange minute the next request may land in, and claim it."""
+        if not self.weight_limit:
+            return
+        started, waited = self._clock(), 0.0
+        while True:
+            now = self._clock()
+            try:
+                reason, seconds = self._transaction(now, lambda state, shared: self._try_claim(state, shared, now, weight))
+            except Exception:  # pragma: no cover - defensive: pacing never fails a task
+                return
+            if not seconds or seconds <= 0:
+                return
+            # bounded by our clock and by the waits asked for, whichever ends first (a clock may stand still)
+            left = min(started + MAX_PACING_WAIT - now, MAX_PACING_WAIT - waited)
+            if left <= 0:
+                self.gave_up += 1
+                return
+            seconds = min(seconds, left)
+            waited += seconds
+            self._wait(reason, seconds)
+
+    def _try_claim(self, state, shared, now, weight):
+        if state['hold'] > now and state['hold'] > self._held_until:
+            return False, ('rate-limit', state['hold'] - now + self._rand() * 0.25)
+        if state['clock'] is None:
+            # Nobody knows the exchange's clock yet: one request learns it, the others wait for its answer.
+            if self._probing or not shared:
+                self._probing = True
+                return False, (None, 0)
+            if state['probe'] > now:
+                return False, ('clock', min(PROBE_POLL, state['probe'] - now))
+            state['probe'] = now + self.timeout + 1.0
+            self._probing = True
+            return True, (None, 0)
+        if weight > self.budget:
+            return False, (None, 0)  # can never fit: sent as it is (the exchange decides)
+        seconds, minutes = decide(state, now, weight, self.budget, self._margin())
+        if seconds > 0:
+            return False, ('weight', seconds + self._rand() * 0.05)
+        for minute in minutes:
+            state['minutes'][minute] = state['minutes'].get(minute, 0) + weight
+        return True, (None, 0)
+
+    def _margin(self):
+        return LANDING_MARGIN + min(self._rtt, 5.0)
+
+    # -- after an answer -------------------------------------------------------------------
+
+    def observe(self, headers, sent_at=None, received_at=None, weight=1):
+        """Learn the exchange's clock (Date) and the IP's used weight (X-MBX-USED-WEIGHT-1M)."""
+        now = self._clock()
+        received_at = now if _number(received_at) is None else received_at
+        sent_at = received_at if _number(sent_at) is None or sent_at > received_at else sent_at
+        self._rtt = received_at - sent_at
+        date = parse_date(header(headers, 'Date'), received_at)
+        used = parse_used(header(headers, 'X-MBX-USED-WEIGHT-1M'))
+        if used is not None:
+            self.used_weight = used
+        observed = None
+        if date is not None:
+            observed = (date - received_at - DATE_MARGIN, date + 1.0 - sent_at + DATE_MARGIN, received_at)
+            if observed[1] - observed[0] > MAX_CLOCK_SPREAD:
+                observed = None
+
+        def change(state, shared):
+            clock = state['clock']
+            if observed is not None:
+                state['clock'] = merge_clocks(clock, observed, now)
+            elif clock is None:
+                state['clock'] = (-ASSUMED_OFFSET, ASSUMED_OFFSET, now)
+            commit = state['clock'] != clock
+            if self._probing:
+                self._probing = False
+                state['probe'] = 0.0
+                if self.weight_limit:
+                    lo, hi = aged(state['clock'], now)
+                    for minute in range(int((sent_at + lo) // WEIGHT_WINDOW), int((received_at + hi) // WEIGHT_WINDOW) + 1):
+                        state['minutes'][minute] = min(self.weight_limit, state['minutes'].get(minute, 0) + weight)
+                commit = True
+            if used is not None and self.weight_limit:
+                minute = self._minute_of_used(date, state['clock'], sent_at, received_at, now)
+                if minute is not None and used > state['minutes'].get(minute, 0):
+                    state['minutes'][minute] = min(used, self.weight_limit)
+                    commit = True
+            return commit, None
+
+        if not self.weight_limit:
+            self._update_local_clock(observed, now)
+            return
+        try:
+            self._transaction(now, change)
+        except Exception:  # pragma: no cover - defensive: pacing never fails a task
+            pass
+
+    @staticmethod
+    def _minute_of_used(date, clock, sent_at, received_at, now):
+        """The exchange minute X-MBX-USED-WEIGHT-1M speaks of, when it is certain."""
+        if date is not None:
+            # Date's second fixes the minute, unless the weight was counted a moment before a new minute
+            # began: in a minute's first two seconds the header is not attributed.
+            return int(date // WEIGHT_WINDOW) if date % WEIGHT_WINDOW >= 2 else None
+        lo, hi = aged(clock, now)
+        first, last = int((sent_at + lo) // WEIGHT_WINDOW), int((received_at + hi) // WEIGHT_WINDOW)
+        return first if first == last else None
+
+    def _update_local_clock(self, observed, now):
+        if observed is not None:
+            self.local['clock'] = merge_clocks(self.local.get('clock'), observed, now)
+
+    def hold(self, seconds):
+        """A 429 asked for ``seconds`` of silence: every worker on this controller holds back."""
+        now = self._clock()
+        until = now + min(float(seconds), MAX_HOLD)
+        self._held_until = until
+
+        def change(state, shared):
+            if until > state['hold']:
+                state['hold'] = until
+                return True, None
+            return False, None
+        try:
+            self._transaction(now, change)
+        except Exception:  # pragma: no cover - defensive
+            pass
+
+    # -- the exchange's clock --------------------------------------------------------------
+
+    def server_offset(self):
+        """The exchange's clock minus ours in seconds, or None when unknown."""
+        clock = self.local.get('clock')
+        if clock is None:
+            return None
+        return (clock[0] + clock[1]) / 2
+
+    def known_time_offset_ms(self):
+        """The time offset an earlier /eapi/v1/time synchronisation found (any worker), or None."""
+        now = self._clock()
+
+        def change(state, shared):
+            return False, state['sync'][0] if state['sync'] else None
+        try:
+            return self._transaction(now, change)
+        except Exception:  # pragma: no cover - defensive
+            return None
+
+    def share_time_offset_ms(self, offset_ms):
+        now = self._clock()
+        if not isinstance(offset_ms, int) or abs(offset_ms) > MAX_CLOCK_OFFSET * 1000:
+            return
+
+        def change(state, shared):
+            state['sync'] = (offset_ms, now)
+            return True, None
+        try:
+            self._transaction(now, change)
+        except Exception:  # pragma: no cover - defensive
+            pass
+
