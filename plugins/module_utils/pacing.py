@@ -338,7 +338,8 @@ class Ledger:
             self._fail('%s: %s' % (self.directory, problem))
         return dfd
 
-    def open_locked(self, timeout=LOCK_TIMEOUT):
+    def open_locked(self, timeout=None):
+        timeout = LOCK_TIMEOUT if timeout is None else timeout
         if fcntl is None or not hasattr(os, 'O_NOFOLLOW'):
             self._fail('no flock or O_NOFOLLOW on this platform')
         dfd = self._open_directory()
@@ -496,48 +497,53 @@ class Pacer:
     # -- before a request ------------------------------------------------------------------
 
     def claim(self, weight=1):
-        """Wait until ``weight`` fits in every exchange minute the next request may land in, and claim it."""
+        """Wait until ``weight`` fits in every exchange minute the next request may land in, and claim it.
+
+        Returns the exchange minutes charged (empty when the request goes without a claim: pacing off, the
+        clock being learnt, or no room after MAX_PACING_WAIT).
+        """
         if not self.weight_limit:
-            return
+            return ()
         started, waited = self._clock(), 0.0
         while True:
             now = self._clock()
             try:
-                reason, seconds = self._transaction(now, lambda state, shared: self._try_claim(state, shared, now, weight))
+                reason, seconds, minutes = self._transaction(
+                    now, lambda state, shared: self._try_claim(state, shared, now, weight))
             except Exception:  # pragma: no cover - defensive: pacing never fails a task
-                return
+                return ()
             if not seconds or seconds <= 0:
-                return
+                return minutes
             # bounded by our clock and by the waits asked for, whichever ends first (a clock may stand still)
             left = min(started + MAX_PACING_WAIT - now, MAX_PACING_WAIT - waited)
             if left <= 0:
                 self.gave_up += 1
-                return
+                return ()
             seconds = min(seconds, left)
             waited += seconds
             self._wait(reason, seconds)
 
     def _try_claim(self, state, shared, now, weight):
         if state['hold'] > now and state['hold'] > self._held_until:
-            return False, ('rate-limit', state['hold'] - now + self._rand() * 0.25)
+            return False, ('rate-limit', state['hold'] - now + self._rand() * 0.25, ())
         if state['clock'] is None:
             # Nobody knows the exchange's clock yet: one request learns it, the others wait for its answer.
             if self._probing or not shared:
                 self._probing = True
-                return False, (None, 0)
+                return False, (None, 0, ())
             if state['probe'] > now:
-                return False, ('clock', min(PROBE_POLL, state['probe'] - now))
+                return False, ('clock', min(PROBE_POLL, state['probe'] - now), ())
             state['probe'] = now + self.timeout + 1.0
             self._probing = True
-            return True, (None, 0)
+            return True, (None, 0, ())
         if weight > self.budget:
-            return False, (None, 0)  # can never fit: sent as it is (the exchange decides)
+            return False, (None, 0, ())  # can never fit: sent as it is (the exchange decides)
         seconds, minutes = decide(state, now, weight, self.budget, self._margin())
         if seconds > 0:
-            return False, ('weight', seconds + self._rand() * 0.05)
+            return False, ('weight', seconds + self._rand() * 0.05, ())
         for minute in minutes:
             state['minutes'][minute] = state['minutes'].get(minute, 0) + weight
-        return True, (None, 0)
+        return True, (None, 0, minutes)
 
     def _margin(self):
         return LANDING_MARGIN + min(self._rtt, 5.0)

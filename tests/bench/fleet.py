@@ -8,8 +8,10 @@
 Measures, for the controller fast path (action plugin) and the module path: a cold run (every config
 drifts), a warm run (all in sync) and a check run; wall time, task items per second, MMP requests per
 underlying and writes (from the emulator's journal), and the peak RSS of the controller (the
-ansible-playbook process, and its whole process tree, sampled from /proc). Then a pacing run: the
-emulator's weight limit at 60 per minute and 80 requests to make, counting 429 and 418 answers.
+ansible-playbook process, and its whole process tree, sampled from /proc). Then the pacing runs: the
+emulator's weight limit at 60 per minute, cold runs of 20 accounts x 3 underlyings (forks 20, 120 requests)
+and 40 x 1 (80 requests), weight_reserve 0 and the default, both paths, counting 429 and 418 answers and
+the emulator's minute windows the requests fell in (``--pacing-only``, ``--pacing-repeat N``).
 
 Numbers, not assertions: the targets are read off the table, never asserted by timed tests.
 """
@@ -136,21 +138,74 @@ def bench_paths(args, env, workdir):
     return rows
 
 
-def bench_pacing(args, env, workdir):
-    """The emulator's limit at 60 weight per minute, 80 requests (40 accounts x 1 underlying, cold)."""
-    accounts_file, inventory = write_fleet(workdir, 40, underlyings(1), weight_limit=60)
-    results = []
-    with EmulatorProcess(accounts_file, extra_args=['--weight-limit', '60']) as emu:
-        for path in args.paths:
-            control(emu.url, 'POST', 'reset')
-            # start in a fresh minute of the emulator, so that every path meets the same budget
-            time.sleep(60 - time.time() % 60 + 0.5)
-            rc, wall, own, tree, output = run_measured(playbook(inventory, emu.url, args.forks, path == 'fast'),
-                                                       env, workdir)
-            counts = summarize(journal(emu.url))
-            results.append(dict(path=path, rc=rc, wall=wall, **counts))
-            print('  pacing %-6s %6.1f s, %d requests, %d x 429' % (path, wall, counts['requests'], counts['http_429']),
+def windows_of(entries, clock_offset_ms=0):
+    """The emulator's minute windows the journal's requests fell in: {minute: requests}, by the emulator's clock."""
+    out = {}
+    for entry in entries:
+        minute = int((entry['time'] + clock_offset_ms / 1000.0) // 60)
+        out[minute] = out.get(minute, 0) + 1
+    return out
+
+
+def pacing_case(env, workdir, name, accounts, unders, forks, path, reserve, clock_offset_ms=0):
+    """One cold run against its own emulator (own port: own weight budget, own pacing ledger), limit 60."""
+    casedir = os.path.join(workdir, name)
+    os.makedirs(casedir)
+    accounts_file, inventory = write_fleet(casedir, accounts, underlyings(unders), weight_limit=60)
+    extra = ['-e', 'binance_weight_reserve=%d' % reserve] if reserve is not None else []
+    with EmulatorProcess(accounts_file, extra_args=['--weight-limit', '60',
+                                                    '--clock-offset-ms', str(clock_offset_ms)]) as emu:
+        started = time.time()
+        rc, wall, dummy, dummy, output = run_measured(playbook(inventory, emu.url, forks, path == 'fast', extra),
+                                                      env, casedir)
+        entries = journal(emu.url)
+    counts = summarize(entries)
+    windows = windows_of(entries, clock_offset_ms)
+    return dict(name=name, shape='%dx%d' % (accounts, unders), forks=forks, path=path,
+                reserve='default' if reserve is None else reserve, rc=rc, wall=wall,
+                start_second=(started + clock_offset_ms / 1000.0) % 60, windows=len(windows),
+                per_window=[windows[m] for m in sorted(windows)], output=output if rc else '', **counts)
+
+
+def run_concurrently(cases, env, workdir, batch):
+    """Run the cases ``batch`` at a time (each against its own emulator, so their budgets do not mix)."""
+    import threading
+    results, lock = [], threading.Lock()
+
+    def one(case):
+        result = pacing_case(env, workdir, **case)
+        with lock:
+            results.append(result)
+            print('  pacing %(shape)s forks %(forks)d %(path)-6s reserve %(reserve)-7s: %(requests)d requests, '
+                  '%(http_429)d x 429, %(windows)d windows %(per_window)s, exit %(rc)d, %(wall).0f s' % result,
                   flush=True)
+    for i in range(0, len(cases), batch):
+        threads = [threading.Thread(target=one, args=(case,)) for case in cases[i:i + batch]]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    order = {case['name']: n for n, case in enumerate(cases)}
+    return sorted(results, key=lambda r: order[r['name']])
+
+
+def bench_pacing(args, env, workdir):
+    """The emulator's limit at 60 weight per minute, cold runs: 20 accounts x 3 underlyings with forks 20
+    (120 requests) and 40 x 1 with the benchmark's forks (80 requests), weight_reserve 0 and the default;
+    then ``--pacing-repeat`` more rounds of the 20 x 3, reserve 0 runs. Four runs at a time."""
+    cases = []
+    for accounts, unders, forks in ((20, 3, 20), (40, 1, args.forks)):
+        for reserve in (0, None):
+            for path in args.paths:
+                cases.append(dict(name='%dx%d-f%d-%s-r%s' % (accounts, unders, forks, path, reserve),
+                                  accounts=accounts, unders=unders, forks=forks, path=path, reserve=reserve))
+    for n in range(args.pacing_repeat):
+        for path in args.paths:
+            cases.append(dict(name='repeat%d-%s' % (n, path), accounts=20, unders=3, forks=20, path=path, reserve=0))
+    results = run_concurrently(cases, env, workdir, batch=4)
+    for r in results:
+        if r['rc']:
+            print(r['output'][-3000:])
     return results
 
 
@@ -175,12 +230,15 @@ def main(argv=None):
     parser.add_argument('--underlyings', type=int, default=4)
     parser.add_argument('--forks', type=int, default=10)
     parser.add_argument('--paths', nargs='+', choices=['fast', 'module'], default=['fast', 'module'])
-    parser.add_argument('--no-pacing', action='store_true', help='skip the pacing run (it takes 1 to 3 minutes)')
+    parser.add_argument('--no-pacing', action='store_true', help='skip the pacing runs (they take 6 to 9 minutes)')
+    parser.add_argument('--pacing-only', action='store_true', help='only the pacing runs')
+    parser.add_argument('--pacing-repeat', type=int, default=0, metavar='N',
+                        help='N more rounds of the 20 x 3, forks 20, weight_reserve 0 runs (both paths at once)')
     args = parser.parse_args(argv)
     env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_HOST_KEY_CHECKING='0', ANSIBLE_RETRY_FILES_ENABLED='0')
     with tempfile.TemporaryDirectory(prefix='marketops-bench-') as workdir:
         print('fleet benchmark: %d accounts x %d underlyings, forks %d' % (args.accounts, args.underlyings, args.forks))
-        rows = bench_paths(args, env, workdir)
+        rows = [] if args.pacing_only else bench_paths(args, env, workdir)
         pacing = [] if args.no_pacing else bench_pacing(args, env, workdir)
 
     print('\n| path | run | items | wall (s) | items/s | MMP requests per underlying | writes | 429 | '
@@ -193,9 +251,14 @@ def main(argv=None):
     for run in ('cold', 'warm', 'check'):
         if ('fast', run) in by and ('module', run) in by:
             print('\nfast path vs module path, %s run: %.1f x faster' % (run, by['module', run]['wall'] / by['fast', run]['wall']))
-    for p in pacing:
-        print('\npacing (%(path)s path, emulator limit 60 weight/minute, %(requests)d requests): %(http_429)d x 429, '
-              '%(http_418)d x 418, exit %(rc)d, %(wall).0f s' % p)
+    if pacing:
+        print('\npacing, cold runs, emulator limit 60 weight/minute per IP (windows: the emulator\'s minutes used)\n')
+        print('| shape | forks | path | weight_reserve | requests | 429 | 418 | windows (requests in each) | '
+              'start (s into the minute) | wall (s) | exit |')
+        print('|---|---:|---|---|---:|---:|---:|---|---:|---:|---:|')
+        for p in pacing:
+            print('| %(shape)s | %(forks)d | %(path)s | %(reserve)s | %(requests)d | %(http_429)d | %(http_418)d | '
+                  '%(windows)d %(per_window)s | %(start_second).0f | %(wall).0f | %(rc)d |' % p)
     print('\nmachine: %s' % machine())
     return 0
 

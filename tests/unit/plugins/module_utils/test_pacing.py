@@ -1,0 +1,479 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, marketops infrastructure team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Unit tests of pacing.py: claims per exchange minute, the clock, the ledger, and a ledger nothing can poison."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import stat
+import time
+
+from email.utils import formatdate
+
+import pytest
+
+from ansible_collections.marketops.binance.plugins.module_utils import pacing
+from ansible_collections.marketops.binance.plugins.module_utils.pacing import Ledger, Pacer
+
+URL = 'https://eapi.binance.com'
+FOR_URL = Ledger.__dict__['for_url'].__func__  # before the fixture that gives every test a private ledger
+MINUTE = 60
+
+
+class Clock:
+    """Our clock, moved by the fake wait."""
+
+    def __init__(self, now):
+        self.now = float(now)
+        self.waits = []
+
+    def __call__(self):
+        return self.now
+
+    def wait(self, reason, seconds):
+        self.waits.append((reason, seconds))
+        self.now += seconds
+
+
+def pacer(clock, ledger=None, limit=60, reserve=0, **kwargs):
+    return Pacer(URL, limit, reserve, ledger=ledger, clock=clock, wait=clock.wait, rand=lambda: 0.0, **kwargs)
+
+
+def seed_clock(p, lo=-0.05, hi=0.3):
+    """Give the pacer's process state a known offset interval to the exchange's clock."""
+    p.local['clock'] = (lo, hi, p._clock())
+
+
+def answer(clock, used=None, offset=0.0, rtt=0.0):
+    """(headers, sent_at, received_at) of an answer received now from an exchange ``offset`` s ahead."""
+    headers = {'Date': formatdate(int(clock.now - rtt / 2 + offset), usegmt=True)}
+    if used is not None:
+        headers['X-MBX-USED-WEIGHT-1M'] = str(used)
+    return headers, clock.now - rtt, clock.now
+
+
+@pytest.fixture
+def ledger(tmp_path):
+    return Ledger(str(tmp_path / 'private' / 'weight.json'))
+
+
+def ledger_content(ledger):
+    with open(ledger.path) as f:
+        return json.load(f)
+
+
+# ---------------------------------------------------------------------------------------------
+# Claims per exchange minute
+# ---------------------------------------------------------------------------------------------
+
+def test_a_claim_in_the_middle_of_a_minute_charges_that_minute_only():
+    clock = Clock(1000 * MINUTE + 30)
+    p = pacer(clock)
+    seed_clock(p)
+    assert p.claim() == (1000,)
+    assert p.local['minutes'] == {1000: 1}
+
+
+def test_a_request_that_may_land_in_either_minute_is_charged_to_both():
+    clock = Clock(1000 * MINUTE + 59.5)  # lands between 59.45 and 59.5 + 0.3 + the landing margin
+    p = pacer(clock)
+    seed_clock(p)
+    assert p.claim() == (1000, 1001)
+    assert p.local['minutes'] == {1000: 1, 1001: 1}
+
+
+def test_a_full_minute_waits_until_the_next_has_surely_begun():
+    clock = Clock(1000 * MINUTE + 40)
+    p = pacer(clock, limit=10, reserve=2)  # budget 8
+    seed_clock(p, lo=-0.4, hi=0.6)
+    for dummy in range(8):
+        assert p.claim() == (1000,)
+    assert clock.waits == []
+    minutes = p.claim()
+    # the exchange's clock may be 0.4 s behind ours: its minute 1001 surely began at 60060.4 of ours
+    assert [reason for reason, seconds in clock.waits] == ['weight']
+    assert 1001 * MINUTE + 0.4 <= clock.now <= 1001 * MINUTE + 0.45
+    assert minutes == (1001,)
+
+
+def test_a_claim_never_fits_in_a_minute_that_is_full_even_when_it_may_land_in_the_next():
+    clock = Clock(1000 * MINUTE + 59.8)
+    p = pacer(clock, limit=3)
+    seed_clock(p)
+    p.local['minutes'] = {1000: 3}
+    assert p.claim() == (1001,)
+    assert clock.now >= 1001 * MINUTE + 0.05  # not before the exchange's minute 1001 surely began
+
+
+def test_the_used_weight_header_raises_the_count_and_never_lowers_it():
+    clock = Clock(1000 * MINUTE + 20)
+    p = pacer(clock)
+    seed_clock(p)
+    p.claim()
+    p.observe(*answer(clock, used=25))  # other systems behind the IP used 24
+    assert p.local['minutes'][1000] == 25
+    p.observe(*answer(clock, used=3))
+    assert p.local['minutes'][1000] == 25
+    assert p.used_weight == 3
+
+
+def test_the_used_weight_of_a_minutes_first_seconds_is_not_attributed():
+    """In a minute's first two seconds the header may still speak of the previous minute."""
+    clock = Clock(1001 * MINUTE + 0.5)
+    p = pacer(clock)
+    seed_clock(p)
+    p.observe(*answer(clock, used=59))
+    assert p.local['minutes'].get(1001, 0) == 0
+
+
+def test_the_clock_is_learnt_from_date_headers_and_narrowed():
+    clock = Clock(1000 * MINUTE + 10.3)
+    p = pacer(clock)
+    p.observe(*answer(clock, offset=5.0, rtt=0.02))  # the exchange is 5 s ahead, Date whole seconds
+    lo, hi, dummy = p.local['clock']
+    assert lo <= 5.0 <= hi and hi - lo <= 1.2
+    clock.now += 0.6
+    p.observe(*answer(clock, offset=5.0, rtt=0.02))
+    lo2, hi2, dummy = p.local['clock']
+    assert lo2 <= 5.0 <= hi2 and hi2 - lo2 < hi - lo  # another second's phase: a narrower interval
+    assert abs(p.server_offset() - 5.0) < 0.6
+
+
+def test_a_clock_step_replaces_the_interval():
+    clock = Clock(1000 * MINUTE + 10.3)
+    p = pacer(clock)
+    p.observe(*answer(clock, offset=0.0))
+    clock.now += 1
+    p.observe(*answer(clock, offset=-3600.0))  # our clock jumped an hour ahead
+    lo, hi, dummy = p.local['clock']
+    assert lo <= -3600 <= hi
+
+
+def test_without_any_date_header_the_exchanges_clock_is_assumed_close_to_ours():
+    clock = Clock(1000 * MINUTE + 10)
+    p = pacer(clock)
+    p.observe({'X-MBX-USED-WEIGHT-1M': '5'}, clock.now, clock.now)
+    assert p.local['clock'][:2] == (-pacing.ASSUMED_OFFSET, pacing.ASSUMED_OFFSET)
+
+
+def test_the_first_worker_learns_the_clock_while_the_others_wait(ledger):
+    clock = Clock(1000 * MINUTE + 20)
+    first, second = pacer(clock, ledger=ledger), pacer(clock, ledger=ledger)
+    assert first.claim() == ()  # nobody knows the exchange's clock: this request learns it
+    assert ledger_content(ledger)['probe_until'] > clock.now
+    clock.now += 0.01
+    # while the first waits for its answer, the second looks again and again, then sees the clock
+    second.local = pacing.empty_state()  # (another process)
+    second._wait = lambda reason, seconds: (clock.wait(reason, seconds),
+                                            first.observe(*answer(clock, used=1)) if len(clock.waits) == 3 else None)
+    assert second.claim() == (1000,)
+    assert [reason for reason, seconds in clock.waits] == ['clock'] * 3
+    content = ledger_content(ledger)
+    assert 'probe_until' not in content and content['minutes'] == {'1000': 2}  # the probe was charged too
+
+
+def test_a_hold_holds_every_worker_but_the_one_that_waits_for_it_itself(ledger):
+    clock = Clock(1000 * MINUTE + 20)
+    a, b = pacer(clock, ledger=ledger), pacer(clock, ledger=ledger)
+    seed_clock(a)
+    a.hold(7)
+    a.claim()
+    assert clock.waits == []
+    b.claim()
+    assert [reason for reason, seconds in clock.waits] == ['rate-limit'] and 7 <= clock.waits[0][1] <= 7.3
+
+
+def test_every_wait_is_bounded_even_when_no_room_ever_comes():
+    clock = Clock(1000 * MINUTE + 20)
+    p = pacer(clock, limit=5)
+    seed_clock(p)
+    stuck = []
+    p._wait = lambda reason, seconds: stuck.append(seconds)  # a clock that stands still
+    p.local['minutes'] = {1000: 5}
+    assert p.claim() == ()
+    assert sum(stuck) <= pacing.MAX_PACING_WAIT and p.gave_up == 1
+
+
+def test_pacing_off_claims_nothing(ledger):
+    clock = Clock(1000 * MINUTE + 20)
+    p = pacer(clock, ledger=ledger, limit=0)
+    assert p.claim() == ()
+    p.observe(*answer(clock, used=10 ** 6))
+    assert not os.path.exists(ledger.path)
+
+
+def test_the_default_reserve():
+    assert [pacing.default_reserve(n) for n in (0, 1, 2, 9, 10, 60, 2400)] == [0, 0, 1, 1, 1, 6, 240]
+
+
+# ---------------------------------------------------------------------------------------------
+# Many processes, one ledger
+# ---------------------------------------------------------------------------------------------
+
+SPEED = 40.0  # fake seconds per real second
+
+
+def _worker(args):
+    """Claim ``count`` times against the ledger with a fast clock; returns the minutes each claim charged."""
+    path, base, started, count, limit = args
+    pacing._LOCAL.clear()
+
+    def clock():
+        return base + (time.time() - started) * SPEED
+
+    def wait(reason, seconds):
+        time.sleep(seconds / SPEED)
+    p = Pacer(URL, limit, 0, ledger=Ledger(path), clock=clock, wait=wait)
+    time.sleep(max(0.0, started - time.time()))  # all start together
+    out = []
+    for dummy in range(count):
+        minutes = p.claim()
+        out.append((minutes, clock()))
+        time.sleep(0.0005)
+    return out
+
+
+def _run_workers(tmp_path, workers, count, limit, second_of_minute):
+    path = str(tmp_path / 'private' / 'weight.json')
+    base = 1000 * MINUTE + second_of_minute
+    started = time.time() + 0.5
+    seed = Pacer(URL, limit, 0, ledger=Ledger(path), clock=lambda: base)
+    seed.local['clock'] = (-0.1, 0.4, base)
+    seed.claim(0)  # writes the known clock to the ledger
+    context = multiprocessing.get_context('fork')
+    with context.Pool(workers) as pool:
+        results = pool.map(_worker, [(path, base, started, count, limit)] * workers)
+    return path, [claim for result in results for claim in result]
+
+
+def test_many_processes_claim_exactly_once_each(tmp_path):
+    """16 processes, 25 claims each, far from a boundary: the ledger counts every claim, none lost."""
+    path, claimed = _run_workers(tmp_path, workers=16, count=25, limit=2400, second_of_minute=5)
+    claims = [minutes for minutes, dummy in claimed]
+    assert all(claims)
+    charged = {}
+    for minutes in claims:
+        for minute in minutes:
+            charged[minute] = charged.get(minute, 0) + 1
+    with open(path) as f:
+        content = json.load(f)
+    assert {int(k): v for k, v in content['minutes'].items()} == charged
+    assert sum(charged.values()) >= 400
+
+
+def test_many_processes_across_minute_boundaries_never_overfill_a_minute(tmp_path):
+    """8 processes claim 12 times each at a budget of 30 per minute, starting 3 s before a minute's end:
+    every minute a request may land in holds at most 30, and the ledger agrees with the claims."""
+    path, claimed = _run_workers(tmp_path, workers=8, count=12, limit=30, second_of_minute=57)
+    claims = [minutes for minutes, dummy in claimed]
+    assert all(claims) and len(claims) == 96
+    # a request sent right after its claim may land from (our clock - 0.1 s) on: that minute is charged
+    assert all(minutes[0] <= (after - 0.1) // MINUTE for minutes, after in claimed)
+    charged = {}
+    for minutes in claims:
+        for minute in minutes:
+            charged[minute] = charged.get(minute, 0) + 1
+    assert max(charged.values()) <= 30
+    assert len(charged) >= 4  # 96 requests at 30 per minute: at least four minutes
+    with open(path) as f:
+        content = json.load(f)
+    for minute, weight in content['minutes'].items():
+        assert charged.get(int(minute), 0) == weight
+
+
+# ---------------------------------------------------------------------------------------------
+# A ledger nothing can poison
+# ---------------------------------------------------------------------------------------------
+
+NOW = 1000 * MINUTE + 20
+
+
+def poisoned(ledger, content):
+    os.makedirs(os.path.dirname(ledger.path), mode=0o700, exist_ok=True)
+    with open(ledger.path, 'wb') as f:
+        f.write(content if isinstance(content, bytes) else json.dumps(content).encode())
+
+
+def claim_with(ledger, limit=60):
+    """A claim and an answer against ``ledger``: (claimed minutes, total wait)."""
+    clock = Clock(NOW)
+    p = pacer(clock, ledger=ledger, limit=limit)
+    p.observe(*answer(clock, used=1))
+    minutes = p.claim()
+    p.observe(*answer(clock, used=2))
+    return minutes, sum(seconds for reason, seconds in clock.waits)
+
+
+@pytest.mark.parametrize('content', [
+    {'hold_until': NOW + 10 ** 9},                                   # far-future hold
+    {'hold_until': NOW + 121.5},                                     # just past the bound
+    {'minutes': {str(NOW // MINUTE): 10 ** 12}},                     # huge weights
+    {'minutes': {str(NOW // MINUTE): 61}},                           # over the limit
+    {'minutes': {str(NOW // MINUTE): -5}},
+    {'minutes': {str(NOW // MINUTE + 10 ** 6): 3}},                  # a minute far from now
+    {'clock': {'lo': 1e12, 'hi': 1e12 + 1, 'at': NOW}},              # absurd clock offsets
+    {'clock': {'lo': -50.0, 'hi': 50.0, 'at': NOW}},                 # an interval too wide to mean anything
+    {'clock': {'lo': 5.0, 'hi': 4.0, 'at': NOW}},
+    {'clock': {'lo': 0, 'hi': 0.5, 'at': NOW + 10 ** 6}},
+    {'clock': 'x'},                                                  # wrong types
+    {'clock': {'lo': 'x', 'hi': [], 'at': None}},
+    {'minutes': [1, 2, 3]},
+    {'minutes': {str(NOW // MINUTE): '59'}},
+    {'minutes': {str(NOW // MINUTE): True}},
+    {'minutes': {'x': 1, '': 2, '1e3': 3}},
+    {'minutes': {str(m): 1 for m in range(10000)}},
+    {'hold_until': 'soon'},
+    {'hold_until': True},
+    {'hold_until': [NOW + 50]},
+    {'sync': {'time_offset_ms': 'x', 'at': NOW}},
+    {'sync': {'time_offset_ms': 10 ** 15, 'at': NOW}},
+    {'probe_until': NOW + 10 ** 6},
+    [1, 2, 3],
+    'a string',
+    None,
+])
+def test_hostile_values_are_ignored(ledger, content):
+    poisoned(ledger, content)
+    minutes, waited = claim_with(ledger)
+    assert minutes == (NOW // MINUTE,) and waited == 0.0
+    written = ledger_content(ledger)  # and the ledger is clean again
+    assert written['minutes'] == {str(NOW // MINUTE): 2}
+
+
+@pytest.mark.parametrize('content', [
+    b'\x00\xff\xfe garbage \x80',
+    b'{"minutes": {',
+    b'[' * 50000 + b']' * 50000,                                     # too deep for the JSON parser
+    b' ' * (pacing.MAX_LEDGER_BYTES + 10) + b'{}',                   # too big
+    b'{"hold_until": NaN, "clock": {"lo": -Infinity, "hi": Infinity, "at": 1}}',
+    b'',
+])
+def test_garbage_bytes_are_ignored(ledger, content):
+    poisoned(ledger, content)
+    minutes, waited = claim_with(ledger)
+    assert minutes == (NOW // MINUTE,) and waited == 0.0
+
+
+def test_a_hold_within_the_bound_is_honoured(ledger):
+    poisoned(ledger, {'hold_until': NOW + 100})
+    minutes, waited = claim_with(ledger)
+    assert 100 <= waited <= 100.3
+
+
+def test_a_symlink_in_place_of_the_ledger_is_never_followed(ledger, tmp_path):
+    target = tmp_path / 'precious.txt'
+    target.write_text('do not touch')
+    os.makedirs(os.path.dirname(ledger.path), mode=0o700)
+    os.symlink(str(target), ledger.path)
+    minutes, waited = claim_with(ledger)
+    assert minutes == (NOW // MINUTE,) and waited == 0.0
+    assert target.read_text() == 'do not touch' and os.path.islink(ledger.path)
+    assert 'cannot open' in ledger.problem
+    dangling = tmp_path / 'created-through-a-link'
+    os.unlink(ledger.path)
+    os.symlink(str(dangling), ledger.path)
+    claim_with(ledger)
+    assert not dangling.exists()
+
+
+def test_a_symlinked_directory_is_never_followed(tmp_path):
+    elsewhere = tmp_path / 'elsewhere'
+    elsewhere.mkdir(mode=0o700)
+    os.symlink(str(elsewhere), str(tmp_path / 'private'))
+    ledger = Ledger(str(tmp_path / 'private' / 'weight.json'))
+    minutes, waited = claim_with(ledger)
+    assert minutes == (NOW // MINUTE,) and os.listdir(str(elsewhere)) == []
+
+
+def test_a_hard_link_in_place_of_the_ledger_is_not_used(ledger, tmp_path):
+    target = tmp_path / 'other.json'
+    target.write_text('{"hold_until": %d}' % (NOW + 100))
+    os.chmod(str(target), 0o600)
+    os.makedirs(os.path.dirname(ledger.path), mode=0o700)
+    os.link(str(target), ledger.path)
+    minutes, waited = claim_with(ledger)
+    assert waited == 0.0 and target.read_text() == '{"hold_until": %d}' % (NOW + 100)
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason='needs root to give a file to another user')
+def test_a_ledger_owned_by_another_user_is_not_used(ledger):
+    poisoned(ledger, {'hold_until': NOW + 100})
+    os.chown(ledger.path, 65534, 65534)
+    minutes, waited = claim_with(ledger)
+    assert waited == 0.0 and ledger_content(ledger) == {'hold_until': NOW + 100}
+    assert 'owned by uid 65534' in ledger.problem
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason='needs root to give a directory to another user')
+def test_a_directory_owned_by_another_user_is_not_used(ledger):
+    poisoned(ledger, {'hold_until': NOW + 100})
+    os.chown(os.path.dirname(ledger.path), 65534, 65534)
+    minutes, waited = claim_with(ledger)
+    assert waited == 0.0 and ledger_content(ledger) == {'hold_until': NOW + 100}
+
+
+@pytest.mark.parametrize('what, mode', [('file', 0o622), ('file', 0o660), ('directory', 0o777), ('directory', 0o730)])
+def test_anything_writable_by_others_is_not_used(ledger, what, mode):
+    poisoned(ledger, {'hold_until': NOW + 100})
+    os.chmod(ledger.path if what == 'file' else os.path.dirname(ledger.path), mode)
+    minutes, waited = claim_with(ledger)
+    assert waited == 0.0 and ledger_content(ledger) == {'hold_until': NOW + 100}
+    assert 'writable by group or others' in ledger.problem
+
+
+def test_a_fifo_in_place_of_the_ledger_is_not_used_and_nothing_hangs(ledger):
+    os.makedirs(os.path.dirname(ledger.path), mode=0o700)
+    os.mkfifo(ledger.path, 0o600)
+    started = time.monotonic()
+    minutes, waited = claim_with(ledger)
+    assert time.monotonic() - started < 5 and waited == 0.0 and 'not a regular file' in ledger.problem
+
+
+def test_a_lock_held_forever_costs_one_bounded_wait(ledger, monkeypatch):
+    monkeypatch.setattr(pacing, 'LOCK_TIMEOUT', 0.2)
+    poisoned(ledger, {})
+    import fcntl
+    holder = os.open(ledger.path, os.O_RDWR)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    try:
+        clock = Clock(NOW)
+        p = pacer(clock, ledger=ledger)
+        started = time.monotonic()
+        seed_clock(p)
+        for dummy in range(5):
+            assert p.claim() == (NOW // MINUTE,)
+        assert time.monotonic() - started < 2.0  # one lock timeout, then the ledger is left alone a while
+    finally:
+        os.close(holder)
+
+
+def test_the_directory_is_private_and_the_file_too(ledger):
+    clock = Clock(NOW)
+    p = pacer(clock, ledger=ledger)
+    p.observe(*answer(clock, used=1))
+    assert stat.S_IMODE(os.stat(os.path.dirname(ledger.path)).st_mode) & 0o077 == 0
+    assert stat.S_IMODE(os.stat(ledger.path).st_mode) & 0o077 == 0
+
+
+def test_the_ledger_path_is_per_user_and_per_url(tmp_path):
+    a = FOR_URL(Ledger, 'https://eapi.binance.com', str(tmp_path))
+    b = FOR_URL(Ledger, 'http://127.0.0.1:8765', str(tmp_path))
+    assert a.path != b.path and os.path.dirname(a.path) == str(tmp_path / ('marketops-binance-%d' % os.getuid()))
+
+
+@pytest.mark.parametrize('headers', [
+    {'Date': 'not a date', 'X-MBX-USED-WEIGHT-1M': 'lots'},
+    {'Date': 'Thu, 01 Jan 9999 00:00:00 GMT', 'X-MBX-USED-WEIGHT-1M': '-3'},
+    {'Date': 'Mon, 01 Jan 1900 00:00:00', 'X-MBX-USED-WEIGHT-1M': '1' * 40},
+    {'Date': 'x' * 10000, 'X-MBX-USED-WEIGHT-1M': '  '},
+    None,
+])
+def test_odd_exchange_headers_are_ignored(headers):
+    clock = Clock(NOW)
+    p = pacer(clock)
+    p.observe(headers, clock.now, clock.now)
+    assert p.used_weight is None
+    assert p.local['clock'] is None or p.local['clock'][:2] == (-pacing.ASSUMED_OFFSET, pacing.ASSUMED_OFFSET)
