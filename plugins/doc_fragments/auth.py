@@ -75,18 +75,23 @@ options:
       - The request weight Binance allows this IP per minute (C(REQUEST_WEIGHT) in C(/eapi/v1/exchangeInfo)'s
         C(rateLimits); 2400 in Binance's documentation). The limit is per IP, shared by every account and process
         behind it.
-      - Before each request the client compares this with the C(X-MBX-USED-WEIGHT-1M) the exchange last reported
-        (its own, or another worker's through a small file in the temporary directory) and, when the request would
-        cross O(weight_limit) minus O(weight_reserve), waits for the exchange's next minute instead of risking a 429
-        and then an IP ban (418).
+      - Every request claims its weight before it is sent, in each minute of the exchange's clock it may land in,
+        and waits while that would cross O(weight_limit) minus O(weight_reserve). The workers of one controller
+        (forks, module processes) claim in one ledger, a file in a private per-user directory under the temporary
+        directory, locked while a claim is made; the exchange's C(X-MBX-USED-WEIGHT-1M) raises the count when other
+        systems use the IP too. A ledger that cannot be trusted is not used, and pacing relies on this process's
+        own claims and the exchange's headers.
+      - No wait for the weight or for a shared C(Retry-After) is longer than 120 seconds.
       - V(0) turns pacing off.
     type: int
     default: 2400
   weight_reserve:
     description:
-      - Weight left unused in each minute for requests already in flight from other workers behind the same IP.
-      - If not set, the number of forks of the run when the task runs through ansible-playbook (at most
-        O(weight_limit) minus one), else 10.
+      - Weight left unused in each minute for what this controller's ledger cannot see - other systems and other
+        controllers (AWX nodes, cron hosts) behind the same IP. The workers of one controller need no reserve among
+        themselves.
+      - If not set, a tenth of O(weight_limit) (240 of 2400), at least 1 and below O(weight_limit).
+      - V(0) when these tasks are the only user of the IP.
     type: int
 notes:
   - The API key needs the options trading permission, and Binance must have enabled the account as a

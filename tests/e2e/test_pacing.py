@@ -1,0 +1,221 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, marketops infrastructure team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pacing end to end: real ansible-playbook runs against the emulator's per-IP weight limit, and hostile ledgers."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from ansible_collections.marketops.binance.plugins.module_utils.pacing import Ledger
+from ansible_collections.marketops.binance.tests.e2e.conftest import COLLECTION, config, host_vars
+from ansible_collections.marketops.binance.tests.emulator.server import Emulator, EmulatorServer
+
+UNDERLYINGS = ('BTCUSDT', 'ETHUSDT', 'BNBUSDT')
+LIMIT = 60
+
+
+def fleet(count):
+    return [dict(name='acct-%02d' % i, api_key='pace%02d%s' % (i, secrets.token_hex(16)),
+                 secret=secrets.token_hex(24)) for i in range(count)]
+
+
+def start_emulator(accounts, **settings):
+    emu = Emulator([dict(a, public_key=None, market_maker=True) for a in accounts], underlyings=UNDERLYINGS,
+                   limit_format='padded', **settings)
+    server = EmulatorServer(emu).start()
+    emu.url = server.url
+    return emu, server
+
+
+def playbook_env(tmpdir, workdir):
+    env = dict(os.environ)
+    env.update(ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0', ANSIBLE_RETRY_FILES_ENABLED='0',
+               ANSIBLE_HOST_KEY_CHECKING='0', ANSIBLE_LOCAL_TEMP=str(workdir / 'ansible-local'),
+               TMPDIR=str(tmpdir))  # the pacing ledger's directory lives under TMPDIR
+    if 'ansible_collections' in COLLECTION:
+        env['ANSIBLE_COLLECTIONS_PATH'] = COLLECTION.split(os.sep + 'ansible_collections' + os.sep)[0]
+    return env
+
+
+def start_playbook(workdir, tmpdir, accounts, url, path, forks, reserve=None, underlyings=UNDERLYINGS):
+    workdir.mkdir(parents=True, exist_ok=True)
+    tmpdir.mkdir(parents=True, exist_ok=True)
+    extra = dict(binance_weight_limit=LIMIT, marketops_binance_fast_path=path == 'fast')
+    if reserve is not None:
+        extra['binance_weight_reserve'] = reserve
+    hosts = {a['name']: host_vars(a, url, [config(u) for u in underlyings], **extra) for a in accounts}
+    inventory = workdir / 'inventory.json'
+    inventory.write_text(json.dumps({'binance_accounts': {'hosts': hosts}}))
+    cmd = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', str(inventory),
+           'marketops.binance.apply_mmp', '-f', str(forks)]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=playbook_env(tmpdir, workdir))
+
+
+def windows(emu):
+    """{exchange minute: requests} of the emulator's journal, by the emulator's clock."""
+    out = {}
+    for entry in emu.journal:
+        minute = int((entry['time'] + emu.settings['clock_offset_ms'] / 1000.0) // 60)
+        out[minute] = out.get(minute, 0) + 1
+    return dict(sorted(out.items()))
+
+
+def test_pacing_holds_at_forks_20_on_both_paths_with_no_reserve_and_the_default(tmp_path):
+    """20 accounts x 3 underlyings, cold, forks 20, emulator limit 60 weight/minute per IP: 120 requests.
+
+    Four runs at once, each against its own emulator (own port: own budget, own ledger): fast path and
+    module path, weight_reserve 0 and the default. No 429 anywhere; with reserve 0 at most 3 of the
+    exchange's minute windows (a partial first one and two full ones).
+    """
+    accounts = fleet(20)
+    runs = {}
+    for path in ('fast', 'module'):
+        for reserve in (0, None):
+            emu, server = start_emulator(accounts, weight_limit=LIMIT)
+            name = '%s-%s' % (path, 'default' if reserve is None else reserve)
+            proc = start_playbook(tmp_path / name, tmp_path / 'tmp', accounts, emu.url, path, 20, reserve)
+            runs[name] = dict(emu=emu, server=server, proc=proc, reserve=reserve)
+    try:
+        outputs = {}
+
+        def collect(name):
+            outputs[name] = runs[name]['proc'].communicate(timeout=480)[0]
+        threads = [threading.Thread(target=collect, args=(name,)) for name in runs]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        for run in runs.values():
+            if run['proc'].poll() is None:
+                run['proc'].kill()
+            run['server'].stop()
+    report = {}
+    for name, run in runs.items():
+        statuses = [entry.get('status') for entry in run['emu'].journal]
+        report[name] = dict(rc=run['proc'].returncode, requests=len(statuses), http_429=statuses.count(429),
+                            http_418=statuses.count(418), windows=list(windows(run['emu']).values()))
+    for name, run in runs.items():
+        assert report[name]['rc'] == 0, (name, outputs[name][-3000:])
+        assert report[name]['http_429'] == 0 and report[name]['http_418'] == 0, report
+        assert report[name]['requests'] == 120, report  # a GET and a write per item, nothing retried
+        assert max(report[name]['windows']) <= LIMIT, report
+        if run['reserve'] == 0:
+            assert len(report[name]['windows']) <= 3, report
+
+
+# ---------------------------------------------------------------------------------------------
+# A ledger nothing can poison: each case ends in a successful task, quickly, on both paths
+# ---------------------------------------------------------------------------------------------
+
+def hostile_content(now):
+    minute = int(now // 60)
+    return {
+        'far-future hold': {'v': 2, 'hold_until': now + 10 ** 7},
+        'huge weights': {'v': 2, 'minutes': {str(minute + d): 10 ** 15 for d in range(-1, 3)}},
+        'absurd clock offsets': {'v': 2, 'clock': {'lo': 1e15, 'hi': 1e15 + 1, 'at': now},
+                                 'sync': {'time_offset_ms': -10 ** 18, 'at': now}},
+        'wrong types': {'v': 2, 'clock': 'x', 'minutes': [1, 2], 'hold_until': {'a': 1}, 'probe_until': 'y'},
+    }
+
+
+def place(ledger, kind, tmp_path):
+    """Put ``kind`` in place of the ledger; returns a check that whatever must stay untouched did."""
+    directory = os.path.dirname(ledger.path)
+    if kind == 'directory owned by another user':
+        os.makedirs(directory, mode=0o700)
+        with open(ledger.path, 'w') as f:
+            json.dump({'hold_until': time.time() + 10 ** 7}, f)
+        os.chown(directory, 65534, 65534)
+        content = open(ledger.path).read()
+        return lambda: os.stat(directory).st_uid == 65534 and open(ledger.path).read() == content
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    if kind == 'garbage bytes':
+        with open(ledger.path, 'wb') as f:
+            f.write(os.urandom(4096) + b'\x00{"hold_until": 1e300')
+        return lambda: True
+    if kind == 'symlink to another file':
+        target = tmp_path / 'somebody-elses-file'
+        target.write_text('{"hold_until": 1e300}')
+        os.symlink(str(target), ledger.path)
+        return lambda: target.read_text() == '{"hold_until": 1e300}' and os.path.islink(ledger.path)
+    if kind == 'file owned by another user':
+        content = json.dumps({'hold_until': time.time() + 10 ** 7})
+        with open(ledger.path, 'w') as f:
+            f.write(content)
+        os.chown(ledger.path, 65534, 65534)
+        return lambda: open(ledger.path).read() == content
+    with open(ledger.path, 'w') as f:
+        json.dump(hostile_content(time.time())[kind], f)
+    return lambda: True
+
+
+HOSTILE = ['far-future hold', 'huge weights', 'absurd clock offsets', 'wrong types', 'garbage bytes',
+           'symlink to another file', 'file owned by another user', 'directory owned by another user']
+
+
+@pytest.mark.parametrize('kind', HOSTILE)
+def test_a_hostile_ledger_neither_fails_nor_stalls_a_task(kind, tmp_path):
+    if 'owned by another user' in kind and os.getuid() != 0:
+        pytest.skip('needs root to give a file to another user')
+    accounts = fleet(2)
+    emu, server = start_emulator(accounts)
+    try:
+        for path in ('fast', 'module'):
+            tmpdir = tmp_path / ('tmp-' + path)
+            tmpdir.mkdir()
+            ledger = Ledger.for_url(emu.url, str(tmpdir))
+            (tmp_path / path).mkdir()
+            untouched = place(ledger, kind, tmp_path / path)
+            emu.reset()
+            started = time.monotonic()
+            proc = start_playbook(tmp_path / ('run-' + path), tmpdir, accounts, emu.url, path, 5,
+                                  underlyings=UNDERLYINGS[:2])
+            try:
+                output = proc.communicate(timeout=150)[0]
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+            elapsed = time.monotonic() - started
+            assert proc.returncode == 0, output[-3000:]
+            assert output.count('changed=1 ') == 2 and output.count('failed=0 ') == 2, output[-3000:]
+            assert elapsed < 60, elapsed  # no wait for anything the ledger claims
+            assert untouched(), kind
+            assert [e.get('status') for e in emu.journal].count(200) == 8
+    finally:
+        server.stop()
+
+
+def test_a_hold_in_the_ledger_is_honoured_by_both_paths(tmp_path):
+    """The control case of the above: a sane Retry-After hold in the ledger does hold the task back."""
+    accounts = fleet(1)
+    emu, server = start_emulator(accounts)
+    try:
+        for path in ('fast', 'module'):
+            tmpdir = tmp_path / ('tmp-' + path)
+            tmpdir.mkdir()
+            ledger = Ledger.for_url(emu.url, str(tmpdir))
+            os.makedirs(os.path.dirname(ledger.path), mode=0o700)
+            hold = time.time() + 15
+            with open(ledger.path, 'w') as f:
+                json.dump({'v': 2, 'hold_until': hold}, f)
+            emu.reset()
+            started = time.monotonic()
+            proc = start_playbook(tmp_path / ('run-' + path), tmpdir, accounts, emu.url, path, 5,
+                                  underlyings=UNDERLYINGS[:1])
+            output = proc.communicate(timeout=150)[0]
+            assert proc.returncode == 0, output[-3000:]
+            assert time.monotonic() - started >= 14, path
+            assert min(entry['time'] for entry in emu.journal) >= hold - 0.1, path
+    finally:
+        server.stop()
