@@ -14,7 +14,8 @@ fast-path workers, module processes) sends from the same IP, so they coordinate 
   waits until the request surely lands in a later minute.
 - **The exchange's clock.** ``Date`` gives the exchange's clock to the second only, and a request
   arrives some time after it is sent. The ledger keeps an interval ``[lo, hi]`` for the offset of the
-  exchange's clock to ours, narrowed by every answer (``Date - received <= offset < Date + 1 - sent``);
+  exchange's clock to ours, narrowed by every answer (``Date - received <= offset < Date + 1 - sent``,
+  widened by ``DATE_MARGIN`` and, below, ``DATE_EARLY_MARGIN``);
   a request sent at ``t`` lands between ``t + lo`` and ``t + hi + LANDING_MARGIN`` (+ the last round
   trip). When that span crosses a minute boundary the request is charged to both minutes: the new
   minute is never assumed to have begun before it surely has. Until the clock is known (first request
@@ -36,6 +37,7 @@ dropped. Nothing here raises into a task, and no wait is longer than ``MAX_PACIN
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -61,6 +63,7 @@ MAX_CLOCK_SPREAD = 15.0        # seconds: the widest offset interval kept
 CLOCK_MAX_AGE = 600.0          # seconds a known offset is used without a new answer
 CLOCK_DRIFT = 1e-4             # the offset interval widens by this much per second of age (100 ppm)
 DATE_MARGIN = 0.05             # seconds added on both sides of what a Date header says
+DATE_EARLY_MARGIN = 0.5        # and below it: a server that rounds its Date instead of truncating it
 LANDING_MARGIN = 1.0           # seconds a request may take from its claim to the exchange, plus the round trip
 ASSUMED_OFFSET = 1.0           # no Date header at all: the exchange's clock is assumed within 1 s of ours
 LOCK_TIMEOUT = 1.0             # seconds spent trying to lock the ledger before doing without it
@@ -298,7 +301,6 @@ class Ledger:
     @classmethod
     def for_url(cls, base_url, base_dir=None):
         parts = urlsplit(base_url)
-        import hashlib
         key = hashlib.sha256(('%s://%s:%s' % (parts.scheme, (parts.hostname or '').lower(), parts.port))
                              .encode('utf-8')).hexdigest()[:16]
         return cls(os.path.join(ledger_directory(base_dir), 'weight-%s.json' % key))
@@ -562,7 +564,8 @@ class Pacer:
             self.used_weight = used
         observed = None
         if date is not None:
-            observed = (date - received_at - DATE_MARGIN, date + 1.0 - sent_at + DATE_MARGIN, received_at)
+            observed = (date - received_at - DATE_MARGIN - DATE_EARLY_MARGIN, date + 1.0 - sent_at + DATE_MARGIN,
+                        received_at)
             if observed[1] - observed[0] > MAX_CLOCK_SPREAD:
                 observed = None
 
@@ -659,4 +662,3 @@ class Pacer:
             self._transaction(now, change)
         except Exception:  # pragma: no cover - defensive
             pass
-

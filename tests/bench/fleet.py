@@ -161,7 +161,8 @@ def pacing_case(env, workdir, name, accounts, unders, forks, path, reserve, cloc
         entries = journal(emu.url)
     counts = summarize(entries)
     windows = windows_of(entries, clock_offset_ms)
-    return dict(name=name, shape='%dx%d' % (accounts, unders), forks=forks, path=path,
+    return dict(name=name, shape='%dx%d%s' % (accounts, unders, ' (clock +%.1f s)' % (clock_offset_ms / 1000.0)
+                                              if clock_offset_ms else ''), forks=forks, path=path,
                 reserve='default' if reserve is None else reserve, rc=rc, wall=wall,
                 start_second=(started + clock_offset_ms / 1000.0) % 60, windows=len(windows),
                 per_window=[windows[m] for m in sorted(windows)], output=output if rc else '', **counts)
@@ -192,13 +193,17 @@ def run_concurrently(cases, env, workdir, batch):
 def bench_pacing(args, env, workdir):
     """The emulator's limit at 60 weight per minute, cold runs: 20 accounts x 3 underlyings with forks 20
     (120 requests) and 40 x 1 with the benchmark's forks (80 requests), weight_reserve 0 and the default;
-    then ``--pacing-repeat`` more rounds of the 20 x 3, reserve 0 runs. Four runs at a time."""
+    20 x 3 with the exchange's clock 17.3 s ahead; then ``--pacing-repeat`` more rounds of the 20 x 3, reserve 0
+    runs. Four runs at a time."""
     cases = []
     for accounts, unders, forks in ((20, 3, 20), (40, 1, args.forks)):
         for reserve in (0, None):
             for path in args.paths:
                 cases.append(dict(name='%dx%d-f%d-%s-r%s' % (accounts, unders, forks, path, reserve),
                                   accounts=accounts, unders=unders, forks=forks, path=path, reserve=reserve))
+    for path in args.paths:  # the exchange's clock 17.3 s ahead of ours: pacing by its Date, not by ours
+        cases.append(dict(name='20x3-f20-%s-r0-offset' % path, accounts=20, unders=3, forks=20, path=path, reserve=0,
+                          clock_offset_ms=17300))
     for n in range(args.pacing_repeat):
         for path in args.paths:
             cases.append(dict(name='repeat%d-%s' % (n, path), accounts=20, unders=3, forks=20, path=path, reserve=0))

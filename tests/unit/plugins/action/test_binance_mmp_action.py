@@ -22,7 +22,6 @@ def test_env_fallbacks_prefer_the_task_environment(monkeypatch):
     assert 'base_url' not in params  # no fallback value: the spec's default applies later
 
 
-
 def test_connection_environment_applies_the_task_proxy_and_ca_settings_then_restores(monkeypatch):
     monkeypatch.setenv('HTTPS_PROXY', 'http://controller-proxy:3128')
     monkeypatch.delenv('REQUESTS_CA_BUNDLE', raising=False)

@@ -431,7 +431,7 @@ def test_pacing_waits_for_the_next_minute_when_the_budget_is_spent():
     c._record_weight({'X-MBX-USED-WEIGHT-1M': '3', 'Date': date_of(clock.now)})
     c._pace()
     # until the exchange's clock is surely past its minute: its Date said 60030 s, so 30 s and a margin
-    assert len(sleeps) == 1 and 30.0 < sleeps[0] < 30.2
+    assert len(sleeps) == 1 and 30.0 < sleeps[0] < 30.7
     assert c.waits[-1][0] == 'weight'
     c._pace()  # a new minute: the budget is fresh
     assert len(sleeps) == 1
@@ -469,7 +469,7 @@ def test_workers_share_the_weight_through_the_ledger(tmp_path):
     b = paced_client(clock, sleeps_b, ledger=ledger, weight_limit=10, weight_reserve=2)
     a._record_weight({'X-MBX-USED-WEIGHT-1M': '8', 'Date': date_of(clock.now)})
     b._pace()  # b has seen nothing itself, but a's answer is in the ledger
-    assert len(sleeps_b) == 1 and 50.0 < sleeps_b[0] < 50.2
+    assert len(sleeps_b) == 1 and 50.0 < sleeps_b[0] < 50.7
 
 
 def test_a_429_holds_back_the_other_workers(exchange, tmp_path):

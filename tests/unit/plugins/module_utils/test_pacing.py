@@ -134,7 +134,7 @@ def test_the_clock_is_learnt_from_date_headers_and_narrowed():
     p = pacer(clock)
     p.observe(*answer(clock, offset=5.0, rtt=0.02))  # the exchange is 5 s ahead, Date whole seconds
     lo, hi, dummy = p.local['clock']
-    assert lo <= 5.0 <= hi and hi - lo <= 1.2
+    assert lo <= 5.0 <= hi and hi - lo <= 1.7  # a second, the round trip, the margins
     clock.now += 0.6
     p.observe(*answer(clock, offset=5.0, rtt=0.02))
     lo2, hi2, dummy = p.local['clock']
