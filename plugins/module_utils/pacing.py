@@ -66,7 +66,7 @@ DATE_MARGIN = 0.05             # seconds added on both sides of what a Date head
 DATE_EARLY_MARGIN = 0.5        # and below it: a server that rounds its Date instead of truncating it
 LANDING_MARGIN = 1.0           # seconds a request may take from its claim to the exchange, plus the round trip
 ASSUMED_OFFSET = 1.0           # no Date header at all: the exchange's clock is assumed within 1 s of ours
-LOCK_TIMEOUT = 1.0             # seconds spent trying to lock the ledger before doing without it
+LOCK_TIMEOUT = 5.0             # seconds spent trying to lock the ledger before doing without it (a busy host)
 LEDGER_PAUSE = 30.0            # seconds the ledger is left alone after its lock could not be taken
 PROBE_POLL = 0.05              # seconds between looks at the ledger while another worker learns the clock
 MAX_LEDGER_BYTES = 65536
@@ -214,6 +214,12 @@ def prune(state, now):
     return state
 
 
+def _narrower(new, old, now, by=0.01):
+    """Whether ``new`` tells more than ``old`` (narrower by ``by`` seconds, or moved away from it)."""
+    (nlo, nhi), (olo, ohi) = aged(new, now), aged(old, now)
+    return nlo > olo + by or nhi < ohi - by or nlo < olo - by or nhi > ohi + by
+
+
 def landing_minutes(clock, now, margin):
     """The exchange minutes a request sent now may land in: from the earliest to the latest possible."""
     lo, hi = aged(clock, now)
@@ -322,15 +328,16 @@ class Ledger:
 
     def _open_directory(self):
         uid = os.getuid()
-        try:
-            os.mkdir(self.directory, 0o700)
-        except FileExistsError:
-            pass
-        except OSError as e:
-            self._fail('cannot create %s: %s' % (self.directory, e.strerror))
         flags = os.O_RDONLY | getattr(os, 'O_DIRECTORY', 0) | getattr(os, 'O_NOFOLLOW', 0) | getattr(os, 'O_CLOEXEC', 0)
         try:
-            dfd = os.open(self.directory, flags)
+            try:
+                dfd = os.open(self.directory, flags)
+            except FileNotFoundError:
+                try:
+                    os.mkdir(self.directory, 0o700)
+                except FileExistsError:
+                    pass
+                dfd = os.open(self.directory, flags)
         except OSError as e:
             self._fail('cannot open %s: %s' % (self.directory, e.strerror))
         st = os.fstat(dfd)
@@ -482,13 +489,15 @@ class Pacer:
         if fd is not None:
             Ledger.write(fd, dump_state(state))
 
-    def _transaction(self, now, change):
-        """Run ``change(state, shared)`` on the merged state under the ledger's lock (when there is one);
-        the state is written back when ``change`` returns a true ``commit``. Returns what ``change`` returns."""
-        fd = self._open(now)
+    def _transaction(self, change):
+        """Run ``change(state, shared, now)`` on the merged state under the ledger's lock (when there is one);
+        the state is written back when ``change`` returns a true ``commit``. Returns what ``change`` returns.
+        ``now`` is read once the lock is held: what others wrote while this waited for it is not in its future."""
+        fd = self._open(self._clock())
         try:
+            now = self._clock()
             state = self._load(fd, now)
-            commit, result = change(state, fd is not None)
+            commit, result = change(state, fd is not None, now)
             if commit:
                 self._commit(fd, state, now)
             return result
@@ -511,7 +520,7 @@ class Pacer:
             now = self._clock()
             try:
                 reason, seconds, minutes = self._transaction(
-                    now, lambda state, shared: self._try_claim(state, shared, now, weight))
+                    lambda state, shared, now: self._try_claim(state, shared, now, weight))
             except Exception:  # pragma: no cover - defensive: pacing never fails a task
                 return ()
             if not seconds or seconds <= 0:
@@ -569,13 +578,13 @@ class Pacer:
             if observed[1] - observed[0] > MAX_CLOCK_SPREAD:
                 observed = None
 
-        def change(state, shared):
+        def change(state, shared, now):
             clock = state['clock']
             if observed is not None:
                 state['clock'] = merge_clocks(clock, observed, now)
             elif clock is None:
                 state['clock'] = (-ASSUMED_OFFSET, ASSUMED_OFFSET, now)
-            commit = state['clock'] != clock
+            commit = clock is None or _narrower(state['clock'], clock, now)
             if self._probing:
                 self._probing = False
                 state['probe'] = 0.0
@@ -595,7 +604,7 @@ class Pacer:
             self._update_local_clock(observed, now)
             return
         try:
-            self._transaction(now, change)
+            self._transaction(change)
         except Exception:  # pragma: no cover - defensive: pacing never fails a task
             pass
 
@@ -616,17 +625,16 @@ class Pacer:
 
     def hold(self, seconds):
         """A 429 asked for ``seconds`` of silence: every worker on this controller holds back."""
-        now = self._clock()
-        until = now + min(float(seconds), MAX_HOLD)
+        until = self._clock() + min(float(seconds), MAX_HOLD)
         self._held_until = until
 
-        def change(state, shared):
+        def change(state, shared, now):
             if until > state['hold']:
                 state['hold'] = until
                 return True, None
             return False, None
         try:
-            self._transaction(now, change)
+            self._transaction(change)
         except Exception:  # pragma: no cover - defensive
             pass
 
@@ -641,24 +649,21 @@ class Pacer:
 
     def known_time_offset_ms(self):
         """The time offset an earlier /eapi/v1/time synchronisation found (any worker), or None."""
-        now = self._clock()
-
-        def change(state, shared):
+        def change(state, shared, now):
             return False, state['sync'][0] if state['sync'] else None
         try:
-            return self._transaction(now, change)
+            return self._transaction(change)
         except Exception:  # pragma: no cover - defensive
             return None
 
     def share_time_offset_ms(self, offset_ms):
-        now = self._clock()
         if not isinstance(offset_ms, int) or abs(offset_ms) > MAX_CLOCK_OFFSET * 1000:
             return
 
-        def change(state, shared):
+        def change(state, shared, now):
             state['sync'] = (offset_ms, now)
             return True, None
         try:
-            self._transaction(now, change)
+            self._transaction(change)
         except Exception:  # pragma: no cover - defensive
             pass
