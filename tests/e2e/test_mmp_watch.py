@@ -49,8 +49,9 @@ def private_tmp(tmp_path):
 @pytest.fixture
 def private_ledger(monkeypatch, tmp_path):
     """The same for the tests that run the source in this process."""
-    from ansible_collections.marketops.binance.plugins.module_utils import client
-    monkeypatch.setattr(client.WeightLedger, 'for_url', classmethod(lambda cls, url: cls(str(tmp_path / 'ledger.json'))))
+    from ansible_collections.marketops.binance.plugins.module_utils import pacing
+    for_url = pacing.Ledger.for_url
+    monkeypatch.setattr(pacing.Ledger, 'for_url', lambda url, base_dir=None: for_url(url, base_dir=str(tmp_path)))
 
 
 def java_home():
