@@ -7,7 +7,7 @@ from __future__ import annotations
 
 class ModuleDocFragment:
     # Connection and credential options shared by the collection's modules.
-    # Kept in step with auth_argument_spec() in plugins/module_utils/mmp.py.
+    # Kept in step with auth_argument_spec() in plugins/module_utils/common.py.
     DOCUMENTATION = r'''
 options:
   api_key:
@@ -93,6 +93,12 @@ options:
       - If not set, a tenth of O(weight_limit) (240 of 2400), at least 1 and below O(weight_limit).
       - V(0) when these tasks are the only user of the IP.
     type: int
+  account:
+    description:
+      - A label of the account, such as the inventory host name; not sent to the exchange.
+      - When set, every warning and error message of the task starts with C(account <label>:), so that a message
+        says whose underlying it is about. The collection's playbooks set it to C(inventory_hostname).
+    type: str
 notes:
   - The API key needs the options trading permission, and Binance must have enabled the account as a
     market maker. Keys bound to an IP whitelist only work from that IP, so run the task on (or delegate it to)

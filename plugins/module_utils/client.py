@@ -841,3 +841,11 @@ class BinanceOptionsClient:
 
     def reset_mmp(self, underlying):
         return self.request('POST', '/eapi/v1/mmpReset', {'underlying': underlying})
+
+    def get_countdown(self, underlying=None):
+        """The kill-switch (auto-cancel countdown) configs; the answer's shape is not settled (see killswitch.py)."""
+        return self.request('GET', '/eapi/v1/countdownCancelAll', {'underlying': underlying})
+
+    def set_countdown(self, underlying, countdown_ms):
+        return self.request('POST', '/eapi/v1/countdownCancelAll', {'underlying': underlying,
+                                                                     'countdownTime': countdown_ms})

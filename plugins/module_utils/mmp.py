@@ -2,10 +2,11 @@
 # Copyright: (c) 2026, marketops infrastructure team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Market Maker Protection logic: validate, normalise, compare, apply. Plain Python, no AnsibleModule.
+"""Market Maker Protection logic: validate, normalise, compare, apply, read, reset. Plain Python, no AnsibleModule.
 
-Used by the ``binance_mmp`` module and by its action plugin (the controller fast path), so both
-behave the same way.
+Holds the cores of ``binance_mmp``, ``binance_mmp_info`` and ``binance_mmp_reset`` (see common.py for what a
+core is). The modules and the action plugin (the controller fast path) both run them through
+``common.task_result()``, so both paths behave the same way.
 """
 
 from __future__ import annotations
@@ -14,83 +15,51 @@ import re
 
 from decimal import Decimal, InvalidOperation
 
-from ansible.module_utils.basic import env_fallback, missing_required_lib
-
 from ansible_collections.marketops.binance.plugins.module_utils.client import (
     BinanceError,
-    BinanceOptionsClient,
     BinanceUnknownOutcome,
-    DEFAULT_BASE_URL,
-    DEFAULT_RECV_WINDOW,
-    DEFAULT_TIMEOUT,
-    DEFAULT_WEIGHT_LIMIT,
-    DEFAULT_WEIGHT_RESERVE,
-    MAX_RECV_WINDOW,
-    check_base_url,
-    check_ca_path,
     insecure_tls_warning,
-    make_signer,
 )
+from ansible_collections.marketops.binance.plugins.module_utils import common
+from ansible_collections.marketops.binance.plugins.module_utils.common import (  # noqa: F401 (auth_argument_spec, client_from_params, validate_connection_params: kept importable from here)
+    BinanceTaskError,
+    BinanceValidationError,
+    LONG_MAX,
+    UNDERLYING_RE,
+    UNKNOWN_OUTCOME_WRITES,
+    auth_argument_spec,
+    client_from_params,
+    validate_connection_params,
+    validate_long,
+    validate_underlying,
+)
+from ansible_collections.marketops.binance.plugins.module_utils.killswitch import read_kill_switch
 
 
 WINDOW_MS_MAX = 5000
-LONG_MAX = 2 ** 63 - 1
 DECIMAL_DIGITS = 20              # the exchange's ^([0-9]{1,20})(\.[0-9]{1,20})?$
 DECIMAL_RE = re.compile(r'^([0-9]{1,20})(\.[0-9]{1,20})?$')
-UNDERLYING_RE = re.compile(r'^[A-Za-z0-9]{1,32}$')
 COMPARED_KEYS = ('window_ms', 'frozen_ms', 'qty_limit', 'delta_limit')
-# How many times a write is sent again after the exchange was read back and does not hold it.
-UNKNOWN_OUTCOME_WRITES = 2
+INFO_MAX_UNDERLYINGS = 200
 
 FROZEN_ZERO_WARNING = ('frozen_ms is 0 for %s: after MMP triggers, quoting stays frozen until a manual reset '
                        '(POST /eapi/v1/mmpReset), not for a fixed time')
 
-
-def auth_argument_spec():
-    """Connection and credential options shared by every module of the collection.
-
-    Kept in step with the ``marketops.binance.auth`` doc fragment.
-    """
-    return dict(
-        api_key=dict(type='str', required=True, no_log=True, fallback=(env_fallback, ['BINANCE_API_KEY'])),
-        api_secret=dict(type='str', no_log=True, fallback=(env_fallback, ['BINANCE_API_SECRET'])),
-        private_key=dict(type='str', no_log=True, fallback=(env_fallback, ['BINANCE_PRIVATE_KEY'])),
-        private_key_passphrase=dict(type='str', no_log=True),
-        base_url=dict(type='str', default=DEFAULT_BASE_URL, fallback=(env_fallback, ['BINANCE_EAPI_URL'])),
-        recv_window=dict(type='int', default=DEFAULT_RECV_WINDOW),
-        timeout=dict(type='float', default=DEFAULT_TIMEOUT),
-        validate_certs=dict(type='bool', default=True),
-        ca_path=dict(type='path'),
-        weight_limit=dict(type='int', default=DEFAULT_WEIGHT_LIMIT),
-        weight_reserve=dict(type='int'),
-    )
+# Kept under its first name: the MMP module's bad input.
+MMPValidationError = BinanceValidationError
 
 
-def mmp_argument_spec():
-    spec = dict(
-        underlying=dict(type='str', required=True),
-        window_ms=dict(type='int', required=True),
-        frozen_ms=dict(type='int', required=True),
-        qty_limit=dict(type='raw', required=True),
-        delta_limit=dict(type='raw', required=True),
-    )
-    spec.update(auth_argument_spec())
-    return spec
-
-
-class MMPValidationError(ValueError):
-    """Bad input. Raised before any request is made; the message names the option and what is allowed."""
-
-    def __init__(self, option, value, allowed, message=None):
-        super().__init__(message or '%s: got %r; %s' % (option, value, allowed))
-        self.option = option
-
-
-class MMPApplyError(BinanceError):
-    """The exchange did not end up holding what was asked. Carries both sides."""
+class MMPApplyError(BinanceTaskError):
+    """The exchange did not end up holding what was asked, or answered nonsense. Carries both sides."""
 
     def __init__(self, message, before=None, asked=None, exchange=None):
-        super().__init__(message)
+        details = {}
+        if before is not None:
+            details['before'] = before
+        if exchange is not None:
+            details['exchange'] = exchange
+            details['asked'] = dict(asked or {})
+        super().__init__(message, details=details)
         self.before = before
         self.asked = asked
         self.exchange = exchange
@@ -143,86 +112,26 @@ def normalize_limit(option, value):
     return text
 
 
-def _int_option(option, value, low, high, allowed):
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise MMPValidationError(option, value, allowed)
-    return value
-
-
 def validate_mmp_params(params):
     """Check every MMP option and return the desired config, normalised. Raises MMPValidationError."""
-    underlying = params.get('underlying')
-    if not isinstance(underlying, str) or not UNDERLYING_RE.match(underlying.strip()):
-        raise MMPValidationError('underlying', underlying, 'letters and digits only (1 to 32), such as BTCUSDT')
     return {
-        'underlying': underlying.strip().upper(),
-        'window_ms': _int_option('window_ms', params.get('window_ms'), 1, WINDOW_MS_MAX,
-                                 'an integer number of milliseconds in (0, %d]' % WINDOW_MS_MAX),
-        'frozen_ms': _int_option('frozen_ms', params.get('frozen_ms'), 0, LONG_MAX,
-                                 'an integer number of milliseconds >= 0 (0 = frozen until a manual reset)'),
+        'underlying': validate_underlying(params.get('underlying')),
+        'window_ms': validate_long('window_ms', params.get('window_ms'), 1, WINDOW_MS_MAX,
+                                   'an integer number of milliseconds in (0, %d]' % WINDOW_MS_MAX),
+        'frozen_ms': validate_long('frozen_ms', params.get('frozen_ms'), 0, LONG_MAX,
+                                   'an integer number of milliseconds >= 0 (0 = frozen until a manual reset)'),
         'qty_limit': normalize_limit('qty_limit', params.get('qty_limit')),
         'delta_limit': normalize_limit('delta_limit', params.get('delta_limit')),
     }
 
 
-def validate_connection_params(params):
-    """Check the connection options that the argument spec cannot. Raises MMPValidationError."""
-    recv_window = params.get('recv_window')
-    if isinstance(recv_window, bool) or not isinstance(recv_window, int) or not 0 < recv_window < MAX_RECV_WINDOW:
-        raise MMPValidationError('recv_window', recv_window, 'an integer number of milliseconds in (0, %d)'
-                                 % MAX_RECV_WINDOW)
-    timeout = params.get('timeout')
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 300:
-        raise MMPValidationError('timeout', timeout, 'a number of seconds in (0, 300]')
-    weight_limit = params.get('weight_limit')
-    if isinstance(weight_limit, bool) or not isinstance(weight_limit, int) or weight_limit < 0:
-        raise MMPValidationError('weight_limit', weight_limit, 'an integer >= 0 (request weight per IP and minute; '
-                                 '0 turns pacing off)')
-    weight_reserve = params.get('weight_reserve')
-    if weight_reserve is not None and (isinstance(weight_reserve, bool) or not isinstance(weight_reserve, int)
-                                       or not 0 <= weight_reserve < max(weight_limit, 1)):
-        raise MMPValidationError('weight_reserve', weight_reserve, 'an integer in [0, weight_limit)')
-    try:
-        check_base_url(params.get('base_url'))
-    except BinanceError as e:
-        raise MMPValidationError('base_url', params.get('base_url'), e.message.split(': ', 1)[-1])
-    if params.get('ca_path') is not None:
-        try:
-            check_ca_path(params['ca_path'])
-        except BinanceError as e:
-            raise MMPValidationError('ca_path', params['ca_path'], None, message=e.message)
-    if params.get('api_secret') and params.get('private_key'):
-        raise MMPValidationError('api_secret', None, None,
-                                 message='api_secret and private_key are both set (as options or through '
-                                 'BINANCE_API_SECRET / BINANCE_PRIVATE_KEY); set exactly one of them')
-    if not params.get('api_secret') and not params.get('private_key'):
-        raise MMPValidationError('api_secret', None, 'set exactly one of api_secret (HMAC key) and private_key '
-                                 '(Ed25519 or RSA key), or BINANCE_API_SECRET / BINANCE_PRIVATE_KEY')
-
-
 def validate_all(params):
-    """Validate every option; returns the desired MMP config and warnings. No request is made."""
+    """Validate every option; returns the desired MMP config and warnings (as the task gives them, without the
+    account label). No request is made."""
     validate_connection_params(params)
-    desired = validate_mmp_params(params)
-    warnings = []
+    desired, warnings = MMP.validate(params)
     insecure = insecure_tls_warning(params.get('base_url'), params.get('validate_certs', True))
-    if insecure:
-        warnings.append(insecure)
-    if desired['frozen_ms'] == 0:
-        warnings.append(FROZEN_ZERO_WARNING % desired['underlying'])
-    return desired, warnings
-
-
-def client_from_params(params, **kwargs):
-    """Build the client from validated options. Raises BinanceConfigError / BinanceMissingLibrary."""
-    signer = make_signer(api_secret=params.get('api_secret'), private_key=params.get('private_key'),
-                         private_key_passphrase=params.get('private_key_passphrase'))
-    reserve = params.get('weight_reserve')
-    return BinanceOptionsClient(api_key=params['api_key'], signer=signer, base_url=params['base_url'],
-                                recv_window=params['recv_window'], timeout=params['timeout'],
-                                validate_certs=params['validate_certs'], ca_path=params.get('ca_path'),
-                                weight_limit=params.get('weight_limit'),
-                                weight_reserve=DEFAULT_WEIGHT_RESERVE if reserve is None else reserve, **kwargs)
+    return desired, ([insecure] if insecure else []) + warnings
 
 
 # --------------------------------------------------------------------------------------------
@@ -245,8 +154,8 @@ def config_from_api(data, underlying):
                 raise MMPApplyError('the exchange\'s MMP answer for %s has %s=%r, not a decimal' % (underlying, field, raw))
             config[key] = format_decimal(d) if d is not None else None
         else:
-            if d is None and raw is not None or d is not None and d != d.to_integral_value():
-                raise MMPApplyError('the exchange\'s MMP answer for %s has %s=%r, not an integer' % (underlying, field, raw))
+            if d is None and raw is not None or d is not None and (d != d.to_integral_value() or d < 0):
+                raise MMPApplyError('the exchange\'s MMP answer for %s has %s=%r, not an integer >= 0' % (underlying, field, raw))
             config[key] = int(d) if d is not None else None
     if config['underlying'] != underlying:
         raise MMPApplyError('asked for the MMP config of %s, the exchange answered for %s'
@@ -332,60 +241,195 @@ def ensure_mmp(client, desired, check_mode=False):
         return dict(changed=True, config=after, diff=dict(before=before, after=after))
 
 
-def run_mmp(params, check_mode=False, client_factory=client_from_params):
-    """Everything a ``binance_mmp`` task does, for the module and the action plugin alike.
+def reset_mmp(client, underlying, only_if_frozen=True, check_mode=False):
+    """Reset the MMP of ``underlying`` (``POST /eapi/v1/mmpReset``), only when it is frozen if ``only_if_frozen``.
 
-    Returns (result, error): ``result`` holds changed/config/diff/used_weight/warnings;
-    ``error`` is None or a dict with ``msg`` and the failure's details. Never raises on bad input or API
-    errors; nothing secret is in either.
+    Returns a dict: changed (a reset was sent; in check mode: would be), config (after the task; the reset's
+    answer is taken as the state after it), was_frozen, diff. An unknown outcome is decided by reading back.
     """
-    try:
-        desired, warnings = validate_all(params)
-    except MMPValidationError as e:
-        return dict(changed=False, warnings=[]), dict(msg=str(e), option=e.option)
-    result = dict(changed=False, warnings=warnings, used_weight=None)
-    try:
-        client = client_factory(params)
-    except BinanceError as e:
-        return result, dict(msg=e.message, missing_library=getattr(e, 'library', None),
-                            missing_reason=getattr(e, 'reason', None))
-    try:
+    before = config_from_api(client.get_mmp(underlying), underlying)
+    was_frozen = mmp_status(before, client.server_now_ms())['frozen']
+    if only_if_frozen and not was_frozen:
+        return dict(changed=False, config=before, was_frozen=False, diff=dict(before=dict(before), after=dict(before)))
+    if check_mode:
+        predicted = dict(before, last_trigger_time=0)
+        return dict(changed=True, config=before, was_frozen=was_frozen, diff=dict(before=before, after=predicted))
+    sends_left = UNKNOWN_OUTCOME_WRITES
+    while True:
+        try:
+            after = config_from_api(client.reset_mmp(underlying), underlying)
+        except BinanceUnknownOutcome as e:
+            try:
+                after = config_from_api(client.get_mmp(underlying), underlying)
+            except BinanceError as read_error:
+                raise MMPApplyError('%s; reading the MMP config of %s back failed too (%s): the reset may or may '
+                                    'not have happened, run again' % (e.message, underlying, read_error.message),
+                                    before=before)
+            if mmp_status(after, client.server_now_ms())['frozen']:
+                if sends_left > 0:
+                    sends_left -= 1
+                    continue  # a reset is safe to repeat
+                raise MMPApplyError('%s; the MMP of %s still reads as frozen after %d resets: the exchange may not '
+                                    'have reset it' % (e.message, underlying, UNKNOWN_OUTCOME_WRITES + 1),
+                                    before=before)
+        return dict(changed=True, config=after, was_frozen=was_frozen, diff=dict(before=before, after=after))
+
+
+def underlyings_from_exchange_info(data):
+    """``optionContracts[].underlying`` of ``GET /eapi/v1/exchangeInfo``, deduplicated, in the exchange's order."""
+    contracts = data.get('optionContracts') if isinstance(data, dict) else None
+    if not isinstance(contracts, list):
+        raise BinanceTaskError('GET /eapi/v1/exchangeInfo answered without an optionContracts list: the underlyings '
+                               'cannot be listed; set the underlyings option')
+    out = []
+    for contract in contracts:
+        name = contract.get('underlying') if isinstance(contract, dict) else None
+        if not isinstance(name, str) or not UNDERLYING_RE.match(name):
+            raise BinanceTaskError('GET /eapi/v1/exchangeInfo lists an option contract with underlying %r, not a '
+                                   'name of letters and digits: set the underlyings option' % (name,))
+        if name.upper() not in out:
+            out.append(name.upper())
+    if len(out) > INFO_MAX_UNDERLYINGS:
+        raise BinanceTaskError('GET /eapi/v1/exchangeInfo lists %d underlyings, more than the %d this module reads '
+                               'in one task: set the underlyings option' % (len(out), INFO_MAX_UNDERLYINGS))
+    return out
+
+
+def read_mmp_info(client, underlyings=None):
+    """The MMP state (config and derived status) and the kill-switch of every underlying.
+
+    ``underlyings``: validated names, or None for every underlying the exchange lists. One MMP read and one
+    kill-switch read per underlying (plus ``exchangeInfo`` when none is given). Returns (mmp, kill_switch).
+    """
+    if not underlyings:
+        underlyings = underlyings_from_exchange_info(client.exchange_info())
+    mmp, kill_switch = [], []
+    for underlying in underlyings:
+        try:
+            config = config_from_api(client.get_mmp(underlying), underlying)
+        except BinanceTaskError:
+            raise
+        except BinanceError as e:
+            raise BinanceTaskError('MMP %s: %s' % (underlying, e.message), details=dict(underlying=underlying),
+                                   http_status=e.http_status, code=e.code, exchange_message=e.exchange_message)
+        config.update(mmp_status(config, client.server_now_ms()))
+        mmp.append(config)
+    for underlying in underlyings:
+        kill_switch.append(read_kill_switch(client, underlying))
+    return mmp, kill_switch
+
+
+# --------------------------------------------------------------------------------------------
+# The modules' cores (see common.py)
+# --------------------------------------------------------------------------------------------
+
+class _UnderlyingCore:
+    name = 'MMP'
+
+    def what(self, desired):
+        return '%s %s' % (self.name, desired['underlying'])
+
+    @staticmethod
+    def error_context(desired):
+        return dict(underlying=desired['underlying'])
+
+
+class MMPCore(_UnderlyingCore):
+    """binance_mmp: make one underlying's MMP config equal to the options."""
+
+    @staticmethod
+    def argument_spec():
+        return dict(
+            underlying=dict(type='str', required=True),
+            window_ms=dict(type='int', required=True),
+            frozen_ms=dict(type='int', required=True),
+            qty_limit=dict(type='raw', required=True),
+            delta_limit=dict(type='raw', required=True),
+        )
+
+    @staticmethod
+    def validate(params):
+        desired = validate_mmp_params(params)
+        warnings = [FROZEN_ZERO_WARNING % desired['underlying']] if desired['frozen_ms'] == 0 else []
+        return desired, warnings
+
+    @staticmethod
+    def run(client, desired, check_mode):
         outcome = ensure_mmp(client, desired, check_mode=check_mode)
-    except MMPApplyError as e:
-        result['used_weight'] = client.used_weight
-        error = dict(msg=e.message, underlying=desired['underlying'])
-        if e.before is not None:
-            error['before'] = e.before
-        if e.exchange is not None:
-            error['exchange'] = e.exchange
-            error['asked'] = dict(desired)
-        return result, error
-    except BinanceError as e:
-        result['used_weight'] = client.used_weight
-        error = dict(msg='MMP %s: %s' % (desired['underlying'], e.message), underlying=desired['underlying'])
-        if e.code is not None:
-            error['code'] = e.code
-        if e.http_status is not None:
-            error['http_status'] = e.http_status
-        return result, error
-    result.update(changed=outcome['changed'], config=outcome['config'], diff=outcome['diff'],
-                  used_weight=client.used_weight)
-    return result, None
+        return dict(changed=outcome['changed'], config=outcome['config'], diff=outcome['diff'])
+
+
+class MMPResetCore(_UnderlyingCore):
+    """binance_mmp_reset: reset a frozen underlying."""
+
+    name = 'MMP reset'
+
+    @staticmethod
+    def argument_spec():
+        return dict(underlying=dict(type='str', required=True), only_if_frozen=dict(type='bool', default=True))
+
+    @staticmethod
+    def validate(params):
+        only = params.get('only_if_frozen')
+        if not isinstance(only, bool):
+            raise BinanceValidationError('only_if_frozen', only, 'true or false')
+        return dict(underlying=validate_underlying(params.get('underlying')), only_if_frozen=only), []
+
+    @staticmethod
+    def run(client, desired, check_mode):
+        return reset_mmp(client, desired['underlying'], only_if_frozen=desired['only_if_frozen'],
+                         check_mode=check_mode)
+
+
+class MMPInfoCore:
+    """binance_mmp_info: read the MMP state and kill-switch of several underlyings."""
+
+    @staticmethod
+    def argument_spec():
+        return dict(underlyings=dict(type='list', elements='str'))
+
+    @staticmethod
+    def validate(params):
+        given = params.get('underlyings')
+        if given is None:
+            return dict(underlyings=None), []
+        if not isinstance(given, list) or len(given) > INFO_MAX_UNDERLYINGS:
+            raise BinanceValidationError('underlyings', given, 'a list of at most %d underlyings' % INFO_MAX_UNDERLYINGS)
+        out = []
+        for value in given:
+            name = validate_underlying(value, option='underlyings')
+            if name not in out:
+                out.append(name)
+        return dict(underlyings=out or None), []
+
+    @staticmethod
+    def what(desired):
+        return 'MMP info'
+
+    @staticmethod
+    def error_context(desired):
+        return {}
+
+    @staticmethod
+    def run(client, desired, check_mode):
+        mmp, kill_switch = read_mmp_info(client, desired['underlyings'])
+        return dict(changed=False, mmp=mmp, kill_switch=kill_switch)
+
+
+MMP = MMPCore()
+MMP_RESET = MMPResetCore()
+MMP_INFO = MMPInfoCore()
+
+
+def mmp_argument_spec():
+    return common.argument_spec(MMP)
+
+
+def run_mmp(params, check_mode=False, client_factory=client_from_params):
+    """Everything a ``binance_mmp`` task does: (result, error), see common.run_core()."""
+    return common.run_core(MMP, params, check_mode=check_mode, client_factory=client_factory)
 
 
 def task_result(params, check_mode=False, diff_mode=False):
-    """A binance_mmp task's result as the module returns it, for the module and the action plugin alike.
-
-    Returns (result, warnings, failed). ``result`` carries ``diff`` only in diff or check mode, and on failure
-    the error's ``msg`` (the standard missing-library message where a library is missing) and details.
-    """
-    result, error = run_mmp(params, check_mode=check_mode)
-    warnings = result.pop('warnings', [])
-    if not (diff_mode or check_mode):
-        result.pop('diff', None)
-    if error:
-        library, reason = error.pop('missing_library', None), error.pop('missing_reason', None)
-        if library:
-            error['msg'] = missing_required_lib(library, reason=reason)
-        result.update(error)
-    return result, warnings, bool(error)
+    """A binance_mmp task's result as the module returns it: (result, warnings, failed), see common.task_result()."""
+    return common.task_result(MMP, params, check_mode=check_mode, diff_mode=diff_mode)

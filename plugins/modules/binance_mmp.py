@@ -25,6 +25,7 @@ author:
   - marketops infrastructure team (@marketops)
 extends_documentation_fragment:
   - marketops.binance.auth
+  - marketops.binance.attributes
 attributes:
   check_mode:
     support: full
@@ -32,11 +33,6 @@ attributes:
   diff_mode:
     support: full
     description: Returns the config before and after the task.
-  action_group:
-    support: full
-    description: Use C(group/marketops.binance.binance) in C(module_defaults) to set the credentials once.
-    membership:
-      - marketops.binance.binance
 options:
   underlying:
     description:
@@ -75,6 +71,9 @@ seealso:
   - name: Binance options MMP API
     description: The exchange's documentation of the MMP endpoints.
     link: https://developers.binance.com/docs/derivatives/option/market-maker-endpoints
+  - module: marketops.binance.binance_mmp_info
+  - module: marketops.binance.binance_mmp_reset
+  - module: marketops.binance.binance_kill_switch
 '''
 
 EXAMPLES = r'''
@@ -172,16 +171,16 @@ used_weight:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.marketops.binance.plugins.module_utils.client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
-from ansible_collections.marketops.binance.plugins.module_utils.mmp import mmp_argument_spec, task_result
+from ansible_collections.marketops.binance.plugins.module_utils.common import argument_spec, task_result
+from ansible_collections.marketops.binance.plugins.module_utils.mmp import MMP as CORE
 
 
 def main():
     # "Exactly one of api_secret / private_key" is checked in task_result(), by value: a null option counts as unset.
-    module = AnsibleModule(argument_spec=mmp_argument_spec(), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(CORE), supports_check_mode=True)
     if not HAS_REQUESTS:
         module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR)
-
-    result, warnings, failed = task_result(module.params, check_mode=module.check_mode, diff_mode=module._diff)
+    result, warnings, failed = task_result(CORE, module.params, check_mode=module.check_mode, diff_mode=module._diff)
     for warning in warnings:
         module.warn(warning)
     if failed:

@@ -1,0 +1,14 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, marketops infrastructure team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin for binance_mmp_info: the controller fast path, shared by every module (plugins/plugin_utils/fast_path.py)."""
+
+from __future__ import annotations
+
+from ansible_collections.marketops.binance.plugins.plugin_utils.fast_path import FastPathAction, apply_env_fallbacks
+
+__all__ = ['ActionModule', 'apply_env_fallbacks']
+
+
+class ActionModule(FastPathAction):
+    """The shared fast path; the module is found from the task's action name."""
