@@ -66,6 +66,60 @@ def test_official_sdk_kill_switch(emulator, accounts):
     assert api.get_auto_cancel_all_open_orders(underlying='ETHUSDT').data().countdown_time == 0
 
 
+@pytest.mark.parametrize('name', ['hmac-a', 'ed25519', 'rsa'])
+def test_official_sdk_kill_switch_in_both_get_shapes(emulator, accounts, name):
+    """The SDK sets countdowns on two underlyings; the GET answers in either shape, as the setting says."""
+    api = sdk_client(emulator.url, accounts[name])
+    answer = api.set_auto_cancel_all_open_orders(underlying='BTCUSDT', countdown_time=30000).data()
+    assert (answer.underlying, answer.countdown_time) == ('BTCUSDT', 30000)
+    api.set_auto_cancel_all_open_orders(underlying='ETHUSDT', countdown_time=5000)
+    assert emulator.journal[0]['signature_in'] == 'query'
+    # object: the SDK's model, one object per underlying, countdownTime 0 when off
+    emulator.settings['countdown_get_shape'] = 'object'
+    assert api.get_auto_cancel_all_open_orders(underlying='SOLUSDT').data().countdown_time == 0
+    assert api.get_auto_cancel_all_open_orders(underlying='ETHUSDT').data().countdown_time == 5000
+    # list: the docs' wording, the active configs only (the SDK's model cannot hold it: read raw)
+    emulator.settings['countdown_get_shape'] = 'list'
+    if name == 'hmac-a':
+        acct = accounts['hmac-a']
+        for params, expected in ((dict(underlying='BTCUSDT'), [{'underlying': 'BTCUSDT', 'countdownTime': 30000}]),
+                                 (dict(underlying='SOLUSDT'), []),
+                                 ({}, [{'underlying': 'BTCUSDT', 'countdownTime': 30000},
+                                       {'underlying': 'ETHUSDT', 'countdownTime': 5000}])):
+            status, headers, body = raw(emulator.url, 'GET', '/eapi/v1/countdownCancelAll',
+                                        signed(emulator, acct, **params), secret=acct['secret'],
+                                        api_key=acct['api_key'])
+            assert (status, body) == (200, expected)
+    api.set_auto_cancel_all_open_orders(underlying='BTCUSDT', countdown_time=0)
+    assert emulator.state()['countdown']['%s/BTCUSDT' % name] == 0
+    with pytest.raises(BadRequestError):
+        api.set_auto_cancel_all_open_orders(underlying='BTCUSDT', countdown_time=4999)
+    with pytest.raises(BadRequestError):
+        api.set_auto_cancel_all_open_orders(underlying='FOOUSDT', countdown_time=5000)
+
+
+def test_trigger_freezes_and_reset_clears_the_trigger(emulator, accounts):
+    """Trigger on demand through the control endpoint; the SDK reads lastTriggerTime; a reset clears it."""
+    api = sdk_client(emulator.url, accounts['hmac-a'])
+    api.set_market_maker_protection_config(underlying='BTCUSDT', window_time_in_milliseconds=3000,
+                                           frozen_time_in_milliseconds=0, qty_limit=2.0, delta_limit=2.3)
+    with pytest.raises(urllib.error.HTTPError):  # never configured: MMP cannot trigger
+        ctl.control(emulator.url, 'POST', 'trigger', dict(account='hmac-a', underlying='ETHUSDT'))
+    before = int(time.time() * 1000)
+    ctl.control(emulator.url, 'POST', 'trigger', dict(account='hmac-a', underlying='BTCUSDT'))
+    read = api.get_market_maker_protection_config(underlying='BTCUSDT').data()
+    assert read.last_trigger_time >= before
+    ctl.control(emulator.url, 'POST', 'trigger', dict(api_key=accounts['hmac-a']['api_key'], underlying='BTCUSDT',
+                                                      at_ms=1700000000000))
+    assert api.get_market_maker_protection_config(underlying='BTCUSDT').data().last_trigger_time == 1700000000000
+    # mmpSet keeps the trigger time; a reset answers with the state after it, trigger cleared
+    api.set_market_maker_protection_config(underlying='BTCUSDT', window_time_in_milliseconds=2000,
+                                           frozen_time_in_milliseconds=0, qty_limit=2.0, delta_limit=2.3)
+    assert api.get_market_maker_protection_config(underlying='BTCUSDT').data().last_trigger_time == 1700000000000
+    reset = api.reset_market_maker_protection_config(underlying='BTCUSDT').data()
+    assert reset.last_trigger_time == 0 and reset.window_time_in_milliseconds == 2000
+
+
 def test_official_sdk_sees_the_exchange_errors(emulator, accounts):
     wrong = dict(accounts['hmac-a'], secret='wrong-secret')
     with pytest.raises(BadRequestError) as e:

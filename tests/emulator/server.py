@@ -25,11 +25,24 @@ Control endpoints (no signature, loopback only), for tests and rehearsals:
     DELETE /_emulator/journal      clear it
     POST   /_emulator/faults       add faults: {"faults": [{"kind": "503_unknown", "path": "/eapi/v1/mmpSet"}]}
     DELETE /_emulator/faults       clear them
-    POST   /_emulator/config       {"clock_offset_ms": -8000, "weight_limit": 60, "limit_format": "padded", ...}
+    POST   /_emulator/config       {"clock_offset_ms": -8000, "weight_limit": 60, "limit_format": "padded",
+                                    "countdown_get_shape": "list", ...}
     GET    /_emulator/tls          the TLS handshakes seen, failed ones included (HTTPS only)
     GET    /_emulator/state        the MMP and kill-switch state of every account
     POST   /_emulator/state        set state: {"api_key": ..., "underlying": ..., "window_ms": ..., ...}
+    POST   /_emulator/trigger      trigger MMP: {"api_key" or "account": ..., "underlying": ..., "at_ms": ...}
+                                   (at_ms: when, by the exchange's clock; default now)
     POST   /_emulator/reset        forget state, journal, faults, weights and bans
+
+MMP state follows the reference: after a trigger (lastTriggerTime > 0) the underlying is frozen for
+frozenTimeInMilliseconds, or until ``POST /eapi/v1/mmpReset`` when that is 0. Whether the exchange clears
+lastTriggerTime on a reset is not documented; this emulator clears it (sets it to 0) and answers the reset
+with the state after it. mmpSet keeps lastTriggerTime.
+
+The kill-switch GET answer's shape is not settled (the docs: the active configs; the official SDK: one
+object). Setting ``countdown_get_shape``: ``object`` (default; with an underlying, that underlying's
+``{underlying, countdownTime}``, 0 when off; without one, the first active config or ``{}``) or ``list``
+(the active configs, filtered by the underlying when one is given, ``[]`` when none).
 
 Standard library only; ``cryptography`` is needed only for accounts with an Ed25519 or RSA public key.
 """
@@ -148,7 +161,7 @@ class Emulator:
     """The exchange's state and rules; the HTTP layer is ``Handler``."""
 
     def __init__(self, accounts, underlyings=DEFAULT_UNDERLYINGS, weight_limit=2400, ban_after=3,
-                 ban_seconds=120, limit_format='plain', clock_offset_ms=0):
+                 ban_seconds=120, limit_format='plain', clock_offset_ms=0, countdown_get_shape='object'):
         self.lock = threading.RLock()
         self.tls_idle = threading.Condition(self.lock)
         self.handshaking = 0  # TLS handshakes in progress
@@ -163,7 +176,8 @@ class Emulator:
             self.accounts[account['api_key']] = account
         self.underlyings = list(underlyings)
         self.settings = dict(weight_limit=weight_limit, ban_after=ban_after, ban_seconds=ban_seconds,
-                             limit_format=limit_format, clock_offset_ms=clock_offset_ms)
+                             limit_format=limit_format, clock_offset_ms=clock_offset_ms,
+                             countdown_get_shape=countdown_get_shape)
         self.reset()
 
     def reset(self):
@@ -363,7 +377,12 @@ class Emulator:
         if (method, path) == ('POST', '/eapi/v1/mmpSet'):
             return self.set_mmp(account, params)
         if (method, path) == ('POST', '/eapi/v1/mmpReset'):
-            return self.mmp_answer(account['api_key'], self.underlying(params))
+            underlying = self.underlying(params)
+            with self.lock:
+                config = self.mmp.get((account['api_key'], underlying))
+                if config is not None:
+                    config['last_trigger'] = 0  # undocumented on the exchange: here a reset clears the trigger
+            return self.mmp_answer(account['api_key'], underlying)
         if (method, path) == ('POST', '/eapi/v1/countdownCancelAll'):
             underlying = self.underlying(params)
             countdown = self.param(params, 'countdownTime', 'long')
@@ -373,14 +392,17 @@ class Emulator:
                 self.countdown[(account['api_key'], underlying)] = countdown
             return {'underlying': underlying, 'countdownTime': countdown}
         if (method, path) == ('GET', '/eapi/v1/countdownCancelAll'):
-            # The shape is not documented clearly: the official SDK models one object (with an underlying);
-            # without one, the active configs are listed.
+            # The shape is not settled (see the module docstring): the setting countdown_get_shape picks one.
             underlying = self.underlying(params, required=False)
+            with self.lock:
+                active = [{'underlying': u, 'countdownTime': ms} for (k, u), ms in sorted(self.countdown.items())
+                          if k == account['api_key'] and ms and (underlying is None or u == underlying)]
+            if self.settings['countdown_get_shape'] == 'list':
+                return active
             if underlying:
                 return {'underlying': underlying,
                         'countdownTime': self.countdown.get((account['api_key'], underlying), 0)}
-            return [{'underlying': u, 'countdownTime': ms} for (k, u), ms in sorted(self.countdown.items())
-                    if k == account['api_key'] and ms]
+            return active[0] if active else {}
         raise ApiError(404, -1000, 'Not found.')
 
     def state(self):
@@ -393,9 +415,7 @@ class Emulator:
                                               for (k, u), ms in sorted(self.countdown.items())}}
 
     def set_state(self, item):
-        api_key = item['api_key']
-        if api_key not in self.accounts:
-            raise ValueError('unknown api_key')
+        api_key = self.account_key(item)
         with self.lock:
             self.mmp[(api_key, item['underlying'])] = dict(
                 window=int(item['window_ms']), frozen=int(item['frozen_ms']), qty=Decimal(str(item['qty_limit'])),
@@ -407,6 +427,34 @@ class Emulator:
         with self.tls_idle:
             self.tls_idle.wait_for(lambda: not self.handshaking, timeout)
             return list(self.handshakes)
+
+    def account_key(self, item):
+        """The API key an item of a control request means: ``api_key``, or ``account`` (the account's name)."""
+        if item.get('api_key'):
+            if item['api_key'] not in self.accounts:
+                raise ValueError('unknown api_key')
+            return item['api_key']
+        for api_key, account in self.accounts.items():
+            if account.get('name') == item.get('account'):
+                return api_key
+        raise ValueError('unknown account %r' % item.get('account'))
+
+    def trigger(self, item):
+        """MMP triggers for an account's underlying at ``at_ms`` (the exchange's clock; default now)."""
+        api_key = self.account_key(item)
+        underlying = item.get('underlying')
+        at_ms = int(item.get('at_ms') or self.server_ms())
+        with self.lock:
+            config = self.mmp.get((api_key, underlying))
+            if config is None or not config['window']:
+                raise ValueError('MMP of %s is not configured for this account: it cannot trigger' % underlying)
+            config['last_trigger'] = at_ms
+        return self.mmp_answer(api_key, underlying)
+
+    def set_countdown(self, item):
+        """Set a kill-switch countdown directly (for tests): {api_key|account, underlying, countdown_ms}."""
+        with self.lock:
+            self.countdown[(self.account_key(item), item['underlying'])] = int(item['countdown_ms'])
 
     def writes(self):
         with self.lock:
@@ -562,6 +610,8 @@ class Handler(BaseHTTPRequestHandler):
                 unknown = set(data) - set(emu.settings)
                 if unknown:
                     raise ValueError('unknown settings: %s' % ', '.join(sorted(unknown)))
+                if data.get('countdown_get_shape', 'object') not in ('object', 'list'):
+                    raise ValueError('countdown_get_shape: object or list')
                 with emu.lock:
                     emu.settings.update(data)
                 return self.reply(200, dict(emu.settings))
@@ -570,6 +620,8 @@ class Handler(BaseHTTPRequestHandler):
             if (method, path) == ('POST', '/_emulator/state'):
                 emu.set_state(data)
                 return self.reply(200, emu.state())
+            if (method, path) == ('POST', '/_emulator/trigger'):
+                return self.reply(200, emu.trigger(data))
             if (method, path) == ('POST', '/_emulator/reset'):
                 emu.reset()
                 return self.reply(200, {})
@@ -685,6 +737,8 @@ def main(argv=None):
     parser.add_argument('--clock-offset-ms', type=int, default=0, help='the exchange clock minus the real one')
     parser.add_argument('--certfile', help='serve HTTPS with this certificate (PEM, the chain after it if any)')
     parser.add_argument('--keyfile', help='the private key of --certfile (PEM; default: in --certfile)')
+    parser.add_argument('--countdown-get-shape', choices=['object', 'list'], default='object',
+                        help='the shape of the kill-switch GET answer')
     parser.add_argument('--port-file', help='write the URL here once listening (for scripts)')
     parser.add_argument('-v', '--verbose', action='store_true', help='log every request')
     args = parser.parse_args(argv)
@@ -693,7 +747,7 @@ def main(argv=None):
     accounts, underlyings = load_accounts(args.accounts)
     emulator = Emulator(accounts, underlyings=underlyings, weight_limit=args.weight_limit, ban_after=args.ban_after,
                         ban_seconds=args.ban_seconds, limit_format=args.limit_format,
-                        clock_offset_ms=args.clock_offset_ms)
+                        clock_offset_ms=args.clock_offset_ms, countdown_get_shape=args.countdown_get_shape)
     server = EmulatorServer(emulator, port=args.port, verbose=args.verbose, certfile=args.certfile,
                             keyfile=args.keyfile)
     print('eapi emulator listening on %s (%d accounts)' % (server.url, len(accounts)), flush=True)

@@ -34,8 +34,15 @@ class FakeExchange:
         self.journal = []
         self.faults = []
         self.weight = 0
+        self.countdowns = {}
+        self.countdown_shape = 'object'  # or 'list': the two shapes of the kill-switch GET answer
+        self.underlyings = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT']
         for method, path, handler in (('GET', '/eapi/v1/mmp', self._get_mmp),
                                       ('POST', '/eapi/v1/mmpSet', self._set_mmp),
+                                      ('POST', '/eapi/v1/mmpReset', self._reset_mmp),
+                                      ('GET', '/eapi/v1/countdownCancelAll', self._get_countdown),
+                                      ('POST', '/eapi/v1/countdownCancelAll', self._set_countdown),
+                                      ('GET', '/eapi/v1/exchangeInfo', self._exchange_info),
                                       ('GET', '/eapi/v1/time', self._time)):
             rsps.add_callback(method, BASE + path, callback=self._wrap(method, path, handler))
 
@@ -50,6 +57,10 @@ class FakeExchange:
     @property
     def writes(self):
         return [j for j in self.journal if j['path'] == '/eapi/v1/mmpSet']
+
+    @property
+    def posts(self):
+        return [j for j in self.journal if j['method'] == 'POST']
 
     def _wrap(self, method, path, handler):
         def callback(request):
@@ -110,6 +121,35 @@ class FakeExchange:
                        int(params['frozenTimeInMilliseconds']), params['qtyLimit'], params['deltaLimit'],
                        self.state.get(params['underlying'], {}).get('lastTriggerTime', 0))
         return 200, self._answer(params['underlying'])
+
+    def _reset_mmp(self, query, body, request):
+        status, params = self._check_signed(query, body, request)
+        if status:
+            return status, params
+        if params['underlying'] in self.state:
+            self.state[params['underlying']]['lastTriggerTime'] = 0
+        return 200, self._answer(params['underlying'])
+
+    def _get_countdown(self, query, body, request):
+        status, params = self._check_signed(query, body, request)
+        if status:
+            return status, params
+        underlying = params.get('underlying')
+        active = [dict(underlying=u, countdownTime=ms) for u, ms in sorted(self.countdowns.items())
+                  if ms and (underlying is None or u == underlying)]
+        if self.countdown_shape == 'list':
+            return 200, active
+        return 200, active[0] if active else {}
+
+    def _set_countdown(self, query, body, request):
+        status, params = self._check_signed(query, body, request)
+        if status:
+            return status, params
+        self.countdowns[params['underlying']] = int(params['countdownTime'])
+        return 200, dict(underlying=params['underlying'], countdownTime=int(params['countdownTime']))
+
+    def _exchange_info(self, query, body, request):
+        return 200, dict(optionContracts=[dict(underlying=u) for u in self.underlyings + self.underlyings[:1]])
 
     def _time(self, query, body, request):
         return 200, {'serverTime': int(time.time() * 1000) + self.clock_offset_ms}

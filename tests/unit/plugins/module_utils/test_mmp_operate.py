@@ -1,0 +1,175 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, marketops infrastructure team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Unit tests for operating MMP: the info and reset cores, and messages that name the account."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+from ansible_collections.marketops.binance.plugins.module_utils.common import BinanceTaskError, run_core, task_result
+from ansible_collections.marketops.binance.plugins.module_utils.mmp import (
+    MMP,
+    MMP_INFO,
+    MMP_RESET,
+    underlyings_from_exchange_info,
+)
+from ansible_collections.marketops.binance.tests.unit.helpers import API_KEY, SECRET, answer
+
+AUTH = dict(api_key=API_KEY, api_secret=SECRET, private_key=None, private_key_passphrase=None,
+            base_url='https://eapi.binance.com', recv_window=5000, timeout=10.0, validate_certs=True,
+            weight_limit=2400, weight_reserve=None, account=None)
+
+
+def params(**overrides):
+    p = dict(AUTH)
+    p.update(overrides)
+    return p
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+# ---------------------------------------------------------------------------------------------
+# binance_mmp_info
+# ---------------------------------------------------------------------------------------------
+
+def test_info_over_a_mixed_account(exchange):
+    exchange.configure('BTCUSDT', 3000, 0, '2', '2.3', last_trigger_time=now_ms() - 3600000)      # frozen, manual
+    exchange.configure('ETHUSDT', 3000, 600000, '25', '30', last_trigger_time=now_ms() - 60000)   # frozen 9 more min
+    exchange.configure('SOLUSDT', 1500, 60000, '400.0', '500', last_trigger_time=now_ms() - 120000)  # thawed
+    exchange.configure('BNBUSDT', 1500, 60000, '4', '5')                                          # never triggered
+    exchange.countdowns['ETHUSDT'] = 30000
+    result, error = run_core(MMP_INFO, params(underlyings=['btcusdt', 'ETHUSDT', 'SOLUSDT', 'BNBUSDT', 'XRPUSDT',
+                                                           'BTCUSDT']))
+    assert error is None and result['changed'] is False
+    mmp = {m['underlying']: m for m in result['mmp']}
+    assert list(mmp) == ['BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'BNBUSDT', 'XRPUSDT']  # deduplicated, in order
+    assert mmp['BTCUSDT']['frozen'] is True and mmp['BTCUSDT']['frozen_until'] is None
+    eth = mmp['ETHUSDT']
+    assert eth['frozen'] is True and eth['frozen_until'] == eth['last_trigger_time'] + 600000
+    assert eth['qty_limit'] == '25' and eth['configured'] is True and eth['triggered'] is True
+    assert mmp['SOLUSDT']['triggered'] is True and mmp['SOLUSDT']['frozen'] is False
+    assert mmp['SOLUSDT']['frozen_until'] is None and mmp['SOLUSDT']['qty_limit'] == '400'
+    assert mmp['BNBUSDT']['triggered'] is False and mmp['BNBUSDT']['configured'] is True
+    assert mmp['XRPUSDT']['configured'] is False and mmp['XRPUSDT']['window_ms'] == 0
+    assert result['kill_switch'] == [dict(underlying=u, countdown_ms=30000 if u == 'ETHUSDT' else 0) for u in mmp]
+    # one MMP read and one kill-switch read per underlying, nothing else, no write
+    assert len(exchange.journal) == 10 and exchange.posts == []
+
+
+def test_info_defaults_to_the_exchange_underlyings(exchange):
+    result, error = run_core(MMP_INFO, params(underlyings=None))
+    assert error is None
+    assert [m['underlying'] for m in result['mmp']] == ['BTCUSDT', 'ETHUSDT', 'SOLUSDT']
+    assert exchange.journal[0]['path'] == '/eapi/v1/exchangeInfo' and len(exchange.journal) == 7
+
+
+@pytest.mark.parametrize('data', [{}, [], {'optionContracts': 'BTCUSDT'}, {'optionContracts': [{'underlying': 3}]},
+                                  {'optionContracts': [{'underlying': 'BTC/USDT'}]}, {'optionContracts': ['BTCUSDT']}])
+def test_exchange_info_is_checked(data):
+    with pytest.raises(BinanceTaskError) as e:
+        underlyings_from_exchange_info(data)
+    assert 'underlyings option' in e.value.message
+
+
+def test_info_error_names_account_and_underlying(exchange):
+    exchange.add_fault('GET', '/eapi/v1/mmp', answer(400, {'code': -1128, 'msg': 'Invalid underlying.'}))
+    result, error = run_core(MMP_INFO, params(underlyings=['FOOUSDT'], account='acct-x'))
+    assert error['msg'].startswith('account acct-x: MMP FOOUSDT: GET /eapi/v1/mmp: HTTP 400, code -1128')
+    assert error['underlying'] == 'FOOUSDT' and error['code'] == -1128
+
+
+@pytest.mark.parametrize('underlyings', [['BTC-USDT'], [''], ['x' * 33], [7], ['BTCUSDT'] * 201])
+def test_info_bad_input_sends_nothing(exchange, underlyings):
+    result, error = run_core(MMP_INFO, params(underlyings=underlyings))
+    assert error['option'] == 'underlyings' and exchange.journal == []
+
+
+# ---------------------------------------------------------------------------------------------
+# binance_mmp_reset
+# ---------------------------------------------------------------------------------------------
+
+def reset_params(**overrides):
+    return params(**dict(dict(underlying='BTCUSDT', only_if_frozen=True), **overrides))
+
+
+def test_reset_when_frozen_then_ok(exchange):
+    trigger = now_ms() - 1000
+    exchange.configure('BTCUSDT', 3000, 0, '2', '2.3', last_trigger_time=trigger)
+    result, error = run_core(MMP_RESET, reset_params())
+    assert error is None and result['changed'] is True and result['was_frozen'] is True
+    assert [j['path'] for j in exchange.posts] == ['/eapi/v1/mmpReset']
+    assert result['config']['last_trigger_time'] == 0  # the reset's answer is the state after it
+    assert result['diff']['before']['last_trigger_time'] == trigger
+    again, error = run_core(MMP_RESET, reset_params())
+    assert again['changed'] is False and again['was_frozen'] is False and len(exchange.posts) == 1
+
+
+def test_no_reset_when_thawed_or_never_triggered(exchange):
+    exchange.configure('BTCUSDT', 3000, 60000, '2', '2.3', last_trigger_time=now_ms() - 120000)
+    result, error = run_core(MMP_RESET, reset_params())
+    assert error is None and result['changed'] is False and result['was_frozen'] is False
+    assert exchange.posts == [] and len(exchange.journal) == 1
+
+
+def test_only_if_frozen_false_always_resets(exchange):
+    exchange.configure('BTCUSDT', 3000, 60000, '2', '2.3')
+    result, error = run_core(MMP_RESET, reset_params(only_if_frozen=False))
+    assert error is None and result['changed'] is True and result['was_frozen'] is False
+    assert len(exchange.posts) == 1
+
+
+def test_reset_check_mode_sends_nothing(exchange):
+    exchange.configure('BTCUSDT', 3000, 600000, '2', '2.3', last_trigger_time=now_ms() - 1000)
+    result, error = run_core(MMP_RESET, reset_params(), check_mode=True)
+    assert error is None and result['changed'] is True and result['was_frozen'] is True and exchange.posts == []
+    assert result['config']['last_trigger_time'] > 0
+
+
+def test_reset_unknown_outcome_is_read_back_and_bounded(exchange):
+    exchange.configure('BTCUSDT', 3000, 0, '2', '2.3', last_trigger_time=now_ms() - 1000)
+    for _ in range(3):
+        exchange.add_fault('POST', '/eapi/v1/mmpReset', requests.exceptions.ReadTimeout('read timed out'))
+    result, error = run_core(MMP_RESET, reset_params(account='acct-x'))
+    assert error['msg'].startswith('account acct-x: POST /eapi/v1/mmpReset timed out')
+    assert 'still reads as frozen after 3 resets' in error['msg']
+    assert len(exchange.posts) == 3
+
+
+def test_reset_unknown_outcome_then_applied(exchange):
+    exchange.configure('BTCUSDT', 3000, 0, '2', '2.3', last_trigger_time=now_ms() - 1000)
+    exchange.add_fault('POST', '/eapi/v1/mmpReset', requests.exceptions.ReadTimeout('read timed out'))
+    result, error = run_core(MMP_RESET, reset_params())
+    assert error is None and result['changed'] is True and len(exchange.posts) == 2
+    assert result['config']['last_trigger_time'] == 0
+
+
+@pytest.mark.parametrize('overrides, option', [(dict(underlying='BTC USDT'), 'underlying'),
+                                               (dict(only_if_frozen='yes'), 'only_if_frozen'),
+                                               (dict(recv_window=60000), 'recv_window')])
+def test_reset_bad_input_sends_nothing(exchange, overrides, option):
+    result, error = run_core(MMP_RESET, reset_params(**overrides))
+    assert error['option'] == option and exchange.journal == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Messages name the account
+# ---------------------------------------------------------------------------------------------
+
+def test_warnings_and_errors_name_the_account(exchange):
+    mmp = dict(underlying='BTCUSDT', window_ms=3000, frozen_ms=0, qty_limit='2', delta_limit='2.3')
+    result, warnings, failed = task_result(MMP, params(account='acct-alpha', **mmp))
+    assert not failed and warnings == ['account acct-alpha: frozen_ms is 0 for BTCUSDT: after MMP triggers, quoting '
+                                       'stays frozen until a manual reset (POST /eapi/v1/mmpReset), not for a fixed time']
+    result, warnings, failed = task_result(MMP, params(account='acct-alpha', **dict(mmp, window_ms=9000)))
+    assert failed and result['msg'].startswith('account acct-alpha: window_ms: got 9000')
+    result, warnings, failed = task_result(MMP, params(**dict(mmp, window_ms=9000)))
+    assert result['msg'].startswith('window_ms: got 9000')  # no label, no prefix
+    exchange.add_fault('GET', '/eapi/v1/mmp', answer(401, {'code': -2015, 'msg': 'Invalid API-key.'}))
+    result, warnings, failed = task_result(MMP, params(account='acct-alpha', **mmp))
+    assert failed and result['msg'].startswith('account acct-alpha: MMP BTCUSDT: GET /eapi/v1/mmp: HTTP 401')

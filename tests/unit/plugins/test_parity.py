@@ -1,0 +1,141 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, marketops infrastructure team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Every module: its main() and the shared action plugin (the controller fast path) on the same fake exchange
+return identical results, for success, warnings, check mode, exchange errors and bad input."""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import json
+import time
+
+from unittest.mock import MagicMock
+
+import pytest
+
+from ansible_collections.marketops.binance.plugins.plugin_utils.fast_path import CORES
+from ansible_collections.marketops.binance.tests.unit.helpers import API_KEY, SECRET, answer
+from ansible_collections.marketops.binance.tests.unit.plugins.modules.test_binance_mmp import (  # noqa: F401
+    module_process,
+    patch_module_args,
+    warning_text,
+)
+
+AUTH = dict(api_key=API_KEY, api_secret=SECRET, account='acct-parity')
+NOW = int(time.time() * 1000)
+
+# module -> scenarios: (name, args, check_mode, set-up of the fake exchange)
+SCENARIOS = {
+    'binance_mmp': [
+        ('drift', dict(underlying='btcusdt', window_ms=3000, frozen_ms=0, qty_limit='2', delta_limit=2.3), False, None),
+        ('check', dict(underlying='ETHUSDT', window_ms=3000, frozen_ms=1, qty_limit='2', delta_limit='2'), True, None),
+        ('bad', dict(underlying='ETHUSDT', window_ms=6000, frozen_ms=1, qty_limit='2', delta_limit='2'), False, None),
+        ('refused', dict(underlying='BTCUSDT', window_ms=3000, frozen_ms=1, qty_limit='2', delta_limit='2'), False,
+         lambda ex: ex.add_fault('GET', '/eapi/v1/mmp', answer(400, {'code': -1128, 'msg': 'Invalid underlying.'}))),
+    ],
+    'binance_mmp_info': [
+        ('all', dict(), False, lambda ex: ex.configure('BTCUSDT', 3000, 0, '2', '2.3', last_trigger_time=NOW - 5000)),
+        ('some', dict(underlyings=['ethusdt']), True, lambda ex: ex.countdowns.update(ETHUSDT=30000)),
+        ('bad', dict(underlyings=['ETH-USDT']), False, None),
+        ('refused', dict(underlyings=['BTCUSDT']), False,
+         lambda ex: ex.add_fault('GET', '/eapi/v1/countdownCancelAll', answer(200, 'not json'))),
+    ],
+    'binance_mmp_reset': [
+        ('frozen', dict(underlying='BTCUSDT'), False,
+         lambda ex: ex.configure('BTCUSDT', 3000, 0, '2', '2.3', last_trigger_time=NOW - 5000)),
+        ('check', dict(underlying='BTCUSDT', only_if_frozen=False), True, None),
+        ('bad', dict(underlying='BTC_USDT'), False, None),
+        ('type', dict(underlying='BTCUSDT', only_if_frozen='maybe'), False, None),
+        ('missing', dict(), False, None),
+    ],
+    'binance_kill_switch': [
+        ('arm', dict(underlying='ETHUSDT', countdown_ms=30000), False, None),
+        ('check', dict(underlying='ETHUSDT', countdown_ms=0), True, lambda ex: ex.countdowns.update(ETHUSDT=9000)),
+        ('bad', dict(underlying='ETHUSDT', countdown_ms=4000), False, None),
+        ('unknown-option', dict(underlying='ETHUSDT', countdown_ms=0, countdown=5), False, None),
+    ],
+}
+CASES = [(module, scenario) for module, scenarios in SCENARIOS.items() for scenario in scenarios]
+
+
+def test_every_module_has_scenarios_and_an_action_plugin():
+    assert sorted(SCENARIOS) == sorted(CORES)
+    for module in CORES:
+        importlib.import_module('ansible_collections.marketops.binance.plugins.modules.%s' % module)
+        importlib.import_module('ansible_collections.marketops.binance.plugins.action.%s' % module)
+
+
+@pytest.fixture(autouse=True)
+def fresh_module_warnings():
+    """A module's warnings are process-global; a real module runs in a process of its own."""
+    from ansible.module_utils.common import warnings
+    warnings._global_warnings.clear()
+    yield
+    warnings._global_warnings.clear()
+
+
+def run_module(capsys, module, args, check_mode):
+    # the action plugin runs a module under its FQCN (as ansible-playbook names it)
+    args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=False,
+                _ansible_module_name='marketops.binance.%s' % module)
+    main = importlib.import_module('ansible_collections.marketops.binance.plugins.modules.%s' % module).main
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            main()
+    return json.loads(capsys.readouterr().out)
+
+
+def run_action(module, args, check_mode, action_name):
+    plugin = importlib.import_module('ansible_collections.marketops.binance.plugins.action.%s' % module).ActionModule
+    task = MagicMock(action=action_name, args=dict(args), async_val=0, check_mode=check_mode, diff=False)
+    connection = MagicMock(transport='local')
+    play_context = MagicMock(check_mode=check_mode, diff=False)
+    action = plugin(task, connection, play_context, loader=MagicMock(), templar=MagicMock(),
+                    shared_loader_obj=MagicMock())
+    action._compute_environment_string = lambda raw_environment_out=None: ''
+    return action.run(task_vars={})
+
+
+def comparable(result):
+    result = copy.deepcopy(result)
+    result['warnings'] = [warning_text(w) for w in result.get('warnings', [])]
+    for key in list(result):
+        if key.startswith('_ansible') or key in ('deprecations',):
+            del result[key]
+    result.pop('used_weight', None)  # the fake exchange's counter keeps counting across the two runs
+    return result
+
+
+@pytest.mark.parametrize('module, scenario', CASES, ids=['%s-%s' % (m, s[0]) for m, s in CASES])
+@pytest.mark.parametrize('action_name', ['fqcn', 'short'])
+def test_module_and_fast_path_return_the_same(exchange, capsys, module, scenario, action_name):
+    name, args, check_mode, setup = scenario
+    args = dict(AUTH, **args)
+    results = []
+    for path in ('module', 'fast'):
+        exchange.state.clear()
+        exchange.countdowns.clear()
+        exchange.faults.clear()
+        if setup:
+            setup(exchange)
+        before = len(exchange.journal)
+        if path == 'module':
+            results.append(comparable(run_module(capsys, module, args, check_mode)))
+        else:
+            action = 'marketops.binance.%s' % module if action_name == 'fqcn' else module
+            results.append(comparable(run_action(module, args, check_mode, action)))
+        results[-1]['_requests'] = [(j['method'], j['path']) for j in exchange.journal[before:]]
+    assert results[0] == results[1]
+    result = results[0]
+    # Ansible's own argument-spec errors (type, required, unknown option) come before the collection's code runs,
+    # on both paths; every error of the collection's own validation names the account.
+    if name in ('bad', 'missing', 'unknown-option', 'type'):
+        assert result['failed'] is True and result['_requests'] == []
+    if name in ('bad', 'refused'):
+        assert result['msg'].startswith('account acct-parity: ')
+    if check_mode:
+        assert all(method == 'GET' for method, path in result['_requests'])
+    assert result['invocation']['module_args']['api_secret'] == 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER' \
+        if 'invocation' in result else True
