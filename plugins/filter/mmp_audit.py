@@ -1,0 +1,178 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, marketops infrastructure team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters of the audit_mmp playbook: the fleet report from the accounts' hostvars, and its Markdown.
+
+``mmp_audit_report`` compares, for every audited account host, what ``binance_mmp_info`` read (registered as
+``binance_audit_state``) with the inventory's desired state (``binance_mmp_defaults`` + ``binance_mmp_configs``,
+``kill_switch_ms`` included) and returns the report: a count per status and one row per account and underlying.
+Runs on the controller, once, after every account was read.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from decimal import Decimal, InvalidOperation
+
+from ansible.errors import AnsibleFilterError
+
+STATE_VAR = 'binance_audit_state'
+# Report order and what each status means (for the Markdown legend).
+STATUSES = (
+    ('in_sync', 'in sync', 'the exchange holds the inventory\'s config'),
+    ('drift', 'drift', 'a field differs from the inventory (which fields, desired and exchange values)'),
+    ('frozen', 'frozen', 'MMP triggered and quoting is frozen (until a time, or until a manual reset)'),
+    ('triggered', 'triggered', 'MMP triggered earlier and has thawed; in sync otherwise'),
+    ('not_configured', 'not configured', 'neither the inventory nor the exchange has an MMP config or a kill-switch'),
+    ('unmanaged', 'unmanaged', 'not in the inventory, but the exchange has an MMP config or a kill-switch (shown)'),
+    ('error', 'error', 'the account could not be read'),
+)
+LABELS = dict((key, label) for key, label, dummy in STATUSES)
+# The statuses binance_audit_fail_on_drift fails on (error always fails the run).
+ALARM = ('drift', 'frozen')
+MMP_FIELDS = ('window_ms', 'frozen_ms', 'qty_limit', 'delta_limit')
+
+
+def _iso(ms):
+    return datetime.datetime.fromtimestamp(ms / 1000.0, tz=datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
+def _decimal(value):
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        d = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    return d if d.is_finite() else None
+
+
+def _same(desired, exchange):
+    a, b = _decimal(desired), _decimal(exchange)
+    return a is not None and b is not None and a == b
+
+
+def _plain(value):
+    """A value as the report shows it: decimals without trailing zeros, the rest as given."""
+    d = _decimal(value)
+    if d is None or isinstance(value, bool):
+        return value
+    text = format(d, 'f')
+    if '.' in text:
+        text = text.rstrip('0').rstrip('.')
+    return text
+
+
+def _desired_configs(hv):
+    """The inventory's desired state of one account: {UNDERLYING: merged item}, in the inventory's order."""
+    defaults = hv.get('binance_mmp_defaults') or {}
+    configs = hv.get('binance_mmp_configs') or []
+    if not isinstance(defaults, dict) or not isinstance(configs, list):
+        raise ValueError('binance_mmp_defaults must be a mapping and binance_mmp_configs a list')
+    out = {}
+    for item in configs:
+        if not isinstance(item, dict) or not isinstance(item.get('underlying'), str):
+            raise ValueError('every binance_mmp_configs item needs an underlying, got %r' % (item,))
+        merged = dict(defaults)
+        merged.update(item)
+        out[merged['underlying'].strip().upper()] = merged
+    return out
+
+
+def _row(account, underlying, desired, mmp, kill_switch):
+    row = dict(account=account, underlying=underlying, status=None, detail='', drift=[],
+               desired=None, exchange=None)
+    if desired is not None:
+        row['desired'] = dict((k, _plain(desired[k])) for k in MMP_FIELDS + ('kill_switch_ms',) if k in desired)
+    if mmp is not None:
+        row['exchange'] = dict(mmp, kill_switch_ms=(kill_switch or {}).get('countdown_ms', 0))
+    if mmp is None:
+        row['status'] = 'drift'
+        row['detail'] = 'the exchange did not list this underlying'
+        return row
+    if desired is not None:
+        fields = MMP_FIELDS + (('kill_switch_ms',) if 'kill_switch_ms' in desired else ())
+        for field in fields:
+            want, have = desired.get(field), row['exchange'].get(field)
+            if not _same(want, have):
+                row['drift'].append(dict(field=field, desired=_plain(want), exchange=have))
+    details = []
+    if mmp.get('frozen'):
+        row['status'] = 'frozen'
+        until = mmp.get('frozen_until')
+        details.append('frozen until %s' % _iso(until) if until else 'frozen until a manual reset')
+        details.append('triggered at %s' % _iso(mmp['last_trigger_time']))
+    if row['drift']:
+        row['status'] = row['status'] or 'drift'
+        details.append('drift: ' + ', '.join('%s desired %s, exchange %s' % (d['field'], d['desired'], d['exchange'])
+                                             for d in row['drift']))
+    if not row['status'] and mmp.get('triggered'):
+        row['status'] = 'triggered'
+        details.append('last triggered at %s' % _iso(mmp['last_trigger_time']))
+    active = mmp.get('configured') or row['exchange']['kill_switch_ms']
+    if not row['status']:
+        row['status'] = 'in_sync' if desired is not None else 'unmanaged' if active else 'not_configured'
+    if desired is None and active:
+        details.append('not in the inventory; exchange: ' + ', '.join(
+            '%s %s' % (k, row['exchange'].get(k)) for k in MMP_FIELDS + ('kill_switch_ms',)))
+    row['detail'] = '; '.join(details)
+    return row
+
+
+def mmp_audit_report(hostvars, hosts, generated_at=None):
+    """The fleet report of ``hosts`` (the audited account hosts) from ``hostvars``."""
+    if not isinstance(hosts, (list, tuple)):
+        raise AnsibleFilterError('mmp_audit_report: hosts must be a list of host names')
+    rows = []
+    for host in hosts:
+        hv = hostvars[host]
+        account = str(host)
+        state = hv.get(STATE_VAR) if STATE_VAR in hv else None
+        try:
+            desired = _desired_configs(hv)
+        except ValueError as e:
+            rows.append(dict(account=account, underlying=None, status='error', detail=str(e), drift=[],
+                             desired=None, exchange=None))
+            continue
+        if not isinstance(state, dict) or state.get('failed') or not isinstance(state.get('mmp'), list):
+            msg = state.get('msg') if isinstance(state, dict) else None
+            rows.append(dict(account=account, underlying=None, status='error', drift=[], desired=None, exchange=None,
+                             detail=str(msg or 'no state was read for this account (see the play\'s output)')))
+            continue
+        mmp = dict((m.get('underlying'), m) for m in state['mmp'] if isinstance(m, dict))
+        kill = dict((k.get('underlying'), k) for k in state.get('kill_switch') or [] if isinstance(k, dict))
+        for underlying in list(mmp) + [u for u in desired if u not in mmp]:
+            rows.append(_row(account, underlying, desired.get(underlying), mmp.get(underlying), kill.get(underlying)))
+    counts = dict((key, 0) for key, dummy, dummy2 in STATUSES)
+    for row in rows:
+        counts[row['status']] += 1
+    return dict(generated_at=generated_at or datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'),
+                accounts=len(hosts), counts=counts, alarm=sum(counts[k] for k in ALARM), errors=counts['error'],
+                summary=', '.join('%s %d' % (label, counts[key]) for key, label, dummy in STATUSES), rows=rows)
+
+
+def _cell(value):
+    return str(value if value is not None else '').replace('|', '\\|').replace('\n', ' ')
+
+
+def mmp_audit_markdown(report):
+    """The report for people: counts per status at the top, then a table of every account and underlying."""
+    if not isinstance(report, dict) or 'rows' not in report:
+        raise AnsibleFilterError('mmp_audit_markdown expects the output of mmp_audit_report')
+    lines = ['# MMP audit report', '',
+             'Generated %s: %d accounts, %d rows.' % (report['generated_at'], report['accounts'], len(report['rows'])),
+             '', '| status | count |', '|---|---:|']
+    for key, label, dummy in STATUSES:
+        lines.append('| %s | %d |' % (label, report['counts'].get(key, 0)))
+    lines += ['', '| account | underlying | status | details |', '|---|---|---|---|']
+    for row in report['rows']:
+        lines.append('| %s | %s | %s | %s |' % (_cell(row['account']), _cell(row['underlying'] or '-'),
+                                               _cell(LABELS[row['status']]), _cell(row['detail'])))
+    lines += ['', 'Statuses: ' + '; '.join('*%s*: %s' % (label, meaning) for dummy, label, meaning in STATUSES) + '.', '']
+    return '\n'.join(lines)
+
+
+class FilterModule:
+    def filters(self):
+        return {'mmp_audit_report': mmp_audit_report, 'mmp_audit_markdown': mmp_audit_markdown}
