@@ -156,6 +156,7 @@ def test_exchange_refusals_fail_precisely(path, emulator, accounts, run_playbook
     assert 'code -1022' in msgs['wrong-secret'] and 'api_secret / private_key' in msgs['wrong-secret']
     assert 'code -2015' in msgs['not-mm'] and 'IP whitelist' in msgs['not-mm']
     assert 'code -1128' in msgs['unknown-underlying'] and 'FOOUSDT' in msgs['unknown-underlying']
+    assert all(msg.startswith('account %s: ' % host) for host, msg in msgs.items()), msgs
     assert mmp_requests(emulator, 'POST') == []
 
 
@@ -225,7 +226,8 @@ def test_frozen_zero_warns(path, emulator, accounts, run_playbook):
     hosts = {'hmac-a': host_vars(accounts['hmac-a'], emulator.url, [config(frozen_ms=0)])}
     run = run_playbook(hosts, path=path)
     assert run.rc == 0, run.output
-    assert re.search(r'\[WARNING\]: frozen_ms is 0 for BTCUSDT: .*manual reset', run.output), run.output
+    # the warning says whose BTCUSDT: the playbook labels every message with the account (inventory_hostname)
+    assert re.search(r'\[WARNING\]: account hmac-a: frozen_ms is 0 for BTCUSDT: .*manual reset', run.output), run.output
 
 
 @pytest.mark.parametrize('scenario', ['success', 'failure'])
