@@ -167,8 +167,8 @@ def mmp_audit_markdown(report):
         lines.append('| %s | %d |' % (label, report['counts'].get(key, 0)))
     lines += ['', '| account | underlying | status | details |', '|---|---|---|---|']
     for row in report['rows']:
-        lines.append('| %s | %s | %s | %s |' % (_cell(row['account']), _cell(row['underlying'] or '-'),
-                                               _cell(LABELS[row['status']]), _cell(row['detail'])))
+        cells = (row['account'], row['underlying'] or '-', LABELS[row['status']], row['detail'])
+        lines.append('| %s |' % ' | '.join(_cell(c) for c in cells))
     lines += ['', 'Statuses: ' + '; '.join('*%s*: %s' % (label, meaning) for dummy, label, meaning in STATUSES) + '.', '']
     return '\n'.join(lines)
 

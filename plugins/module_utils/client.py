@@ -847,5 +847,5 @@ class BinanceOptionsClient:
         return self.request('GET', '/eapi/v1/countdownCancelAll', {'underlying': underlying})
 
     def set_countdown(self, underlying, countdown_ms):
-        return self.request('POST', '/eapi/v1/countdownCancelAll', {'underlying': underlying,
-                                                                     'countdownTime': countdown_ms})
+        return self.request('POST', '/eapi/v1/countdownCancelAll',
+                            {'underlying': underlying, 'countdownTime': countdown_ms})

@@ -83,7 +83,7 @@ def countdown_from_api(data, underlying):
         if name.upper() != underlying:
             continue
         if found is not None and found != value:
-            raise BinanceTaskError('the exchange\'s kill-switch answer for %s lists it twice, with %d and %d ms'
+            raise BinanceTaskError('the exchange\'s kill-switch answer for %s lists it twice, with %s and %s ms'
                                    % (underlying, found, value), details=dict(underlying=underlying))
         found = value
     return dict(underlying=underlying, countdown_ms=found or 0)

@@ -21,13 +21,13 @@ from ansible_collections.marketops.binance.plugins.module_utils.client import (
     insecure_tls_warning,
 )
 from ansible_collections.marketops.binance.plugins.module_utils import common
-from ansible_collections.marketops.binance.plugins.module_utils.common import (  # noqa: F401 (auth_argument_spec, client_from_params, validate_connection_params: kept importable from here)
+from ansible_collections.marketops.binance.plugins.module_utils.common import (  # pylint: disable=unused-import
     BinanceTaskError,
     BinanceValidationError,
     LONG_MAX,
     UNDERLYING_RE,
     UNKNOWN_OUTCOME_WRITES,
-    auth_argument_spec,
+    auth_argument_spec,  # noqa: F401 (importable from here, as before the split into common.py)
     client_from_params,
     validate_connection_params,
     validate_long,

@@ -4,7 +4,8 @@
 """The controller fast path shared by every module of the collection (one implementation, many action plugins).
 
 Each module's action plugin (plugins/action/<module>.py) is a subclass of ``FastPathAction`` with nothing of
-its own: the module is found from ``self._task.action``. When the task runs on the controller (a ``local`` connection, which includes ``delegate_to: localhost``),
+its own: the module is found from ``self._task.action``. When the task runs on the controller (a ``local``
+connection, which includes ``delegate_to: localhost``),
 the work is done here, in the worker process, with the same module_utils code, argument spec,
 validation, check and diff mode, warnings and secret masking as the module, without packaging and
 starting the module in a new interpreter for every task item (about 20 times cheaper).

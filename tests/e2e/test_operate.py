@@ -133,8 +133,8 @@ def test_reset_playbook_only_frozen_check_then_apply_then_ok(path, emulator, acc
 def test_reset_module_only_if_frozen_false_and_selected_underlyings(path, emulator, accounts, run_playbook, tmp_path):
     setup_mixed_account(emulator, accounts['hmac-a']['api_key'])
     playbook = write_playbook(tmp_path, [
-        {'name': 'Reset always', 'marketops.binance.binance_mmp_reset': {'underlying': 'solusdt',
-                                                                          'only_if_frozen': False}},
+        {'name': 'Reset always',
+         'marketops.binance.binance_mmp_reset': {'underlying': 'solusdt', 'only_if_frozen': False}},
         {'name': 'Reset if frozen', 'marketops.binance.binance_mmp_reset': {'underlying': 'XRPUSDT'}},
     ])
     run = run_playbook({'hmac-a': host_vars(accounts['hmac-a'], emulator.url, [])}, '--diff', path=path,
@@ -167,8 +167,8 @@ def test_kill_switch_through_apply_is_idempotent(path, shape, emulator, accounts
     first = run_playbook(hosts, '--diff', path=path)
     assert first.rc == 0, first.output
     results = {r['result']['item']['underlying']: r['result'] for r in first.for_host('hmac-a', task=task)}
-    assert results['BTCUSDT']['changed'] and results['BTCUSDT']['config'] == dict(underlying='BTCUSDT',
-                                                                                 countdown_ms=30000)
+    assert results['BTCUSDT']['changed']
+    assert results['BTCUSDT']['config'] == dict(underlying='BTCUSDT', countdown_ms=30000)
     assert results['ETHUSDT']['changed'] and results['ETHUSDT']['config']['countdown_ms'] == 0
     assert re.search(r'\[WARNING\]: account hmac-a: kill-switch of BTCUSDT set to 30000 ms: every open order',
                      first.output), first.output

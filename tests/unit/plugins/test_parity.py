@@ -17,8 +17,8 @@ import pytest
 
 from ansible_collections.marketops.binance.plugins.plugin_utils.fast_path import CORES
 from ansible_collections.marketops.binance.tests.unit.helpers import API_KEY, SECRET, answer
-from ansible_collections.marketops.binance.tests.unit.plugins.modules.test_binance_mmp import (  # noqa: F401
-    module_process,
+from ansible_collections.marketops.binance.tests.unit.plugins.modules.test_binance_mmp import (  # noqa: F401 pylint: disable=unused-import
+    module_process,  # an autouse fixture: modules run as in a process of their own
     patch_module_args,
     warning_text,
 )

@@ -133,7 +133,7 @@ def test_reset_check_mode_sends_nothing(exchange):
 
 def test_reset_unknown_outcome_is_read_back_and_bounded(exchange):
     exchange.configure('BTCUSDT', 3000, 0, '2', '2.3', last_trigger_time=now_ms() - 1000)
-    for _ in range(3):
+    for dummy in range(3):
         exchange.add_fault('POST', '/eapi/v1/mmpReset', requests.exceptions.ReadTimeout('read timed out'))
     result, error = run_core(MMP_RESET, reset_params(account='acct-x'))
     assert error['msg'].startswith('account acct-x: POST /eapi/v1/mmpReset timed out')
@@ -166,9 +166,11 @@ def test_warnings_and_errors_name_the_account(exchange):
     result, warnings, failed = task_result(MMP, params(account='acct-alpha', **mmp))
     assert not failed and warnings == ['account acct-alpha: frozen_ms is 0 for BTCUSDT: after MMP triggers, quoting '
                                        'stays frozen until a manual reset (POST /eapi/v1/mmpReset), not for a fixed time']
-    result, warnings, failed = task_result(MMP, params(account='acct-alpha', **dict(mmp, window_ms=9000)))
+    bad = dict(mmp)
+    bad['window_ms'] = 9000
+    result, warnings, failed = task_result(MMP, params(account='acct-alpha', **bad))
     assert failed and result['msg'].startswith('account acct-alpha: window_ms: got 9000')
-    result, warnings, failed = task_result(MMP, params(**dict(mmp, window_ms=9000)))
+    result, warnings, failed = task_result(MMP, params(**bad))
     assert result['msg'].startswith('window_ms: got 9000')  # no label, no prefix
     exchange.add_fault('GET', '/eapi/v1/mmp', answer(401, {'code': -2015, 'msg': 'Invalid API-key.'}))
     result, warnings, failed = task_result(MMP, params(account='acct-alpha', **mmp))
