@@ -34,3 +34,72 @@ def test_connection_environment_applies_the_task_proxy_and_ca_settings_then_rest
         assert 'UNRELATED' not in os.environ  # only what requests reads to connect
     assert os.environ['HTTPS_PROXY'] == 'http://controller-proxy:3128'
     assert 'REQUESTS_CA_BUNDLE' not in os.environ and 'no_proxy' not in os.environ
+
+
+# ---------------------------------------------------------------------------------------------
+# One implementation for every module: dispatch by the task's action name, fallbacks to the module
+# ---------------------------------------------------------------------------------------------
+
+import importlib  # noqa: E402 pylint: disable=wrong-import-position
+
+from unittest.mock import MagicMock  # noqa: E402 pylint: disable=wrong-import-position
+
+import pytest  # noqa: E402 pylint: disable=wrong-import-position
+
+from ansible_collections.marketops.binance.plugins.plugin_utils.fast_path import (  # noqa: E402 pylint: disable=wrong-import-position
+    CORES,
+    FastPathAction,
+    module_of,
+)
+
+
+@pytest.mark.parametrize('action, module', [
+    ('binance_mmp_info', 'binance_mmp_info'), ('marketops.binance.binance_kill_switch', 'binance_kill_switch'),
+    ('ansible_collections.marketops.binance.plugins.modules.binance_mmp_reset', 'binance_mmp_reset'),
+    ('other.collection.binance_mmp', None), ('marketops.binance.unknown', None), (None, None),
+])
+def test_module_of(action, module):
+    assert module_of(action) == module
+
+
+def make_action(module, action_name, async_val=0, transport='local'):
+    plugin = importlib.import_module('ansible_collections.marketops.binance.plugins.action.%s' % module).ActionModule
+    assert issubclass(plugin, FastPathAction)
+    task = MagicMock(action=action_name, args={'underlying': 'BTCUSDT'}, async_val=async_val, check_mode=False,
+                     diff=False)
+    connection = MagicMock(transport=transport, has_native_async=False)
+    action = plugin(task, connection, MagicMock(check_mode=False, diff=False), loader=MagicMock(),
+                    templar=MagicMock(), shared_loader_obj=MagicMock())
+    action._execute_module = MagicMock(return_value={'changed': False, 'executed': True})
+    action._remove_tmp_path = MagicMock()
+    action.run_in_process = MagicMock(return_value={'changed': False, 'in_process': True})
+    return action
+
+
+@pytest.mark.parametrize('module', sorted(CORES))
+def test_every_module_takes_the_fast_path_on_the_controller(module):
+    action = make_action(module, 'marketops.binance.%s' % module)
+    result = action.run(task_vars={})
+    assert result['in_process'] is True and not action._execute_module.called
+    assert action.run_in_process.call_args.kwargs['module'] == module
+
+
+@pytest.mark.parametrize('module', sorted(CORES))
+def test_async_tasks_run_the_module(module):
+    action = make_action(module, module, async_val=30)
+    result = action.run(task_vars={})
+    assert result['executed'] is True and not action.run_in_process.called
+    kwargs = action._execute_module.call_args.kwargs
+    assert kwargs['module_name'] == 'marketops.binance.%s' % module and kwargs['wrap_async'] is True
+    assert not action._remove_tmp_path.called  # the async wrapper cleans up after itself
+
+
+def test_remote_disabled_or_unknown_run_the_module():
+    remote = make_action('binance_mmp_reset', 'marketops.binance.binance_mmp_reset', transport='ssh')
+    assert remote.run(task_vars={})['executed'] is True
+    assert remote._execute_module.call_args.kwargs['wrap_async'] is False and remote._remove_tmp_path.called
+    disabled = make_action('binance_mmp_info', 'binance_mmp_info')
+    assert disabled.run(task_vars={'marketops_binance_fast_path': False})['executed'] is True
+    unknown = make_action('binance_mmp', 'someone.else.binance_mmp')
+    assert unknown.run(task_vars={})['executed'] is True
+    assert unknown._execute_module.call_args.kwargs['module_name'] == 'someone.else.binance_mmp'
