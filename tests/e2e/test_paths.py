@@ -55,3 +55,51 @@ def test_both_paths_return_identical_results(emulator, accounts, run_playbook):
     assert all(not r['changed'] for r in runs['fast'][2].values() if r['status'] == 'ok')
     warning_lines = [[line for line in runs[p + '-output'].splitlines() if '[WARNING]' in line] for p in ('module', 'fast')]
     assert warning_lines[0] == warning_lines[1] and warning_lines[0]
+
+
+OPERATE_TASKS = [
+    {'name': 'Info', 'marketops.binance.binance_mmp_info': {'underlyings': ['BTCUSDT', 'ETHUSDT', 'SOLUSDT']}},
+    {'name': 'Info bad', 'marketops.binance.binance_mmp_info': {'underlyings': ['BTC/USDT']}, 'ignore_errors': True},
+    {'name': 'Reset', 'marketops.binance.binance_mmp_reset': {'underlying': 'BTCUSDT'}},
+    {'name': 'Reset again', 'marketops.binance.binance_mmp_reset': {'underlying': 'BTCUSDT'}},
+    {'name': 'Reset unknown', 'marketops.binance.binance_mmp_reset': {'underlying': 'FOOUSDT'}, 'ignore_errors': True},
+    {'name': 'Kill-switch', 'marketops.binance.binance_kill_switch': {'underlying': 'ETHUSDT', 'countdown_ms': 30000}},
+    {'name': 'Kill-switch again',
+     'marketops.binance.binance_kill_switch': {'underlying': 'ETHUSDT', 'countdown_ms': 30000}},
+    {'name': 'Kill-switch bad', 'marketops.binance.binance_kill_switch': {'underlying': 'ETHUSDT', 'countdown_ms': 10},
+     'ignore_errors': True},
+]
+
+
+def test_new_modules_return_identical_results_on_both_paths(emulator, accounts, run_playbook, tmp_path):
+    """binance_mmp_info, binance_mmp_reset and binance_kill_switch through a real playbook, module vs fast path."""
+    from ansible_collections.marketops.binance.tests.e2e.test_operate import write_playbook
+    playbook = write_playbook(tmp_path, OPERATE_TASKS)
+    hosts = {'hmac-a': host_vars(accounts['hmac-a'], emulator.url, [])}
+    api_key = accounts['hmac-a']['api_key']
+    runs = {}
+    for path in ('module', 'fast'):
+        emulator.reset()
+        emulator.set_state(dict(api_key=api_key, underlying='BTCUSDT', window_ms=3000, frozen_ms=0, qty_limit='2',
+                                delta_limit='2.3', last_trigger_time=1700000000000))
+        emulator.set_state(dict(api_key=api_key, underlying='SOLUSDT', window_ms=3000, frozen_ms=60000,
+                                qty_limit='2', delta_limit='2.3', last_trigger_time=1700000000000))
+        run = run_playbook(hosts, '--diff', path=path, playbook=playbook)
+        out = {}
+        for record in run.results:
+            result = dict(record['result'])
+            result.pop('used_weight', None)
+            result['warnings'] = [w if isinstance(w, str) else w.get('event', {}).get('msg')
+                                  for w in result.get('warnings', [])]
+            out[record['task']] = (record['status'], result)
+        runs[path] = (out, [line for line in run.output.splitlines() if '[WARNING]' in line])
+    assert runs['module'][0].keys() == runs['fast'][0].keys() == {t['name'] for t in OPERATE_TASKS}
+    for task in runs['module'][0]:
+        assert runs['module'][0][task] == runs['fast'][0][task], task
+    assert runs['module'][1] == runs['fast'][1] and runs['module'][1]
+    out = runs['module'][0]
+    assert out['Reset'][1]['changed'] is True and out['Reset again'][1]['changed'] is False
+    assert out['Kill-switch'][1]['changed'] is True and out['Kill-switch again'][1]['changed'] is False
+    assert [m['frozen'] for m in out['Info'][1]['mmp']] == [True, False, False]
+    for task in ('Info bad', 'Reset unknown', 'Kill-switch bad'):
+        assert out[task][0] == 'failed' and out[task][1]['msg'].startswith('account hmac-a: '), out[task]
