@@ -45,7 +45,7 @@ def test_untrusted_ca_fails_at_once_and_clearly(path, https_emulator, accounts, 
     [result] = results(run)
     host = https_emulator.url.split('//')[1]
     assert result['status'] == 'failed' and result['msg'].startswith(
-        'MMP BTCUSDT: GET /eapi/v1/mmp: the TLS certificate of %s could not be verified: unable to get local issuer '
+        'account hmac-a: MMP BTCUSDT: GET /eapi/v1/mmp: the TLS certificate of %s could not be verified: unable to get local issuer '
         "certificate (trusted CAs: the public CAs of requests' default bundle" % host)
     for fix in ('ca_path', 'REQUESTS_CA_BUNDLE', 'validate_certs: false', 'not recommended'):
         assert fix in result['msg']
@@ -61,7 +61,7 @@ def test_certificate_for_another_host_name_fails_naming_the_mismatch(
     run = run_playbook(hosts, path=path, env_extra=NO_CA_ENV)
     assert run.rc == 2, run.output
     [result] = results(run)
-    assert result['msg'].startswith('MMP BTCUSDT: GET /eapi/v1/mmp: the TLS certificate that %s presented is not valid '
+    assert result['msg'].startswith('account hmac-a: MMP BTCUSDT: GET /eapi/v1/mmp: the TLS certificate that %s presented is not valid '
                                     "for that name: IP address mismatch, certificate is not valid for '127.0.0.1'. "
                                     % other_host_emulator.url.split('//')[1])
     assert 'base_url' in result['msg']
@@ -123,10 +123,13 @@ def test_validate_certs_false_works_with_one_warning_and_nothing_on_stderr(path,
     assert run.rc == 0, run.output
     items = results(run)
     assert [r['changed'] for r in items] == [True, True]
-    for result in items:  # each task item: exactly one warning, which says what is at stake
-        assert len([w for w in warnings_of(result) if w.startswith(INSECURE)]) == 1, result
-        assert [w for w in warnings_of(result) if w.startswith(INSECURE)][0].startswith(
-            INSECURE + ': anything between this host and 127.0.0.1 can read and change the requests, API key included')
+    # each task item: exactly one warning, which says what is at stake, and for which account (apply_mmp labels
+    # every message with the inventory host)
+    insecure = 'account hmac-a: ' + INSECURE
+    for result in items:
+        assert len([w for w in warnings_of(result) if w.startswith(insecure)]) == 1, result
+        assert [w for w in warnings_of(result) if w.startswith(insecure)][0].startswith(
+            insecure + ': anything between this host and 127.0.0.1 can read and change the requests, API key included')
     warning_lines = [line for line in run.output.splitlines() if "TLS certificate is not verified" in line]
     assert len(warning_lines) == 1 and warning_lines[0].startswith('[WARNING]: '), run.output
     assert len(https_emulator.writes()) == 2
