@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -12,10 +13,56 @@ import time
 
 from urllib.parse import parse_qsl, urlsplit
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
 
 BASE = 'https://eapi.binance.com'
 API_KEY = 'unit-test-api-key-0001'
 SECRET = 'unit-test-secret-4f1b9e0c2d7a'
+
+# The signing tests' keys are made at test time: no private key is kept in the repository or the built artifact.
+# The two Ed25519 keys are RFC 8032's published test vectors (section 7.1, TEST 1 and TEST 2), so what they sign
+# has known answers; the RSA and EC keys are new each run (the RSA signature is checked against a computation
+# of its own, see rsa_pkcs1v15_sha256).
+RFC8032_TEST1_SECRET = '9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60'
+RFC8032_TEST2_SECRET = '4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb'
+KEY_PASSPHRASE = 'correct-horse'
+
+
+def _pem(key, passphrase=None):
+    encryption = (serialization.BestAvailableEncryption(passphrase.encode()) if passphrase
+                  else serialization.NoEncryption())
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption).decode()
+
+
+@functools.lru_cache(maxsize=None)
+def signing_key_object(name):
+    if name in ('ed25519_test_key.pem', 'ed25519_test_key_encrypted.pem'):
+        return ed25519.Ed25519PrivateKey.from_private_bytes(bytes.fromhex(RFC8032_TEST1_SECRET))
+    if name == 'rfc8032_test2_key.pem':
+        return ed25519.Ed25519PrivateKey.from_private_bytes(bytes.fromhex(RFC8032_TEST2_SECRET))
+    if name == 'rsa_test_key.pem':
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    if name == 'ec_test_key.pem':
+        return ec.generate_private_key(ec.SECP256R1())
+    raise KeyError(name)
+
+
+@functools.lru_cache(maxsize=None)
+def signing_key(name):
+    """The PEM text of a signing test's key, by the name its file had (``ed25519_test_key.pem``, ...)."""
+    return _pem(signing_key_object(name), KEY_PASSPHRASE if name.endswith('_encrypted.pem') else None)
+
+
+def rsa_pkcs1v15_sha256(key, message):
+    """RSASSA-PKCS1-v1_5 with SHA-256 (RFC 8017, 8.2.1) computed from the key's numbers, not by the signer's library."""
+    numbers = key.private_numbers()
+    n, d = numbers.public_numbers.n, numbers.d
+    size = (n.bit_length() + 7) // 8
+    digest_info = bytes.fromhex('3031300d060960864801650304020105000420') + hashlib.sha256(message).digest()
+    encoded = b'\x00\x01' + b'\xff' * (size - len(digest_info) - 3) + b'\x00' + digest_info
+    return pow(int.from_bytes(encoded, 'big'), d, n).to_bytes(size, 'big')
 
 
 class FakeExchange:

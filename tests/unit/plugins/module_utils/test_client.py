@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import base64
-import os
 import sys
 import time
 
@@ -34,17 +33,23 @@ from ansible_collections.marketops.binance.plugins.module_utils.client import (
 )
 from ansible_collections.marketops.binance.plugins.module_utils.pacing import Ledger
 
-from ansible_collections.marketops.binance.tests.unit.helpers import API_KEY, SECRET, answer, apply_then
+from ansible_collections.marketops.binance.tests.unit.helpers import (
+    API_KEY,
+    SECRET,
+    answer,
+    apply_then,
+    rsa_pkcs1v15_sha256,
+    signing_key,
+    signing_key_object,
+)
 
-FIXTURES = os.path.join(os.path.dirname(__file__), '..', '..', 'fixtures')
 TOO_MANY = {'code': -1003, 'msg': 'Too many requests'}
 MESSAGE = ('underlying=BTCUSDT&windowTimeInMilliseconds=3000&frozenTimeInMilliseconds=300000&qtyLimit=2'
            '&deltaLimit=2.3&recvWindow=5000&timestamp=1611825601400')
 
 
 def fixture(name):
-    with open(os.path.join(FIXTURES, name)) as f:
-        return f.read()
+    return signing_key(name)
 
 
 def make_client(**kwargs):
@@ -84,19 +89,23 @@ def test_ed25519_rfc8032_vector():
 
 def test_ed25519_matches_openssl_and_is_url_encoded():
     signer = load_private_key_signer(fixture('ed25519_test_key.pem'))
-    expected = 'q0Oi7MdQwIc3mWn470kUhJKp/qhU4RPHANaoNipjuAaqFutDT80Hc6PqfSJ8vL/33MZpVjtumi9O9z36IQMWBA=='
+    # openssl pkeyutl -sign -rawin over MESSAGE with the RFC 8032 TEST 1 key
+    expected = 'AHmWfBd7NAAzz2duvUnV9QPQmxZX0f7xv9/y/yazbgqamoRRKTU5BvzjQHusbK63nZZFBmUJcx/0oat+SJwZAg=='
     signed = signer.sign(MESSAGE)
     assert unquote(signed) == expected
     assert '/' not in signed and '+' not in signed and '=' not in signed
 
 
-def test_rsa_matches_openssl():
+def test_ed25519_rfc8032_test1_vector():
+    raw = base64.b64decode(unquote(load_private_key_signer(fixture('ed25519_test_key.pem')).sign('')))
+    assert raw.hex() == ('e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555'
+                         'fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b')
+
+
+def test_rsa_matches_pkcs1v15_sha256():
     signer = load_private_key_signer(fixture('rsa_test_key.pem'))
     assert signer.key_type == 'rsa'
-    expected = ('VcLQqLZyykXkVM+WVBenUbb1ERpDbO2WkOu7qQ5HXSiEY8h03mCzf8GlX6pEgxY43c7tLfbM+LwQWY8R1ZnwlWnu/BHy4MkIp8gSdIh'
-                'zwQ0T/SDTsP8OZdRSRNj6So4oTOtXAABXWJh8kOXDmsHU0gY0gzHHuQ25ITDDHyHlEugHvxnp5n+vD0/d64cY8ISrGoT/AhSABTQ6t2q'
-                'LjkpLRI09lbgxubAf/yQOHBWm67ED0fg/WuBTpjweVOV2XnI4tJvsgIZ210Tld27L5RSM7AZINARu2i/SUFgJ93njnzmwm0vNtXZkqB4/'
-                '6wPj7tSufVvOWqSGW5OTYouzHIiFkQ==')
+    expected = base64.b64encode(rsa_pkcs1v15_sha256(signing_key_object('rsa_test_key.pem'), MESSAGE.encode())).decode()
     assert unquote(signer.sign(MESSAGE)) == expected
 
 

@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 
 import pytest
 
 from ansible_collections.marketops.binance.plugins.modules import binance_mmp
-from ansible_collections.marketops.binance.tests.unit.helpers import API_KEY, SECRET, answer
-
-FIXTURES = os.path.join(os.path.dirname(__file__), '..', '..', 'fixtures')
+from ansible_collections.marketops.binance.tests.unit.helpers import API_KEY, SECRET, answer, signing_key
 
 try:
     from ansible.module_utils.testing import patch_module_args
@@ -109,8 +106,7 @@ def test_type_failure_sends_nothing(exchange, capsys):
 
 
 def test_both_secrets_are_mutually_exclusive(exchange, capsys):
-    with open(os.path.join(FIXTURES, 'ed25519_test_key.pem')) as f:
-        pem = f.read()
+    pem = signing_key('ed25519_test_key.pem')
     result = run_module(capsys, args(private_key=pem))
     assert result['failed'] is True and 'both set' in result['msg'] and exchange.journal == []
     assert 'BEGIN PRIVATE KEY' not in result['_raw'] and SECRET not in result['_raw']
@@ -140,8 +136,7 @@ def test_api_failure_is_precise_and_masks_secrets(exchange, capsys):
 def test_missing_cryptography_gives_the_standard_message(exchange, capsys, monkeypatch):
     import sys
     monkeypatch.setitem(sys.modules, 'cryptography.hazmat.primitives.serialization', None)
-    with open(os.path.join(FIXTURES, 'ed25519_test_key.pem')) as f:
-        pem = f.read()
+    pem = signing_key('ed25519_test_key.pem')
     result = run_module(capsys, args(api_secret=None, private_key=pem))
     assert result['failed'] is True
     assert 'Failed to import the required Python library (cryptography)' in result['msg']
