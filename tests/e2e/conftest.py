@@ -25,6 +25,11 @@ PASSPHRASE = 'e2e-passphrase-' + secrets.token_hex(8)
 PATHS = ['module', 'fast']  # the module executed as usual, and the action plugin's in-process fast path
 
 
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'smoke: the end-to-end smoke test every ansible-core of the matrix runs '
+                            '(python3 tests/dev.py matrix)')
+
+
 def _pem(key, passphrase=None):
     encryption = (serialization.BestAvailableEncryption(passphrase.encode()) if passphrase
                   else serialization.NoEncryption())
