@@ -21,6 +21,8 @@ import contextlib
 import functools
 import os
 
+from ansible import constants as C
+from ansible.errors import AnsibleError
 from ansible.module_utils.basic import missing_required_lib
 from ansible.module_utils.common.arg_spec import ModuleArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
@@ -59,6 +61,17 @@ def module_of(action):
     if namespace not in ('', COLLECTION, 'ansible_collections.' + COLLECTION + '.plugins.modules'):
         return None
     return short if short in CORES else None
+
+
+def injects_invocation(task_vars):
+    """Whether a module's result carries ``invocation`` here, as AnsibleModule decides it on this ansible-core.
+
+    ansible-core 2.21 made it a setting (INJECT_INVOCATION, default false); before, every module result had it.
+    """
+    try:
+        return boolean(C.config.get_config_value('INJECT_INVOCATION', variables=task_vars), strict=False)
+    except AnsibleError:  # no such setting: ansible-core < 2.21
+        return True
 
 
 def apply_env_fallbacks(spec, params, environment):
@@ -135,7 +148,10 @@ class FastPathAction(ActionBase):
 
         check_mode = bool(self._task.check_mode or self._play_context.check_mode)
         diff_mode = bool(self._task.diff or self._play_context.diff)
-        result.update(self.run_in_process(args, check_mode, diff_mode, module=module))
+        out = self.run_in_process(args, check_mode, diff_mode, module=module)
+        if not injects_invocation(task_vars):
+            out.pop('invocation', None)
+        result.update(out)
         return result
 
     def run_in_process(self, args, check_mode, diff_mode, module='binance_mmp'):

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import os
 
+from ansible.release import __version__ as ansible_version
+
 from ansible_collections.marketops.binance.plugins.action.binance_mmp import apply_env_fallbacks, connection_environment
+from ansible_collections.marketops.binance.plugins.plugin_utils.fast_path import injects_invocation
 from ansible_collections.marketops.binance.plugins.module_utils.mmp import mmp_argument_spec
 
 
@@ -103,3 +106,13 @@ def test_remote_disabled_or_unknown_run_the_module():
     unknown = make_action('binance_mmp', 'someone.else.binance_mmp')
     assert unknown.run(task_vars={})['executed'] is True
     assert unknown._execute_module.call_args.kwargs['module_name'] == 'someone.else.binance_mmp'
+
+
+def test_invocation_is_injected_as_this_ansible_core_does(monkeypatch):
+    """ansible-core 2.21 made "invocation" in module results a setting, off by default; before, it was always there."""
+    monkeypatch.delenv('ANSIBLE_INJECT_INVOCATION', raising=False)
+    setting_exists = tuple(int(x) for x in ansible_version.split('.')[:2]) >= (2, 21)
+    assert injects_invocation({}) is (not setting_exists)
+    assert injects_invocation({'ansible_inject_invocation': True}) is True
+    if setting_exists:
+        assert injects_invocation({'ansible_inject_invocation': False}) is False
