@@ -6,12 +6,14 @@
     python3 tests/dev.py demo      apply the example inventory against the local emulator, twice
     python3 tests/dev.py test      the whole test suite (what .ci/run runs)
 
-and, for the pieces of ``test``: ``units``, ``changelog``, ``lint``, ``sanity``; ``bench`` runs the fleet
-benchmark (tests/bench/fleet.py, its options after it); ``bench-watch`` the mmp_watch event source's
-(tests/bench/watch.py).
+and, for the pieces of ``test``: ``units``, ``changelog``, ``lint``, ``sanity``, ``docs-lint`` (antsibull-docs),
+``matrix`` (every ansible-core of tests/matrix.txt, see tests/matrix.py); ``docs`` builds the collection's HTML
+docs into .tmp/docs; ``bench`` runs the fleet benchmark (tests/bench/fleet.py, its options after it);
+``bench-watch`` the mmp_watch event source's (tests/bench/watch.py).
 
-Everything it makes stays in the checkout: ``.venv/`` (the tools, pinned in tests/requirements-dev.txt)
-and ``.tmp/`` (the collection installed from the working tree, scratch files).
+Everything it makes stays in the checkout: ``.venv/`` (the tools, pinned in tests/requirements-dev.txt),
+``.venv-matrix/`` (the matrix's virtualenvs) and ``.tmp/`` (the collection installed from the working tree,
+scratch files).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ INSTALLED = os.path.join(COLLECTIONS, 'ansible_collections', 'marketops', 'binan
 REQUIREMENTS = os.path.join(ROOT, 'tests', 'requirements-dev.txt')
 OFFLINE_PIP = os.path.normpath(os.path.join(ROOT, '..', 'shared', 'tools', 'ansible-test-offline-pip'))
 BIN = os.path.join(VENV, 'Scripts' if os.name == 'nt' else 'bin')
+PYTEST_DIRS = ('tests/unit', 'tests/e2e')  # what pytest runs, here and in each row of the matrix
 
 
 def say(text):
@@ -92,7 +95,7 @@ def install_collection():
 
 def step_units():
     say('unit and end-to-end tests (pytest)')
-    tests = [t for t in ('tests/unit', 'tests/e2e') if os.path.isdir(os.path.join(INSTALLED, t))]
+    tests = [t for t in PYTEST_DIRS if os.path.isdir(os.path.join(INSTALLED, t))]
     return run([tool('python'), '-m', 'pytest', '-p', 'no:cacheprovider', '-q', '-ra'] + tests,
                cwd=INSTALLED, env=env_for_tests(), check=False)
 
@@ -135,20 +138,88 @@ def step_sanity(tests=()):
     return proc.returncode
 
 
-STEPS = {'units': step_units, 'changelog': step_changelog, 'lint': step_lint, 'sanity': step_sanity}
+def step_docs():
+    """The collection's docs as the ecosystem checks them (antsibull-docs, plugin docs included)."""
+    say('collection docs (antsibull-docs lint-collection-docs --plugin-docs)')
+    env = env_for_tests()
+    env.pop('PYTHONPATH', None)
+    # The checkout, not the installed copy: antsibull-docs wants the directory holding galaxy.yml (given the installed
+    # copy, it finds no plugin and passes).
+    return run([tool('antsibull-docs'), 'lint-collection-docs', '--plugin-docs', ROOT], env=env, check=False)
+
+
+def cmd_docs():
+    """Build the collection's HTML docs into .tmp/docs (antsibull-docs sphinx-init, then Sphinx)."""
+    ensure_venv()
+    install_collection()
+    if step_docs() != 0:
+        return 1
+    docs = os.path.join(TMP, 'docs')
+    if os.path.isdir(docs):
+        shutil.rmtree(docs)
+    os.makedirs(docs, mode=0o700)  # sphinx-init wants an existing directory only its owner may write
+    env = env_for_tests()
+    env.pop('PYTHONPATH', None)
+    say('HTML docs into %s' % os.path.relpath(docs, ROOT))
+    run([tool('antsibull-docs'), 'sphinx-init', '--use-current', '--squash-hierarchy', '--dest-dir', docs,
+         'marketops.binance'], env=env)
+    # What build.sh does, with this checkout's tools (sphinx-init's requirements.txt is not installed: the pinned
+    # antsibull-docs, Sphinx and sphinx-ansible-theme of tests/requirements-dev.txt are).
+    rst = os.path.join(docs, 'rst')
+    run([tool('antsibull-docs'), 'collection', '--use-current', '--squash-hierarchy', '--dest-dir', rst,
+         'marketops.binance'], env=env)
+    warnings = os.path.join(docs, 'sphinx-warnings.txt')
+    run([tool('sphinx-build'), '-M', 'html', rst, os.path.join(docs, 'build'), '-c', docs, '-q', '-w', warnings],
+        env=env)
+    # Offline, Sphinx cannot fetch the intersphinx inventories (docs.ansible.com, docs.python.org), so references to
+    # the Ansible docsite's labels stay unresolved: those warnings are expected here; any other fails the build.
+    with open(warnings) as f:
+        text = f.read()
+    offline = 'not fetchable' in text
+    other = [line for line in text.splitlines() if 'WARNING' in line and 'failed to reach any of the inventories' not in line
+             and not (offline and 'undefined label' in line)]
+    index = os.path.join(docs, 'build', 'html', 'index.html')
+    if other or not os.path.isfile(index):
+        print('\n'.join(other) or 'no %s: the build failed' % index)
+        return 1
+    if offline:
+        print('(offline: the intersphinx inventories could not be fetched; links to the Ansible docsite are plain text)')
+    print('docs: %s' % index)
+    return 0
+
+
+MATRIX_OPTIONS = dict(jobs=min(2, os.cpu_count() or 1), only=(), write=False)
+
+
+def step_matrix():
+    """Every ansible-core of tests/matrix.txt in its own virtualenv (tests/matrix.py)."""
+    sys.path.insert(0, os.path.join(ROOT, 'tests'))
+    import matrix  # pylint: disable=import-outside-toplevel
+    try:
+        return matrix.run_matrix(PYTEST_DIRS, OFFLINE_PIP if os.path.exists(OFFLINE_PIP) else None, **MATRIX_OPTIONS)
+    except matrix.MatrixError as e:
+        print('matrix: %s' % e)
+        return 2
+
+
+STEPS = {'units': step_units, 'changelog': step_changelog, 'lint': step_lint, 'sanity': step_sanity,
+         'docs-lint': step_docs, 'matrix': step_matrix}
 
 
 def cmd_test(names):
-    ensure_venv()
-    install_collection()
+    if names != ['matrix']:  # the matrix makes virtualenvs of its own
+        ensure_venv()
+        install_collection()
     started = time.monotonic()
     results = []
     for name in names:
-        results.append((name, STEPS[name]()))
-    failed = [name for name, rc in results if rc != 0]
+        step_started = time.monotonic()
+        rc = STEPS[name]()
+        results.append((name, rc, time.monotonic() - step_started))
+    failed = [name for name, rc, _seconds in results if rc != 0]
     say('summary (%.0f s)' % (time.monotonic() - started))
-    for name, rc in results:
-        print('  %-10s %s' % (name, 'ok' if rc == 0 else 'FAILED (exit %d)' % rc))
+    for name, rc, seconds in results:
+        print('  %-10s %-20s %5.0f s' % (name, 'ok' if rc == 0 else 'FAILED (exit %d)' % rc, seconds))
     print('checks: %d passed, %d failed' % (len(results) - len(failed), len(failed)))
     return 1 if failed else 0
 
@@ -178,9 +249,17 @@ def cmd_bench_watch(extra):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog='python3 tests/dev.py', description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('command', choices=['demo', 'test', 'bench', 'bench-watch'] + sorted(STEPS))
+    parser.add_argument('command', choices=['demo', 'test', 'bench', 'bench-watch', 'docs'] + sorted(STEPS))
     parser.add_argument('--test', action='append', default=[], metavar='NAME',
                         help='with sanity: run only this ansible-test sanity test (repeatable)')
+    parser.add_argument('--jobs', type=int, default=MATRIX_OPTIONS['jobs'],
+                        help='with matrix: ansible-core versions run at a time (default: %(default)s)')
+    parser.add_argument('--only', action='append', default=[], metavar='X.Y',
+                        help='with matrix: run only this ansible-core minor (repeatable)')
+    parser.add_argument('--write-readme', action='store_true',
+                        help='with matrix: write README.md\'s tested-range table from this run')
+    parser.add_argument('--latest', action='store_true',
+                        help='with matrix: compare the pinned ansible-core releases with PyPI, run nothing')
     args, extra = parser.parse_known_args(argv)
     if args.command == 'bench':
         return cmd_bench(extra)
@@ -190,10 +269,17 @@ def main(argv=None):
         parser.error('unrecognized arguments: %s' % ' '.join(extra))
     if args.test:
         STEPS['sanity'] = lambda: step_sanity(args.test)
+    MATRIX_OPTIONS.update(jobs=args.jobs, only=tuple(args.only), write=args.write_readme)
+    if args.command == 'matrix' and args.latest:
+        sys.path.insert(0, os.path.join(ROOT, 'tests'))
+        import matrix  # pylint: disable=import-outside-toplevel
+        return matrix.latest_versions(matrix.read_matrix())
     if args.command == 'demo':
         return cmd_demo(args)
+    if args.command == 'docs':
+        return cmd_docs()
     if args.command == 'test':
-        return cmd_test(['units', 'changelog', 'lint', 'sanity'])
+        return cmd_test(['units', 'changelog', 'lint', 'sanity', 'docs-lint', 'matrix'])
     return cmd_test([args.command])
 
 
