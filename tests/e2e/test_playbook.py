@@ -166,10 +166,11 @@ BAD_INPUTS = [
     ('window-too-big', dict(binance_mmp_configs=[config(window_ms=5001)]), r'window_ms: got 5001; .*\(0, 5000\]'),
     ('window-not-int', dict(binance_mmp_configs=[config(window_ms='soon')]), r'window_ms'),
     ('frozen-negative', dict(binance_mmp_configs=[config(frozen_ms=-1)]), r'frozen_ms: got -1; .*>= 0'),
-    ('qty-zero', dict(binance_mmp_configs=[config(qty_limit=0)]), r'qty_limit: got 0; .*> 0'),
+    # (ansible-core < 2.19 templates values into strings: "got '0'" there, "got 0" since)
+    ('qty-zero', dict(binance_mmp_configs=[config(qty_limit=0)]), r"qty_limit: got '?0'?; .*> 0"),
     ('qty-text', dict(binance_mmp_configs=[config(qty_limit='lots')]), r"qty_limit: got 'lots'; .*> 0"),
-    ('qty-bool', dict(binance_mmp_configs=[config(qty_limit=True)]), r'qty_limit: got True'),
-    ('delta-negative', dict(binance_mmp_configs=[config(delta_limit=-2.3)]), r'delta_limit: got -2.3; .*> 0'),
+    ('qty-bool', dict(binance_mmp_configs=[config(qty_limit=True)]), r"qty_limit: got '?True'?"),
+    ('delta-negative', dict(binance_mmp_configs=[config(delta_limit=-2.3)]), r"delta_limit: got '?-2.3'?; .*> 0"),
     ('delta-too-precise', dict(binance_mmp_configs=[config(delta_limit='0.000000000000000000001')]),
      r'delta_limit: .*20 after the point'),
     ('underlying-dash', dict(binance_mmp_configs=[config('BTC-USDT')]), r"underlying: got 'BTC-USDT'; letters and digits"),
@@ -226,8 +227,10 @@ def test_frozen_zero_warns(path, emulator, accounts, run_playbook):
     hosts = {'hmac-a': host_vars(accounts['hmac-a'], emulator.url, [config(frozen_ms=0)])}
     run = run_playbook(hosts, path=path)
     assert run.rc == 0, run.output
-    # the warning says whose BTCUSDT: the playbook labels every message with the account (inventory_hostname)
-    assert re.search(r'\[WARNING\]: account hmac-a: frozen_ms is 0 for BTCUSDT: .*manual reset', run.output), run.output
+    # the warning says whose BTCUSDT: the playbook labels every message with the account (inventory_hostname);
+    # ansible-core < 2.19 wraps a warning over several lines
+    assert re.search(r'\[WARNING\]: account hmac-a: frozen_ms is 0 for BTCUSDT: .*manual reset',
+                     ' '.join(run.output.split())), run.output
 
 
 @pytest.mark.parametrize('scenario', ['success', 'failure'])

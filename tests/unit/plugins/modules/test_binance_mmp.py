@@ -33,7 +33,10 @@ except ImportError:  # ansible-core < 2.19
 def module_process(monkeypatch):
     """A module runs in its own process, not in the controller: its warnings go into its result (ansible-core
     2.19 routes them to the display once controller code, such as an action plugin, was imported)."""
-    from ansible.module_utils import _internal
+    try:
+        from ansible.module_utils import _internal
+    except ImportError:  # older ansible-core: no controller/module split to undo
+        return
     if hasattr(_internal, 'is_controller'):
         monkeypatch.setattr(_internal, 'is_controller', False)
 
