@@ -18,6 +18,7 @@ under CI: see ``skips_fail``).
 from __future__ import annotations
 
 import concurrent.futures
+import fcntl
 import glob
 import hashlib
 import json
@@ -489,12 +490,26 @@ def latest_versions(rows):
 
 
 def run_matrix(pytest_dirs, offline_pip, jobs=2, only=(), write=False):
-    rows = read_matrix()
+    """Run the matrix; one run at a time per checkout (a second would rebuild the virtualenvs the first uses)."""
+    os.makedirs(VENVS, exist_ok=True)
+    with open(os.path.join(VENVS, '.lock'), 'w') as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise MatrixError('another matrix run is using %s' % VENVS) from None
+        return _run_matrix(pytest_dirs, offline_pip, jobs, only, write)
+
+
+def _run_matrix(pytest_dirs, offline_pip, jobs, only, write):
+    rows = read_matrix(MATRIX_FILE)
     if only:
         unknown = set(only) - {r.minor for r in rows}
         if unknown:
             raise MatrixError('not in tests/matrix.txt: %s' % ', '.join(sorted(unknown)))
         rows = [r for r in rows if r.minor in only]
+    else:  # virtualenvs of rows no longer in tests/matrix.txt (another ansible-core or controller Python)
+        for stale in set(glob.glob(os.path.join(VENVS, 'ansible-core-*'))) - {r.venv for r in rows}:
+            shutil.rmtree(stale, ignore_errors=True)
     started = time.monotonic()
     say('\n==> ansible-core matrix: %s, %d at a time (logs in %s)'
         % (', '.join('%s/py%s' % (r.core, r.controller) for r in rows), jobs, os.path.relpath(SCRATCH, ROOT)))
