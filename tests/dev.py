@@ -279,7 +279,8 @@ def main(argv=None):
     if args.command == 'docs':
         return cmd_docs()
     if args.command == 'test':
-        return cmd_test(['units', 'changelog', 'lint', 'sanity', 'docs-lint', 'matrix'])
+        # No separate `sanity` here: the matrix runs ansible-test sanity on every ansible-core (2.19 included).
+        return cmd_test(['units', 'changelog', 'lint', 'docs-lint', 'matrix'])
     return cmd_test([args.command])
 
 
