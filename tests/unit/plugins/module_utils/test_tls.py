@@ -16,6 +16,8 @@ import pytest
 import requests
 import urllib3
 
+from cryptography.hazmat.primitives import serialization
+
 from ansible_collections.marketops.binance.plugins.module_utils import client as client_mod
 from ansible_collections.marketops.binance.plugins.module_utils.client import (
     BinanceConfigError,
@@ -30,7 +32,7 @@ from ansible_collections.marketops.binance.plugins.module_utils.client import (
     tls_handshake_failure,
 )
 from ansible_collections.marketops.binance.plugins.module_utils.mmp import MMPValidationError, run_mmp, validate_all
-from ansible_collections.marketops.binance.tests.emulator.certs import write_test_pki
+from ansible_collections.marketops.binance.tests.emulator.certs import make_ca, write_test_pki
 from ansible_collections.marketops.binance.tests.emulator.server import Emulator, EmulatorServer
 from ansible_collections.marketops.binance.tests.unit.helpers import API_KEY, SECRET
 
@@ -306,11 +308,15 @@ def test_ca_bundle_environment_variable_is_trusted(var, https, pki, monkeypatch)
     assert make_client(https.url).get_mmp('BTCUSDT')['underlying'] == 'BTCUSDT'
 
 
-def test_ca_path_wins_over_requests_ca_bundle(https, pki, monkeypatch):
-    monkeypatch.setenv('REQUESTS_CA_BUNDLE', pki['server_cert'])  # a leaf, not the CA: would not verify
+def test_ca_path_wins_over_requests_ca_bundle(https, pki, monkeypatch, tmp_path):
+    # Another CA, which did not sign the server's certificate: it verifies on no Python. (The server's own leaf
+    # would verify on Python 3.13+, whose default context accepts a trusted leaf: VERIFY_X509_PARTIAL_CHAIN.)
+    other_ca = tmp_path / 'other-ca.pem'
+    other_ca.write_bytes(make_ca('another CA')[1].public_bytes(serialization.Encoding.PEM))
+    monkeypatch.setenv('REQUESTS_CA_BUNDLE', str(other_ca))
     with pytest.raises(BinanceTLSError) as e:
         make_client(https.url).get_mmp('BTCUSDT')
-    assert '(trusted CAs: REQUESTS_CA_BUNDLE=%s)' % pki['server_cert'] in e.value.message
+    assert '(trusted CAs: REQUESTS_CA_BUNDLE=%s)' % other_ca in e.value.message
     assert make_client(https.url, ca_path=pki['ca']).get_mmp('BTCUSDT')
 
 
