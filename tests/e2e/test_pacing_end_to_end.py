@@ -103,12 +103,23 @@ def test_pacing_holds_at_forks_20_on_both_paths_with_no_reserve_and_the_default(
     report = {}
     for name, run in runs.items():
         statuses = [entry.get('status') for entry in run['emu'].journal]
+        answered = [(e['method'], e['path']) for e in run['emu'].journal if e.get('status') == 200]
+        other = [(e['method'], e['path'], e.get('status'), e.get('code')) for e in run['emu'].journal
+                 if e.get('status') != 200 or e['path'] not in ('/eapi/v1/mmp', '/eapi/v1/mmpSet')]
         report[name] = dict(rc=run['proc'].returncode, requests=len(statuses), http_429=statuses.count(429),
-                            http_418=statuses.count(418), windows=list(windows(run['emu']).values()))
+                            http_418=statuses.count(418), windows=list(windows(run['emu']).values()),
+                            reads=answered.count(('GET', '/eapi/v1/mmp')),
+                            writes=answered.count(('POST', '/eapi/v1/mmpSet')), other=other)
     for name, run in runs.items():
         assert report[name]['rc'] == 0, (name, outputs[name][-3000:])
         assert report[name]['http_429'] == 0 and report[name]['http_418'] == 0, report
-        assert report[name]['requests'] == 120, report  # a GET and a write per item, nothing retried
+        # A GET and a write per item, each answered once. The only other requests allowed are the documented
+        # recovery from -1021 (a request that reached the exchange more than recv_window after it was signed,
+        # which a heavily loaded CI machine can cause): the exchange's clock read once, the request signed again.
+        assert report[name]['reads'] == 60 and report[name]['writes'] == 60, report
+        resyncs = [o for o in report[name]['other'] if o[3] == -1021]
+        clock_reads = [o for o in report[name]['other'] if o[:3] == ('GET', '/eapi/v1/time', 200)]
+        assert len(report[name]['other']) == 2 * len(resyncs) == 2 * len(clock_reads), report
         assert max(report[name]['windows']) <= LIMIT, report
         if run['reserve'] == 0:
             assert len(report[name]['windows']) <= 3, report
