@@ -6,10 +6,11 @@
     python3 tests/dev.py demo      apply the example inventory against the local emulator, twice
     python3 tests/dev.py test      the whole test suite (what .ci/run runs)
 
-and, for the pieces of ``test``: ``units``, ``changelog``, ``lint``, ``sanity``, ``docs-lint`` (antsibull-docs),
-``matrix`` (every ansible-core of tests/matrix.txt, see tests/matrix.py); ``docs`` builds the collection's HTML
-docs into .tmp/docs; ``bench`` runs the fleet benchmark (tests/bench/fleet.py, its options after it);
-``bench-watch`` the mmp_watch event source's (tests/bench/watch.py).
+and, for the pieces of ``test``: ``units``, ``changelog``, ``lint``, ``docs-lint`` (antsibull-docs), ``matrix`` (every
+ansible-core of tests/matrix.txt, see tests/matrix.py, which runs the end-to-end tests and ``ansible-test sanity``);
+``e2e`` (the end-to-end tests) and ``sanity`` (ansible-test sanity) run on the development virtualenv alone;
+``docs`` builds the collection's HTML docs into .tmp/docs; ``bench`` runs the fleet benchmark (tests/bench/fleet.py,
+its options after it); ``bench-watch`` the mmp_watch event source's (tests/bench/watch.py).
 
 Everything it makes stays in the checkout: ``.venv/`` (the tools, pinned in tests/requirements-dev.txt),
 ``.venv-matrix/`` (the matrix's virtualenvs) and ``.tmp/`` (the collection installed from the working tree,
@@ -34,7 +35,7 @@ INSTALLED = os.path.join(COLLECTIONS, 'ansible_collections', 'marketops', 'binan
 REQUIREMENTS = os.path.join(ROOT, 'tests', 'requirements-dev.txt')
 OFFLINE_PIP = os.path.normpath(os.path.join(ROOT, '..', 'shared', 'tools', 'ansible-test-offline-pip'))
 BIN = os.path.join(VENV, 'Scripts' if os.name == 'nt' else 'bin')
-PYTEST_DIRS = ('tests/unit', 'tests/e2e')  # what pytest runs, here and in each row of the matrix
+PYTEST_DIRS = ('tests/unit', 'tests/e2e')  # what pytest runs in each full row of the matrix
 
 
 def say(text):
@@ -93,11 +94,23 @@ def install_collection():
         env=env_for_tests())
 
 
-def step_units():
-    say('unit and end-to-end tests (pytest)')
-    tests = [t for t in PYTEST_DIRS if os.path.isdir(os.path.join(INSTALLED, t))]
+def pytest(what, tests):
+    say('%s (pytest)' % what)
+    tests = [t for t in tests if os.path.isdir(os.path.join(INSTALLED, t))]
+    if not tests:
+        print('no tests found in the installed copy')
+        return 1
     return run([tool('python'), '-m', 'pytest', '-p', 'no:cacheprovider', '-q', '-ra'] + tests,
                cwd=INSTALLED, env=env_for_tests(), check=False)
+
+
+def step_units():
+    return pytest('unit tests', ['tests/unit'])
+
+
+def step_e2e():
+    # Not part of `test`: the matrix's full rows run these on the oldest and the newest ansible-core.
+    return pytest('end-to-end tests', ['tests/e2e'])
 
 
 def step_changelog():
@@ -202,8 +215,8 @@ def step_matrix():
         return 2
 
 
-STEPS = {'units': step_units, 'changelog': step_changelog, 'lint': step_lint, 'sanity': step_sanity,
-         'docs-lint': step_docs, 'matrix': step_matrix}
+STEPS = {'units': step_units, 'e2e': step_e2e, 'changelog': step_changelog, 'lint': step_lint,
+         'sanity': step_sanity, 'docs-lint': step_docs, 'matrix': step_matrix}
 
 
 def cmd_test(names):
@@ -279,7 +292,8 @@ def main(argv=None):
     if args.command == 'docs':
         return cmd_docs()
     if args.command == 'test':
-        # No separate `sanity` here: the matrix runs ansible-test sanity on every ansible-core (2.19 included).
+        # No `sanity` or `e2e` here: the matrix runs ansible-test sanity on every ansible-core (2.19 included), the
+        # end-to-end tests in full on the oldest and the newest and their smoke on every other (README, Tested range).
         return cmd_test(['units', 'changelog', 'lint', 'docs-lint', 'matrix'])
     return cmd_test([args.command])
 
