@@ -58,6 +58,7 @@ from ansible_collections.marketops.binance.plugins.module_utils.pacing import Le
 DEFAULT_BASE_URL = 'https://eapi.binance.com'
 DEFAULT_RECV_WINDOW = 5000
 MAX_RECV_WINDOW = 60000
+TIME_SYNC_MAX_AHEAD_MS = 500  # the exchange rejects a timestamp 1000 ms ahead of its clock: stay well under it
 DEFAULT_TIMEOUT = 10.0
 # Binance's documented REQUEST_WEIGHT limit for options, per IP and minute.
 DEFAULT_WEIGHT_LIMIT = 2400
@@ -576,8 +577,14 @@ class BinanceOptionsClient:
         server = _int_or_none(data.get('serverTime')) if isinstance(data, dict) else None
         if server is None:
             raise BinanceResponseError('GET /eapi/v1/time answered without a serverTime')
-        # the middle of the one HTTP exchange that answered, not of any wait before it
-        self.time_offset_ms = server - int((self._sent_at + self._received_at) * 500)
+        # The exchange read its clock somewhere between our send and our receipt of the one HTTP exchange that
+        # answered (not any wait before it): the offset lies in [server - received, server - sent]. The exchange
+        # rejects a timestamp 1000 ms ahead of its clock but takes one up to recv_window behind, so the estimate is
+        # the middle of that interval, but never more than TIME_SYNC_MAX_AHEAD_MS above its low end: a slow or
+        # lopsided round trip (a starved host, a proxy) then makes timestamps a little late, never rejected as ahead.
+        low = server - int(round(self._received_at * 1000))
+        round_trip = max(0, int(round((self._received_at - self._sent_at) * 1000)))
+        self.time_offset_ms = low + min(round_trip // 2, TIME_SYNC_MAX_AHEAD_MS)
         self.pacer.share_time_offset_ms(self.time_offset_ms)
         return self.time_offset_ms
 

@@ -552,3 +552,35 @@ def test_the_session_reads_proxy_and_ca_settings_once(monkeypatch):
     assert session.trust_env is False  # not re-read (nor ~/.netrc) on every request
     assert client_mod.shared_session('https://eapi.binance.com') is session
     assert 'https' not in client_mod.shared_session('http://localhost:8765').proxies
+
+
+class SlowTimeSession:
+    """Answers GET /eapi/v1/time after ``trip`` seconds, the exchange reading its clock (== ours) ``stamp`` s in."""
+
+    def __init__(self, clock, trip, stamp):
+        self.clock, self.trip, self.stamp = clock, trip, stamp
+
+    def request(self, method, url, **kwargs):
+        server_ms = int(round((self.clock.now + self.stamp) * 1000))
+        self.clock.now += self.trip
+
+        class Response:
+            status_code, headers = 200, {}
+            text = '{"serverTime": %d}' % server_ms
+        return Response()
+
+
+@pytest.mark.parametrize('trip, stamp', [(0.2, 0.1), (0.8, 0.0), (0.8, 0.8), (3.0, 2.9), (3.0, 0.1), (5.5, 5.4),
+                                         (5.5, 0.0)])
+def test_a_slow_time_sync_never_makes_timestamps_run_ahead_of_the_exchange(sleeps, trip, stamp):
+    """However lopsided the round trip of GET /eapi/v1/time (a starved host, a proxy), the timestamps signed after it
+    are never 1000 ms ahead of the exchange's clock (always rejected), and late by no more than the round trip."""
+    clock, waits = Clock(1000 * 60 + 20.0), []
+    c = paced_client(clock, waits, weight_limit=0)
+    c.session = SlowTimeSession(clock, trip, stamp)
+    c.sync_time()
+    error_ms = c.time_offset_ms  # the exchange's clock is ours: the whole offset is the estimate's error
+    assert error_ms <= client_mod.TIME_SYNC_MAX_AHEAD_MS < 1000
+    assert -trip * 1000 <= error_ms
+    if trip <= 2 * client_mod.TIME_SYNC_MAX_AHEAD_MS / 1000.0:  # a short round trip: its middle, as before
+        assert abs(error_ms - (stamp - trip / 2) * 1000) <= 1
