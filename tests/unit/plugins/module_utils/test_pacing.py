@@ -286,6 +286,29 @@ def test_many_processes_across_minute_boundaries_never_overfill_a_minute(tmp_pat
         assert charged.get(int(minute), 0) == weight
 
 
+@pytest.mark.parametrize('second_of_minute', [0.2, 20.0, 58.0, 59.9])
+@pytest.mark.parametrize('exchange_ahead', [0.0, 17.3])
+def test_a_fleet_uses_no_more_of_the_exchanges_minutes_than_its_count_needs(ledger, second_of_minute, exchange_ahead):
+    """The end-to-end tests' shape on one fake clock: 20 workers (forks) sharing the ledger, 3 underlyings each, a
+    read and a write per underlying (120 requests), limit 60 and no reserve; every request takes 0.1 s. No minute of
+    the exchange gets more than 60, and the run takes at most three of them (a partial first and two full ones).
+    Deterministic on purpose: how fast a machine sends is the benchmark's business (tests/bench/fleet.py)."""
+    clock = Clock(1000 * MINUTE + second_of_minute)
+    workers = [pacer(clock, ledger=ledger, limit=60) for dummy in range(20)]
+    landed = {}
+    for dummy in range(6):
+        for p in workers:
+            p.claim()
+            arrives = clock.now + 0.05 + exchange_ahead  # on the exchange's clock
+            landed[int(arrives // MINUTE)] = landed.get(int(arrives // MINUTE), 0) + 1
+            clock.now += 0.1
+            p.observe(*answer(clock, used=landed[int(arrives // MINUTE)], offset=exchange_ahead, rtt=0.1))
+    assert sum(landed.values()) == 120
+    assert max(landed.values()) <= 60, landed
+    assert len(landed) <= 3, landed
+    assert all(seconds <= pacing.MAX_PACING_WAIT for reason, seconds in clock.waits)
+
+
 # ---------------------------------------------------------------------------------------------
 # A ledger nothing can poison
 # ---------------------------------------------------------------------------------------------
