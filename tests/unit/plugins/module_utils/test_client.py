@@ -552,3 +552,18 @@ def test_the_session_reads_proxy_and_ca_settings_once(monkeypatch):
     assert session.trust_env is False  # not re-read (nor ~/.netrc) on every request
     assert client_mod.shared_session('https://eapi.binance.com') is session
     assert 'https' not in client_mod.shared_session('http://localhost:8765').proxies
+
+
+def test_the_pacing_ledger_warning_says_why_and_how_to_fix_it(tmp_path):
+    ledger = Ledger(str(tmp_path / 'private' / 'weight.json'))
+    client = make_client(base_url='http://127.0.0.1:8765', weight_ledger=ledger)
+    assert client_mod.pacing_ledger_warning(client) is None
+    client.pacer.ledger_problem = '%s: file writable by group or others' % ledger.path
+    text = client_mod.pacing_ledger_warning(client)
+    assert text.startswith('pacing: the shared ledger %s could not be used (file writable by group or others), so '
+                           % ledger.path)
+    assert 'against 127.0.0.1:8765' in text and text.endswith('the next task recreates it')
+    client.pacer.ledger_problem = '%s stayed locked for 5.0s' % ledger.path
+    assert 'recreates' not in client_mod.pacing_ledger_warning(client)  # a busy ledger is not to be removed
+    assert client_mod.pacing_ledger_warning(make_client(weight_ledger=None)) is None
+    assert client_mod.pacing_ledger_warning(None) is None
