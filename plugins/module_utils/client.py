@@ -397,6 +397,25 @@ def insecure_tls_warning(base_url, validate_certs):
     return INSECURE_TLS_WARNING % parts.hostname
 
 
+PACING_LEDGER_WARNING = ("pacing: the shared ledger %s could not be used (%s), so this task counted only its own "
+                         "requests against weight_limit, not those of other forks or runs on this host against %s")
+PACING_LEDGER_FIX = ("; it must be a regular file of mode 0600 in a directory of mode 0700, both owned by the user "
+                     "running the task and not links: remove what is there and the next task recreates it")
+
+
+def pacing_ledger_warning(client):
+    """The warning a task gives when its client paced without the shared ledger (None when it used it, or none)."""
+    pacer = getattr(client, 'pacer', None)
+    problem = getattr(pacer, 'ledger_problem', None)
+    if not problem or pacer.ledger is None:
+        return None
+    path = pacer.ledger.path
+    if problem.startswith(path + ': '):
+        problem = problem[len(path) + 2:]  # the path is said once
+    text = PACING_LEDGER_WARNING % (path, problem, urlsplit(client.base_url).netloc)
+    return text if 'locked' in problem else text + PACING_LEDGER_FIX
+
+
 def _exception_chain(exc, limit=20):
     """``exc`` and the exceptions below it: causes, contexts, urllib3's ``reason`` and exceptions in ``args``."""
     seen, todo = [], [exc]

@@ -34,6 +34,7 @@ from ansible_collections.marketops.binance.plugins.module_utils.client import (
     check_base_url,
     check_ca_path,
     insecure_tls_warning,
+    pacing_ledger_warning,
     make_signer,
 )
 
@@ -212,6 +213,10 @@ def run_core(core, params, check_mode=False, client_factory=None):
     except BinanceError as e:
         result['used_weight'] = client.used_weight
         return result, error_result(params, core, desired, e)
+    finally:
+        unpaced = pacing_ledger_warning(client)
+        if unpaced:
+            result['warnings'].append(for_account(params, unpaced))
     result['warnings'] += [for_account(params, w) for w in outcome.pop('warnings', [])]
     result.update(outcome)
     result['used_weight'] = client.used_weight

@@ -30,7 +30,7 @@ The ledger is one small JSON file per exchange URL in a private directory of the
 (``<tmp>/marketops-binance-<uid>/``, created 0700). A directory or file owned by someone else, writable
 by group or others, a link, anything but a regular file, a lock that cannot be taken within
 ``LOCK_TIMEOUT``: the ledger is not used, and pacing relies on this process's own view (its own claims
-and the exchange's headers). Every value read is validated and bounded (types, minutes near now,
+and the exchange's headers); ``Pacer.ledger_problem`` says why, and the task warns about it. Every value read is validated and bounded (types, minutes near now,
 weights within ``[0, weight_limit]``, clock offsets, holds at most ``MAX_HOLD`` ahead); anything else is
 dropped. Nothing here raises into a task, and no wait is longer than ``MAX_PACING_WAIT``.
 """
@@ -454,6 +454,7 @@ class Pacer:
         self._held_until = 0.0  # the end of the Retry-After this client waits for itself
         self._rtt = 0.0
         self._ledger_pause_until = 0.0
+        self.ledger_problem = None  # the first reason the ledger could not be used (None while it always could)
 
     @property
     def budget(self):
@@ -469,10 +470,11 @@ class Pacer:
         except LedgerUnavailable:
             if 'locked' in (self.ledger.problem or ''):
                 self._ledger_pause_until = now + LEDGER_PAUSE
-            return None
         except Exception as e:  # nothing about the ledger may fail a task
             self.ledger.problem = '%s: %s' % (type(e).__name__, e)
-            return None
+        if self.ledger_problem is None:
+            self.ledger_problem = self.ledger.problem or 'unknown'
+        return None
 
     def _load(self, fd, now):
         local = prune(self.local, now)

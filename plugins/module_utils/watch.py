@@ -39,6 +39,7 @@ from ansible_collections.marketops.binance.plugins.module_utils.client import (
     DEFAULT_WEIGHT_LIMIT,
     check_ca_path,
     insecure_tls_warning,
+    pacing_ledger_warning,
     redact,
 )
 from ansible_collections.marketops.binance.plugins.module_utils.mmp import (
@@ -495,6 +496,7 @@ class Watcher:
         self.paused_until = 0.0
         self._ban_pause = BAN_PAUSE
         self._reported = (float(settings['interval']), False)
+        self._unpaced_reported = False
 
     def reads_per_poll(self):
         return sum(len(account.watched() or ()) for account in self.accounts)
@@ -516,6 +518,14 @@ class Watcher:
                            weight_per_minute=round(weight_per_minute(interval, reads, extra), 1))
         self._reported = (interval, stretched)
         return interval, message
+
+    def unpaced_warning(self, account):
+        """Once per watcher: the warning that the account's client paced without the shared ledger, or None."""
+        if self._unpaced_reported:
+            return None
+        warning = pacing_ledger_warning(account.client)
+        self._unpaced_reported = warning is not None
+        return warning
 
     def after_poll(self, account, now):
         """Pause every account when the IP is banned (418) or still rate limited: they share the IP."""

@@ -94,6 +94,9 @@ async def _watch_account(queue, watcher, account, offset, executor, watch):
                       account.name, type(exc).__name__)
             events = []
         paused = watcher.after_poll(account, loop.time())
+        unpaced = watcher.unpaced_warning(account)
+        if unpaced:
+            LOG.warning('mmp_watch: %s', unpaced)
         if paused:
             LOG.warning('mmp_watch: no request to the exchange for %.0f s: %s', paused,
                         'this IP is banned (HTTP 418)' if account.pause == 'ban' else 'still rate limited (HTTP 429)')

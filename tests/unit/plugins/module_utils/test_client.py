@@ -584,3 +584,18 @@ def test_a_slow_time_sync_never_makes_timestamps_run_ahead_of_the_exchange(sleep
     assert -trip * 1000 <= error_ms
     if trip <= 2 * client_mod.TIME_SYNC_MAX_AHEAD_MS / 1000.0:  # a short round trip: its middle, as before
         assert abs(error_ms - (stamp - trip / 2) * 1000) <= 1
+
+
+def test_the_pacing_ledger_warning_says_why_and_how_to_fix_it(tmp_path):
+    ledger = Ledger(str(tmp_path / 'private' / 'weight.json'))
+    client = make_client(base_url='http://127.0.0.1:8765', weight_ledger=ledger)
+    assert client_mod.pacing_ledger_warning(client) is None
+    client.pacer.ledger_problem = '%s: file writable by group or others' % ledger.path
+    text = client_mod.pacing_ledger_warning(client)
+    assert text.startswith('pacing: the shared ledger %s could not be used (file writable by group or others), so '
+                           % ledger.path)
+    assert 'against 127.0.0.1:8765' in text and text.endswith('the next task recreates it')
+    client.pacer.ledger_problem = '%s stayed locked for 5.0s' % ledger.path
+    assert 'recreates' not in client_mod.pacing_ledger_warning(client)  # a busy ledger is not to be removed
+    assert client_mod.pacing_ledger_warning(make_client(weight_ledger=None)) is None
+    assert client_mod.pacing_ledger_warning(None) is None

@@ -175,3 +175,42 @@ def test_warnings_and_errors_name_the_account(exchange):
     exchange.add_fault('GET', '/eapi/v1/mmp', answer(401, {'code': -2015, 'msg': 'Invalid API-key.'}))
     result, warnings, failed = task_result(MMP, params(account='acct-alpha', **mmp))
     assert failed and result['msg'].startswith('account acct-alpha: MMP BTCUSDT: GET /eapi/v1/mmp: HTTP 401')
+
+
+# ---------------------------------------------------------------------------------------------
+# A pacing ledger that cannot be used is reported, and fails nothing
+# ---------------------------------------------------------------------------------------------
+
+def unusable_ledger(tmp_path):
+    """The unit tests' ledger (see conftest) replaced by a link to a file elsewhere."""
+    directory = tmp_path / 'pacing-ledger'
+    directory.mkdir(mode=0o700)
+    (tmp_path / 'elsewhere.json').write_text('{}')
+    (directory / 'ledger.json').symlink_to(tmp_path / 'elsewhere.json')
+    return str(directory / 'ledger.json')
+
+
+def test_an_unusable_ledger_gives_one_warning_naming_the_account_the_file_and_the_fix(exchange, tmp_path):
+    path = unusable_ledger(tmp_path)
+    mmp = dict(underlying='BTCUSDT', window_ms=3000, frozen_ms=1000, qty_limit='2', delta_limit='2.3')
+    result, warnings, failed = task_result(MMP, params(account='acct-alpha', **mmp))
+    assert not failed and result['changed'] is True
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith('account acct-alpha: pacing: the shared ledger %s could not be used (cannot open '
+                                  % path)
+    assert 'not those of other forks or runs on this host against eapi.binance.com' in warnings[0]
+    assert 'remove what is there and the next task recreates it' in warnings[0]
+    assert (tmp_path / 'elsewhere.json').read_text() == '{}'
+
+
+def test_an_unusable_ledger_is_reported_on_a_failure_too(exchange, tmp_path):
+    unusable_ledger(tmp_path)
+    exchange.add_fault('GET', '/eapi/v1/mmp', answer(401, {'code': -2015, 'msg': 'Invalid API-key.'}))
+    result, warnings, failed = task_result(MMP_INFO, params(underlyings=['BTCUSDT']))
+    assert failed and 'HTTP 401' in result['msg']
+    assert [w for w in warnings if w.startswith('pacing: the shared ledger ')], warnings
+
+
+def test_a_usable_ledger_gives_no_warning(exchange):
+    result, warnings, failed = task_result(MMP_INFO, params(underlyings=['BTCUSDT']))
+    assert not failed and warnings == []

@@ -471,8 +471,76 @@ def test_a_lock_held_forever_costs_one_bounded_wait(ledger, monkeypatch):
         for dummy in range(5):
             assert p.claim() == (NOW // MINUTE,)
         assert time.monotonic() - started < 2.0  # one lock timeout, then the ledger is left alone a while
+        assert 'stayed locked for 0.2s' in p.ledger_problem
     finally:
         os.close(holder)
+
+
+def problem_after_claims(ledger, count=3):
+    """Claims and answers against ``ledger``; the pacer's ``ledger_problem`` after them."""
+    clock = Clock(NOW)
+    p = pacer(clock, ledger=ledger)
+    for used in range(count):
+        p.observe(*answer(clock, used=used))
+        p.claim()
+    return p.ledger_problem
+
+
+def test_a_usable_ledger_reports_no_problem_even_when_its_content_was_garbage(ledger):
+    assert problem_after_claims(ledger) is None
+    poisoned(ledger, b'\x00 not json')  # what it holds is dropped; the file itself is fine
+    assert problem_after_claims(ledger) is None
+
+
+def link_to_elsewhere(ledger, tmp_path):
+    os.makedirs(os.path.dirname(ledger.path), mode=0o700)
+    os.symlink(str(tmp_path / 'elsewhere.json'), ledger.path)
+
+
+def fifo(ledger, tmp_path):
+    os.makedirs(os.path.dirname(ledger.path), mode=0o700)
+    os.mkfifo(ledger.path, 0o600)
+
+
+def writable_by_others(ledger, tmp_path):
+    poisoned(ledger, {})
+    os.chmod(ledger.path, 0o666)
+
+
+def open_directory(ledger, tmp_path):
+    os.makedirs(os.path.dirname(ledger.path), mode=0o700)
+    os.chmod(os.path.dirname(ledger.path), 0o777)
+
+
+def hard_link(ledger, tmp_path):
+    poisoned(ledger, {})
+    os.chmod(ledger.path, 0o600)
+    os.link(ledger.path, str(tmp_path / 'second-name.json'))
+
+
+@pytest.mark.parametrize('make, reason', [(link_to_elsewhere, 'cannot open'), (fifo, 'not a regular file'),
+                                          (writable_by_others, 'file writable by group or others'),
+                                          (open_directory, 'directory writable by group or others'),
+                                          (hard_link, '2 hard links')])
+def test_an_unusable_ledger_is_reported_with_its_reason(ledger, tmp_path, make, reason):
+    make(ledger, tmp_path)
+    problem = problem_after_claims(ledger)
+    assert problem is not None and reason in problem
+
+
+def test_the_first_problem_is_kept(ledger, tmp_path):
+    clock = Clock(NOW)
+    p = pacer(clock, ledger=ledger)
+    fifo(ledger, tmp_path)
+    p.claim()
+    os.unlink(ledger.path)
+    writable_by_others(ledger, tmp_path)
+    p.claim()
+    assert 'not a regular file' in p.ledger_problem
+
+
+def test_a_pacer_without_a_ledger_reports_nothing():
+    assert problem_after_claims(None) is None
 
 
 def test_the_directory_is_private_and_the_file_too(ledger):

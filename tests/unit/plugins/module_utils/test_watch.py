@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from ansible_collections.marketops.binance.plugins.module_utils import watch
@@ -401,3 +403,28 @@ def test_a_ban_pauses_every_account_longer_each_time(fake):
     del fake.failures['*']
     alpha.poll()
     assert w.after_poll(alpha, 6000.0) is None and w._ban_pause == watch.BAN_PAUSE
+
+
+def test_a_pacing_ledger_that_cannot_be_used_is_reported_once(fake):
+    def build(params):
+        client = FakeClient(fake)
+        client.base_url = 'https://eapi.binance.com'
+        client.pacer = SimpleNamespace(ledger=SimpleNamespace(path='/tmp/marketops-binance-0/weight-x.json'),
+                                       ledger_problem='/tmp/marketops-binance-0: directory owned by uid 7, not 0')
+        return client
+
+    w = make_watcher(fake, [account(), account(name='bravo')], build=build)
+    alpha, bravo = w.accounts
+    assert w.unpaced_warning(alpha) is None  # no client yet
+    alpha.poll()
+    warning = w.unpaced_warning(alpha)
+    assert warning.startswith('pacing: the shared ledger /tmp/marketops-binance-0/weight-x.json could not be used '
+                              '(/tmp/marketops-binance-0: directory owned by uid 7, not 0)')
+    bravo.poll()
+    assert w.unpaced_warning(bravo) is None and w.unpaced_warning(alpha) is None  # said once
+
+
+def test_a_usable_pacing_ledger_is_not_reported(fake):
+    w = make_watcher(fake, [account()])
+    w.accounts[0].poll()
+    assert w.unpaced_warning(w.accounts[0]) is None
