@@ -121,8 +121,8 @@ def test_pacing_holds_at_forks_20_on_both_paths_with_no_reserve_and_the_default(
         (tmp_path / ('%s.out' % name)).write_text(outputs[name])
         if report[name]['rc'] != 0:  # pytest.fail: an assertion's message would be cut short
             failed = [line[:2000] for line in outputs[name].splitlines() if line.startswith(('fatal: [', 'failed: ['))]
-            pytest.fail('%s: ansible-playbook exit %d\n%s\n%s' % (name, report[name]['rc'],
-                                                                 '\n'.join(failed) or outputs[name][-3000:], report))
+            details = '\n'.join(failed) or outputs[name][-3000:]
+            pytest.fail('%s: ansible-playbook exit %d\n%s\n%s' % (name, report[name]['rc'], details, report))
         assert report[name]['http_429'] == 0 and report[name]['http_418'] == 0, report
         # A GET and a write per item, each answered once. The only other requests allowed are the documented
         # recovery from -1021 (a request that reached the exchange more than recv_window after it was signed):
