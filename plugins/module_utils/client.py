@@ -413,7 +413,7 @@ def pacing_ledger_warning(client):
     if problem.startswith(path + ': '):
         problem = problem[len(path) + 2:]  # the path is said once
     text = PACING_LEDGER_WARNING % (path, problem, urlsplit(client.base_url).netloc)
-    return text if 'locked' in problem else text + PACING_LEDGER_FIX
+    return text if pacer.ledger_busy else text + PACING_LEDGER_FIX
 
 
 def _exception_chain(exc, limit=20):

@@ -34,8 +34,8 @@ from ansible_collections.marketops.binance.plugins.module_utils.client import (
     check_base_url,
     check_ca_path,
     insecure_tls_warning,
-    pacing_ledger_warning,
     make_signer,
+    pacing_ledger_warning,
 )
 
 ACCOUNT_MAX_LEN = 200

@@ -30,9 +30,9 @@ The ledger is one small JSON file per exchange URL in a private directory of the
 (``<tmp>/marketops-binance-<uid>/``, created 0700). A directory or file owned by someone else, writable
 by group or others, a link, anything but a regular file, a lock that cannot be taken within
 ``LOCK_TIMEOUT``: the ledger is not used, and pacing relies on this process's own view (its own claims
-and the exchange's headers); ``Pacer.ledger_problem`` says why, and the task warns about it. Every value read is validated and bounded (types, minutes near now,
-weights within ``[0, weight_limit]``, clock offsets, holds at most ``MAX_HOLD`` ahead); anything else is
-dropped. Nothing here raises into a task, and no wait is longer than ``MAX_PACING_WAIT``.
+and the exchange's headers); ``Pacer.ledger_problem`` says why, and the task warns about it. Every value
+read is validated and bounded (types, minutes near now, weights within ``[0, weight_limit]``, clock
+offsets, holds at most ``MAX_HOLD`` ahead); anything else is dropped. Nothing here raises into a task, and no wait is longer than ``MAX_PACING_WAIT``.
 """
 
 from __future__ import annotations
@@ -283,7 +283,14 @@ def header(headers, name):
 # --------------------------------------------------------------------------------------------
 
 class LedgerUnavailable(Exception):
-    """The ledger cannot be used (untrusted, unreadable, locked too long); pacing goes on without it."""
+    """The ledger cannot be used (untrusted, unreadable, locked too long); pacing goes on without it.
+
+    ``busy``: it is sound but another process held its lock too long (not to be removed: tried again later).
+    """
+
+    def __init__(self, problem, busy=False):
+        super().__init__(problem)
+        self.busy = busy
 
 
 def ledger_directory(base=None):
@@ -314,9 +321,9 @@ class Ledger:
     def __repr__(self):
         return '<Ledger %s>' % self.path
 
-    def _fail(self, problem):
+    def _fail(self, problem, busy=False):
         self.problem = problem
-        raise LedgerUnavailable(problem)
+        raise LedgerUnavailable(problem, busy)
 
     @staticmethod
     def _trusted(st, uid, kind):
@@ -373,7 +380,7 @@ class Ledger:
                     return fd
                 except (BlockingIOError, InterruptedError):
                     if time.monotonic() >= deadline:
-                        self._fail('%s stayed locked for %ss' % (self.path, timeout))
+                        self._fail('%s: stayed locked for %ss' % (self.path, timeout), busy=True)
                     time.sleep(0.001 + random.random() * 0.004)
                 except OSError as e:
                     self._fail('cannot lock %s: %s' % (self.path, e.strerror))
@@ -455,6 +462,7 @@ class Pacer:
         self._rtt = 0.0
         self._ledger_pause_until = 0.0
         self.ledger_problem = None  # the first reason the ledger could not be used (None while it always could)
+        self.ledger_busy = False  # that reason was a lock held too long by another process
 
     @property
     def budget(self):
@@ -467,13 +475,15 @@ class Pacer:
             return None
         try:
             return self.ledger.open_locked()
-        except LedgerUnavailable:
-            if 'locked' in (self.ledger.problem or ''):
+        except LedgerUnavailable as e:
+            if e.busy:
                 self._ledger_pause_until = now + LEDGER_PAUSE
+            busy = e.busy
         except Exception as e:  # nothing about the ledger may fail a task
             self.ledger.problem = '%s: %s' % (type(e).__name__, e)
+            busy = False
         if self.ledger_problem is None:
-            self.ledger_problem = self.ledger.problem or 'unknown'
+            self.ledger_problem, self.ledger_busy = self.ledger.problem or 'unknown', busy
         return None
 
     def _load(self, fd, now):

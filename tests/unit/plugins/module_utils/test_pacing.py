@@ -471,7 +471,7 @@ def test_a_lock_held_forever_costs_one_bounded_wait(ledger, monkeypatch):
         for dummy in range(5):
             assert p.claim() == (NOW // MINUTE,)
         assert time.monotonic() - started < 2.0  # one lock timeout, then the ledger is left alone a while
-        assert 'stayed locked for 0.2s' in p.ledger_problem
+        assert 'stayed locked for 0.2s' in p.ledger_problem and p.ledger_busy is True
     finally:
         os.close(holder)
 
@@ -483,6 +483,7 @@ def problem_after_claims(ledger, count=3):
     for used in range(count):
         p.observe(*answer(clock, used=used))
         p.claim()
+    assert p.ledger_busy is False  # none of these is a lock held by another process
     return p.ledger_problem
 
 

@@ -410,7 +410,8 @@ def test_a_pacing_ledger_that_cannot_be_used_is_reported_once(fake):
         client = FakeClient(fake)
         client.base_url = 'https://eapi.binance.com'
         client.pacer = SimpleNamespace(ledger=SimpleNamespace(path='/tmp/marketops-binance-0/weight-x.json'),
-                                       ledger_problem='/tmp/marketops-binance-0: directory owned by uid 7, not 0')
+                                       ledger_problem='/tmp/marketops-binance-0: directory owned by uid 7, not 0',
+                                       ledger_busy=False)
         return client
 
     w = make_watcher(fake, [account(), account(name='bravo')], build=build)
