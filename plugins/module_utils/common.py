@@ -4,8 +4,8 @@
 
 """What every module of the collection shares: the auth options, the connection checks, the client
 factory, the mapping of errors to results, and the runner "validate, build the client, run the core,
-shape the result". Plain Python, no AnsibleModule: the modules and the controller fast path (the
-action plugin) both call ``task_result()``, so both paths return the same thing.
+shape the result". The modules (through ``run_module()``, the whole of their ``main()``) and the
+controller fast path (the action plugin) both call ``task_result()``, so both paths return the same thing.
 
 A *core* is an object with:
 
@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import re
 
-from ansible.module_utils.basic import env_fallback, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
 from ansible_collections.marketops.binance.plugins.module_utils.client import (
     BinanceError,
     BinanceOptionsClient,
+    HAS_REQUESTS,
+    REQUESTS_IMPORT_ERROR,
     DEFAULT_BASE_URL,
     DEFAULT_RECV_WINDOW,
     DEFAULT_TIMEOUT,
@@ -239,3 +241,17 @@ def task_result(core, params, check_mode=False, diff_mode=False, client_factory=
             error['msg'] = for_account(params, missing_required_lib(library, reason=reason))
         result.update(error)
     return result, warnings, bool(error)
+
+
+def run_module(core):
+    """The ``main()`` of every module of the collection: its options, check and diff mode, one task's result."""
+    # "Exactly one of api_secret / private_key" is checked in task_result(), by value: a null option counts as unset.
+    module = AnsibleModule(argument_spec=argument_spec(core), supports_check_mode=True)
+    if not HAS_REQUESTS:
+        module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR)
+    result, warnings, failed = task_result(core, module.params, check_mode=module.check_mode, diff_mode=module._diff)
+    for warning in warnings:
+        module.warn(warning)
+    if failed:
+        module.fail_json(**result)
+    module.exit_json(**result)

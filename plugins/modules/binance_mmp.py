@@ -168,24 +168,12 @@ used_weight:
   sample: 2
 '''
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.marketops.binance.plugins.module_utils.client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
-from ansible_collections.marketops.binance.plugins.module_utils.common import argument_spec, task_result
+from ansible_collections.marketops.binance.plugins.module_utils.common import run_module
 from ansible_collections.marketops.binance.plugins.module_utils.mmp import MMP as CORE
 
 
 def main():
-    # "Exactly one of api_secret / private_key" is checked in task_result(), by value: a null option counts as unset.
-    module = AnsibleModule(argument_spec=argument_spec(CORE), supports_check_mode=True)
-    if not HAS_REQUESTS:
-        module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR)
-    result, warnings, failed = task_result(CORE, module.params, check_mode=module.check_mode, diff_mode=module._diff)
-    for warning in warnings:
-        module.warn(warning)
-    if failed:
-        module.fail_json(**result)
-    module.exit_json(**result)
+    run_module(CORE)
 
 
 if __name__ == '__main__':
