@@ -55,7 +55,8 @@ def playbook_env(tmpdir, workdir):
 def start_playbook(workdir, tmpdir, accounts, url, path, forks, reserve=None, underlyings=UNDERLYINGS):
     workdir.mkdir(parents=True, exist_ok=True)
     tmpdir.mkdir(parents=True, exist_ok=True)
-    extra = dict(binance_weight_limit=LIMIT, binance_recv_window=RECV_WINDOW, marketops_binance_fast_path=path == 'fast')
+    extra = dict(binance_weight_limit=LIMIT, binance_recv_window=RECV_WINDOW,
+                 marketops_binance_fast_path=path == 'fast')
     if reserve is not None:
         extra['binance_weight_reserve'] = reserve
     hosts = {a['name']: host_vars(a, url, [config(u) for u in underlyings], **extra) for a in accounts}
@@ -190,6 +191,25 @@ HOSTILE = ['far-future hold', 'huge weights', 'absurd clock offsets', 'wrong typ
 REFUSED = {'symlink to another file', 'file owned by another user', 'directory owned by another user'}
 
 
+def run_with_ledger(tmp_path, emu, accounts, path, underlyings, prepare):
+    """apply_mmp through ``path`` (forks 5) with a TMPDIR of its own, whose ledger ``prepare(ledger)`` sets up first.
+
+    Returns (what ``prepare`` returned, the exit code, the output, the seconds the run took).
+    """
+    tmpdir = tmp_path / ('tmp-' + path)
+    tmpdir.mkdir()
+    prepared = prepare(Ledger.for_url(emu.url, str(tmpdir)))
+    emu.reset()
+    started = time.monotonic()
+    proc = start_playbook(tmp_path / ('run-' + path), tmpdir, accounts, emu.url, path, 5, underlyings=underlyings)
+    try:
+        output = proc.communicate(timeout=150)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return prepared, proc.returncode, output, time.monotonic() - started
+
+
 @pytest.mark.parametrize('kind', HOSTILE)
 def test_a_hostile_ledger_neither_fails_nor_stalls_a_task(kind, tmp_path):
     if 'owned by another user' in kind and os.getuid() != 0:
@@ -198,22 +218,10 @@ def test_a_hostile_ledger_neither_fails_nor_stalls_a_task(kind, tmp_path):
     emu, server = start_emulator(accounts)
     try:
         for path in ('fast', 'module'):
-            tmpdir = tmp_path / ('tmp-' + path)
-            tmpdir.mkdir()
-            ledger = Ledger.for_url(emu.url, str(tmpdir))
             (tmp_path / path).mkdir()
-            untouched = place(ledger, kind, tmp_path / path)
-            emu.reset()
-            started = time.monotonic()
-            proc = start_playbook(tmp_path / ('run-' + path), tmpdir, accounts, emu.url, path, 5,
-                                  underlyings=UNDERLYINGS[:2])
-            try:
-                output = proc.communicate(timeout=150)[0]
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-            elapsed = time.monotonic() - started
-            assert proc.returncode == 0, output[-3000:]
+            untouched, rc, output, elapsed = run_with_ledger(tmp_path, emu, accounts, path, UNDERLYINGS[:2],
+                                                             lambda ledger, at=tmp_path / path: place(ledger, kind, at))
+            assert rc == 0, output[-3000:]
             assert output.count('changed=1 ') == 2 and output.count('failed=0 ') == 2, output[-3000:]
             assert elapsed < 60, elapsed  # no wait for anything the ledger claims
             assert untouched(), kind
@@ -226,26 +234,26 @@ def test_a_hostile_ledger_neither_fails_nor_stalls_a_task(kind, tmp_path):
         server.stop()
 
 
+def hold_for(seconds):
+    """A preparation for run_with_ledger: a sane Retry-After hold in the ledger; returns when it ends."""
+    def prepare(ledger):
+        os.makedirs(os.path.dirname(ledger.path), mode=0o700)
+        hold = time.time() + seconds
+        with open(ledger.path, 'w') as f:
+            json.dump({'v': 2, 'hold_until': hold}, f)
+        return hold
+    return prepare
+
+
 def test_a_hold_in_the_ledger_is_honoured_by_both_paths(tmp_path):
     """The control case of the above: a sane Retry-After hold in the ledger does hold the task back."""
     accounts = fleet(1)
     emu, server = start_emulator(accounts)
     try:
         for path in ('fast', 'module'):
-            tmpdir = tmp_path / ('tmp-' + path)
-            tmpdir.mkdir()
-            ledger = Ledger.for_url(emu.url, str(tmpdir))
-            os.makedirs(os.path.dirname(ledger.path), mode=0o700)
-            hold = time.time() + 15
-            with open(ledger.path, 'w') as f:
-                json.dump({'v': 2, 'hold_until': hold}, f)
-            emu.reset()
-            started = time.monotonic()
-            proc = start_playbook(tmp_path / ('run-' + path), tmpdir, accounts, emu.url, path, 5,
-                                  underlyings=UNDERLYINGS[:1])
-            output = proc.communicate(timeout=150)[0]
-            assert proc.returncode == 0, output[-3000:]
-            assert time.monotonic() - started >= 14, path
+            hold, rc, output, elapsed = run_with_ledger(tmp_path, emu, accounts, path, UNDERLYINGS[:1], hold_for(15))
+            assert rc == 0, output[-3000:]
+            assert elapsed >= 14, path
             assert min(entry['time'] for entry in emu.journal) >= hold - 0.1, path
     finally:
         server.stop()
