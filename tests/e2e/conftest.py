@@ -25,6 +25,15 @@ PASSPHRASE = 'e2e-passphrase-' + secrets.token_hex(8)
 PATHS = ['module', 'fast']  # the module executed as usual, and the action plugin's in-process fast path
 
 
+def source_tree():
+    """The checkout (with galaxy.yml): this tree, or the one tests/dev.py names when testing an installed copy."""
+    for candidate in (os.environ.get('MARKETOPS_BINANCE_SOURCE'), COLLECTION):
+        if candidate and os.path.isfile(os.path.join(candidate, 'galaxy.yml')):
+            return candidate
+    pytest.fail('no source tree with galaxy.yml: set MARKETOPS_BINANCE_SOURCE')
+    return None
+
+
 def pytest_configure(config):
     config.addinivalue_line('markers', 'smoke: the end-to-end smoke test every ansible-core of the matrix runs '
                             '(python3 tests/dev.py matrix)')

@@ -20,13 +20,13 @@ import subprocess
 import sys
 import tarfile
 
-import pytest
 import yaml
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from ansible_collections.marketops.binance.tests.e2e.conftest import source_tree
+
 # sha256 of the GPL version 3 text as the FSF publishes it (Debian: /usr/share/common-licenses/GPL-3).
 GPL3_SHA256 = '3972dc9744f6499f0f9b2dbf76696f2ae7ad8af9b23dde66d6af86c9dfb36986'
 
@@ -44,14 +44,6 @@ DEMO_KEYS = ['tests/emulator/keys/*.pub.pem', 'playbooks/inventory/host_vars/*/v
 # A PEM private key block with a body (the unit tests' truncated stand-ins have none): never, anywhere.
 PRIVATE_KEY = re.compile(rb'-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----\s+(\S+: [^\n]*\n)*[A-Za-z0-9+/=\s]{60,}')
 VAULT = re.compile(rb'\$ANSIBLE_VAULT;\d\.\d;AES256[^\n]*\n\s*[0-9a-f]{32}')  # only in the demo Vault files
-
-
-def source_tree():
-    for candidate in (os.environ.get('MARKETOPS_BINANCE_SOURCE'), os.path.dirname(os.path.dirname(HERE))):
-        if candidate and os.path.isfile(os.path.join(candidate, 'galaxy.yml')):
-            return candidate
-    pytest.fail('no source tree with galaxy.yml: set MARKETOPS_BINANCE_SOURCE')
-    return None
 
 
 def build(source, out_dir):

@@ -13,7 +13,8 @@ import tarfile
 
 import yaml
 
-from ansible_collections.marketops.binance.tests.e2e.test_execution_environment import source_tree, tool
+from ansible_collections.marketops.binance.tests.e2e.conftest import source_tree
+from ansible_collections.marketops.binance.tests.e2e.test_execution_environment import tool
 
 
 def test_ansible_builder_creates_the_decision_environment_build_context(tmp_path):

@@ -13,17 +13,9 @@ import sys
 import pytest
 import yaml
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from ansible_collections.marketops.binance.tests.e2e.conftest import source_tree
+
 BIN = os.path.dirname(sys.executable)
-
-
-def source_tree():
-    """The checkout (with galaxy.yml): this tree, or the one tests/dev.py names when testing an installed copy."""
-    for candidate in (os.environ.get('MARKETOPS_BINANCE_SOURCE'), os.path.dirname(os.path.dirname(HERE))):
-        if candidate and os.path.isfile(os.path.join(candidate, 'galaxy.yml')):
-            return candidate
-    pytest.fail('no source tree with galaxy.yml: set MARKETOPS_BINANCE_SOURCE')
-    return None
 
 
 def tool(name):
