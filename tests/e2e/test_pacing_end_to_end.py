@@ -17,7 +17,7 @@ import time
 import pytest
 
 from ansible_collections.marketops.binance.plugins.module_utils.pacing import Ledger
-from ansible_collections.marketops.binance.tests.e2e.conftest import COLLECTION, config, host_vars
+from ansible_collections.marketops.binance.tests.e2e.conftest import COLLECTION, below_the_exchange, config, host_vars
 from ansible_collections.marketops.binance.tests.emulator.server import Emulator, EmulatorServer
 
 UNDERLYINGS = ('BTCUSDT', 'ETHUSDT', 'BNBUSDT')
@@ -25,8 +25,13 @@ LIMIT = 60
 # These tests are about pacing. Their emulators run in the pytest process, which CI's load (two matrix rows, 80
 # forks, on 2 cores) can starve for seconds between a request's sending and the emulator's check of its timestamp:
 # the real exchange is not starved by our controller. A wide recv_window keeps such stalls from failing a task with
-# -1021 twice; the -1021 recovery itself is tested in test_playbook.py (test_clock_offset_is_absorbed).
+# -1021 twice; the -1021 recovery itself is tested in test_playbook.py (test_clock_offset_is_absorbed). For the same
+# reason the client waits up to a minute for an answer: an answer the emulator was too starved to send within the
+# default 10 s would rightly be asked for again (a GET) or read back (a write), and the count of requests below would
+# then measure this machine's load, not the pacer. Timeouts and read-backs are tested in test_playbook.py
+# (test_injected_faults); the playbooks also run at a lower priority than the emulators (below_the_exchange).
 RECV_WINDOW = 30000
+TIMEOUT = 60
 
 
 def fleet(count):
@@ -55,7 +60,7 @@ def playbook_env(tmpdir, workdir):
 def start_playbook(workdir, tmpdir, accounts, url, path, forks, reserve=None, underlyings=UNDERLYINGS):
     workdir.mkdir(parents=True, exist_ok=True)
     tmpdir.mkdir(parents=True, exist_ok=True)
-    extra = dict(binance_weight_limit=LIMIT, binance_recv_window=RECV_WINDOW,
+    extra = dict(binance_weight_limit=LIMIT, binance_recv_window=RECV_WINDOW, binance_timeout=TIMEOUT,
                  marketops_binance_fast_path=path == 'fast')
     if reserve is not None:
         extra['binance_weight_reserve'] = reserve
@@ -64,7 +69,7 @@ def start_playbook(workdir, tmpdir, accounts, url, path, forks, reserve=None, un
     inventory.write_text(json.dumps({'binance_accounts': {'hosts': hosts}}))
     cmd = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', str(inventory),
            'marketops.binance.apply_mmp', '-f', str(forks)]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    return subprocess.Popen(below_the_exchange(cmd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=playbook_env(tmpdir, workdir))
 
 
@@ -75,6 +80,26 @@ def windows(emu):
         minute = int((entry['time'] + emu.settings['clock_offset_ms'] / 1000.0) // 60)
         out[minute] = out.get(minute, 0) + 1
     return dict(sorted(out.items()))
+
+
+def repeated(emu):
+    """Every request for an (account, method, path, underlying) the emulator answered more than once, in order: when
+    the count of requests is off, which ones came again and how long the emulator took to answer each."""
+    seen = {}
+    for entry in emu.journal:
+        key = (entry.get('account'), entry['method'], entry['path'], entry['params'].get('underlying'))
+        seen.setdefault(key, []).append(entry)
+    t0 = min((entry['time'] for entry in emu.journal), default=0)
+    return [dict(request=' '.join(str(k) for k in key),
+                 attempts=[dict(at=round(e['time'] - t0, 2), status=e.get('status'), code=e.get('code'),
+                                answered_in=round(e['replied'] - e['time'], 2) if 'replied' in e else None)
+                           for e in entries])
+            for key, entries in seen.items() if len(entries) > 1]
+
+
+def slowest_answer(emu):
+    """The longest the emulator took between a request's arrival and its answer, in seconds."""
+    return round(max((e['replied'] - e['time'] for e in emu.journal if 'replied' in e), default=0.0), 2)
 
 
 def test_pacing_holds_at_forks_20_on_both_paths_with_no_reserve_and_the_default(tmp_path):
@@ -116,7 +141,8 @@ def test_pacing_holds_at_forks_20_on_both_paths_with_no_reserve_and_the_default(
         report[name] = dict(rc=run['proc'].returncode, requests=len(statuses), http_429=statuses.count(429),
                             http_418=statuses.count(418), windows=list(windows(run['emu']).values()),
                             reads=answered.count(('GET', '/eapi/v1/mmp')),
-                            writes=answered.count(('POST', '/eapi/v1/mmpSet')), other=other)
+                            writes=answered.count(('POST', '/eapi/v1/mmpSet')), other=other,
+                            repeated=repeated(run['emu']), slowest_answer=slowest_answer(run['emu']))
     print(json.dumps(report, indent=1))  # shown when an assertion below fails
     for name, run in runs.items():
         (tmp_path / ('%s.out' % name)).write_text(outputs[name])

@@ -20,7 +20,7 @@ import sys
 
 import pytest
 
-from ansible_collections.marketops.binance.tests.e2e.conftest import COLLECTION, HERE, PlaybookRun
+from ansible_collections.marketops.binance.tests.e2e.conftest import COLLECTION, HERE, PlaybookRun, below_the_exchange
 from ansible_collections.marketops.binance.tests.emulator.server import Emulator, EmulatorServer, load_accounts
 
 pytestmark = pytest.mark.smoke
@@ -103,8 +103,8 @@ def test_example_inventory_check_apply_reapply(path, python, tmp_path):
             emulator.journal.clear()
             cmd = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', INVENTORY,
                    'marketops.binance.apply_mmp', '--vault-password-file', VAULT_PASSWORD, '-e', json.dumps(extra)]
-            proc = subprocess.run(cmd + list(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                  env=env, timeout=300, check=False)
+            proc = subprocess.run(below_the_exchange(cmd + list(args)), stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True, env=env, timeout=300, check=False)
             for secret in secrets:
                 assert secret not in proc.stdout
             return PlaybookRun(proc.returncode, proc.stdout, [], '')

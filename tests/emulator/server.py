@@ -541,6 +541,7 @@ class Handler(BaseHTTPRequestHandler):
             entry['code'] = out['code']
         headers = dict(headers, **{'X-MBX-USED-WEIGHT-1M': str(emu.used_weight(ip))})
         self.reply(status, out, headers)
+        entry['replied'] = time.time()  # how long the answer took: the journal tells a slow emulator from a slow client
         return None
 
     def inject(self, fault, method, path, query, body, entry):
