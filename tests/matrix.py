@@ -48,6 +48,9 @@ NOT_TEST_DEPENDENCIES = {'ansible-core', 'ansible-lint', 'antsibull-changelog', 
 # (ansible-builder needs Python 3.11+; only tests/e2e/test_execution_environment.py uses it, and skips without it.)
 MARKERS = {'ansible-builder': 'python_version >= "3.11"'}
 STEP_TIMEOUT = 30 * 60  # seconds; bounds every step of a row, so a hang cannot eat CI's limit
+# The end-to-end file that loads the CPUs most (4 playbooks at 20 forks at once): the two full rows run it at
+# opposite ends of their runs.
+HEAVIEST_E2E = 'tests/e2e/test_pacing_end_to_end.py'
 SCOPES = {
     'full': 'unit + all end-to-end tests, smoke, sanity',
     'smoke': 'unit tests, smoke, sanity',
@@ -83,6 +86,7 @@ class Row:
         self.targets = targets
         self.scope = scope
         self.line = line
+        self.heaviest_e2e_last = False  # run HEAVIEST_E2E after the other end-to-end files (see _run_matrix)
         self.name = 'ansible-core-%s' % self.minor
         self.venv = os.path.join(VENVS, '%s-py%s' % (self.name, controller))
         self.scratch = os.path.join(SCRATCH, self.name)
@@ -310,6 +314,15 @@ def junit_cases(path):
     return out
 
 
+def e2e_files(installed, heaviest_last):
+    """tests/e2e's test files with HEAVIEST_E2E first or last (pytest runs them in the order given)."""
+    found = glob.glob(os.path.join(installed, 'tests', 'e2e', 'test_*.py'))
+    files = sorted(os.path.relpath(f, installed) for f in found)
+    rest = [f for f in files if f != HEAVIEST_E2E]
+    heaviest = [f for f in files if f == HEAVIEST_E2E]
+    return rest + heaviest if heaviest_last else heaviest + rest
+
+
 def run_row(row, targets, pytest_dirs, offline_pip):
     """Everything one ansible-core must pass; targets: {X.Y: venv python or None (missing)}."""
     result = Result(row)
@@ -385,6 +398,7 @@ def run_row(row, targets, pytest_dirs, offline_pip):
     dirs = [d for d in pytest_dirs if os.path.isdir(os.path.join(row.installed, d))]
     smoke_xml = os.path.join(log_dir, 'smoke.xml')
     if row.scope == 'full':
+        dirs = [f for d in dirs for f in (e2e_files(row.installed, row.heaviest_e2e_last) if d == 'tests/e2e' else [d])]
         step('pytest', lambda log: run_logged(pytest + ['--junitxml', smoke_xml] + dirs, log, cwd=row.installed,
                                               env=test_env))
     else:
@@ -540,6 +554,10 @@ def _run_matrix(pytest_dirs, offline_pip, jobs, only, write):
 
     # Longest first (the full rows), so that two workers finish close together.
     ordered = sorted(rows, key=lambda r: r.scope != 'full')
+    # The full rows start together: one runs the heaviest end-to-end file first, the other last, so that the two
+    # (four playbooks at 20 forks each) do not meet on the same CPUs, with the emulators of both rows starved.
+    for index, row in enumerate(r for r in ordered if r.scope == 'full'):
+        row.heaviest_e2e_last = index % 2 == 1
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs))
     try:
         results = list(pool.map(lambda r: run_row(r, targets, pytest_dirs, offline_pip), ordered))
