@@ -106,6 +106,9 @@ notes:
   - Retries are bounded. HTTP 429 answers are retried only after the wait that C(Retry-After) asks for,
     HTTP 418 (IP banned) is never retried, and a write whose outcome is unknown is decided by reading the
     state back.
+  - A task that succeeded only because a request was sent again (a timeout, a connection error, a 5xx, a 429,
+    a C(-1021) clock resynchronisation) or because a write was read back gives one warning per recovery, naming
+    the request and why; at most ten a task, the others counted.
   - A failed TLS handshake (a certificate that cannot be verified, or that is issued for another host name)
     fails at once, saying why and what to do, and is never retried.
 requirements:

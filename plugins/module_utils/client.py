@@ -18,7 +18,9 @@ What it does, in the order a request meets it:
   reads the state back instead of guessing;
 - a failed TLS handshake (the certificate not verified, issued for another host name, no common protocol)
   fails at once with ``BinanceTLSError``: retrying cannot help, and nothing was sent;
-- any other error fails at once with the exchange's code, its message and a hint.
+- any other error fails at once with the exchange's code, its message and a hint;
+- every request it had to send again, and why, is kept in ``recoveries`` (bounded): the task reports them as
+  warnings, so that a run that succeeded only after timeouts, 5xx, 429 or -1021 says so.
 
 No message this module builds contains a secret, a private key, a passphrase, a signature or a
 signed URL: URLs are reported without their query string, and text coming from the transport layer
@@ -38,6 +40,8 @@ import ssl
 import time
 import traceback
 import warnings
+
+from collections import deque
 
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -74,6 +78,8 @@ BACKOFF_BASE = 0.5             # seconds
 BACKOFF_CAP = 8.0              # seconds
 RATE_LIMIT_DEFAULT_WAIT = 5.0  # seconds, when a 429 carries no Retry-After
 RATE_LIMIT_MAX_WAIT = 120.0    # a longer Retry-After fails instead of blocking the run
+RECOVERIES_KEPT = 10           # recoveries a client keeps for its task's warnings; more are only counted
+WAITS_KEPT = 100               # waits a client keeps for debugging (a watcher's client lives for days)
 
 # A 503 whose message starts so means the execution status is unknown (the write may have happened).
 UNKNOWN_OUTCOME_PREFIX = 'unknown error'
@@ -552,7 +558,9 @@ class BinanceOptionsClient:
         self._sleep = sleep or time.sleep
         self._clock = clock or time.time
         self._rand = rand or random.random
-        self.waits = []  # (reason, seconds) of every wait, for tests and debugging
+        self.waits = deque(maxlen=WAITS_KEPT)  # (reason, seconds) of the latest waits, for tests and debugging
+        self.recoveries = []  # what had to be sent again and why (note_recovery, take_recoveries)
+        self.recoveries_dropped = 0
         # weight_ledger: 'auto' (the user's pacing ledger for this URL), None (this process only) or a Ledger
         self.pacer = Pacer(self.base_url, weight_limit, weight_reserve,
                            ledger=Ledger.for_url(self.base_url) if weight_ledger == 'auto' else weight_ledger,
@@ -584,6 +592,23 @@ class BinanceOptionsClient:
     @used_weight.setter
     def used_weight(self, value):
         self.pacer.used_weight = value
+
+    # -- recoveries ------------------------------------------------------------------------
+
+    def note_recovery(self, text):
+        """Keep ``text`` (a request that had to be sent again, or read back, and why) for the task's warnings."""
+        if len(self.recoveries) < RECOVERIES_KEPT:
+            self.recoveries.append(text)
+        else:
+            self.recoveries_dropped += 1
+
+    def take_recoveries(self):
+        """The recoveries noted since the last call, as warnings (a line for more than RECOVERIES_KEPT)."""
+        out = list(self.recoveries)
+        if self.recoveries_dropped:
+            out.append('and %d more requests sent again' % self.recoveries_dropped)
+        self.recoveries, self.recoveries_dropped = [], 0
+        return out
 
     # -- time ------------------------------------------------------------------------------
 
@@ -736,6 +761,7 @@ class BinanceOptionsClient:
 
     def _send_with_retries(self, method, path, params, signed):
         what = '%s %s' % (method, path)
+        about = what + (' for %s' % params['underlying'] if params.get('underlying') else '')
         transient_left = TRANSIENT_RETRIES
         rate_left = RATE_LIMIT_RETRIES
         resynced = False
@@ -766,8 +792,10 @@ class BinanceOptionsClient:
                     kind = 'connection closed by %s during the TLS handshake (%s)' % (_host_port(self.base_url),
                                                                                       type(tls).__name__)
                 if method != 'GET' and self._transport_failure_is_unknown(e):
-                    raise BinanceUnknownOutcome('%s %s; the exchange may or may not have applied it' % (what, kind))
+                    raise BinanceUnknownOutcome('%s %s; the exchange may or may not have applied it' % (about, kind))
                 if wait_for_transient_retry():
+                    self.note_recovery('%s %s; sent again (attempt %d of %d)'
+                                       % (about, kind, TRANSIENT_RETRIES - transient_left + 1, TRANSIENT_RETRIES + 1))
                     continue
                 raise BinanceTransportError('%s %s, after %d attempts' % (what, kind, TRANSIENT_RETRIES + 1))
 
@@ -801,6 +829,10 @@ class BinanceOptionsClient:
                     self.pacer.hold(wait)  # the other workers on this controller hold back too
                     self._wait('rate-limit', wait)
                     self.used_weight = None
+                    self.note_recovery('%s: rate limited by Binance (HTTP %s%s); waited %g s, then sent again (wait %d '
+                                       'of %d): something else shares this IP\'s weight, or weight_limit is above its '
+                                       'real limit' % (about, status, ', code %s' % code if code is not None else '',
+                                                       wait, RATE_LIMIT_RETRIES - rate_left, RATE_LIMIT_RETRIES))
                     continue
                 raise BinanceRateLimited(
                     '%s: rate limited by Binance (HTTP %s%s)%s; stopped after %d waits to avoid an IP ban%s'
@@ -813,6 +845,11 @@ class BinanceOptionsClient:
             if code == -1021 and signed and not resynced:
                 resynced = True
                 self.sync_time()
+                self.note_recovery('%s: the exchange refused its timestamp (code -1021, outside recv_window); read the '
+                                   'exchange\'s clock (this host\'s is %.1f s %s it) and signed again. Keep this '
+                                   'host\'s clock in sync (NTP), or raise recv_window if requests are slow to arrive'
+                                   % (about, abs(self.time_offset_ms) / 1000.0,
+                                      'behind' if self.time_offset_ms > 0 else 'ahead of'))
                 continue
 
             if status >= 500:
@@ -822,9 +859,12 @@ class BinanceOptionsClient:
                     # "Unknown error" means the write may or may not have happened; an answer we
                     # cannot read (a proxy page) tells nothing either. Read back, never guess.
                     raise BinanceUnknownOutcome('%s: HTTP %s (%s); the exchange may or may not have applied it'
-                                                % (what, status, detail), http_status=status, code=code,
+                                                % (about, status, detail), http_status=status, code=code,
                                                 exchange_message=exchange_msg)
                 if wait_for_transient_retry():
+                    self.note_recovery('%s: HTTP %s from the exchange (%s); sent again (attempt %d of %d)'
+                                       % (about, status, detail, TRANSIENT_RETRIES - transient_left + 1,
+                                          TRANSIENT_RETRIES + 1))
                     continue
                 raise BinanceTransportError('%s: HTTP %s from the exchange (%s), after %d attempts'
                                             % (what, status, detail, TRANSIENT_RETRIES + 1),

@@ -216,6 +216,7 @@ def run_core(core, params, check_mode=False, client_factory=None):
         result['used_weight'] = client.used_weight
         return result, error_result(params, core, desired, e)
     finally:
+        result['warnings'] += [for_account(params, w) for w in client.take_recoveries()]
         unpaced = pacing_ledger_warning(client)
         if unpaced:
             result['warnings'].append(for_account(params, unpaced))

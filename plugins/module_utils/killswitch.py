@@ -131,8 +131,11 @@ def ensure_kill_switch(client, underlying, countdown_ms, check_mode=False):
                                        details=dict(underlying=underlying, before=before))
             if after['countdown_ms'] != countdown_ms and writes_left > 0:
                 writes_left -= 1
+                client.note_recovery('%s; read back: not applied, sent again' % e.message)
                 continue  # read back: not applied; setting the countdown is idempotent, send it again
             source = 'holds after an unknown write outcome (%s)' % e.message
+            if after['countdown_ms'] == countdown_ms:
+                client.note_recovery('%s; read back: the exchange holds the requested countdown' % e.message)
         if after['countdown_ms'] != countdown_ms:
             raise BinanceTaskError('the exchange did not apply the requested kill-switch for %s: asked countdown_ms=%d;'
                                    ' the exchange %s countdown_ms=%d' % (underlying, countdown_ms, source,

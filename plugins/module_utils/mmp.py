@@ -230,8 +230,11 @@ def ensure_mmp(client, desired, check_mode=False):
                                     before=before, asked=desired)
             if differences(after, desired) and writes_left > 0:
                 writes_left -= 1
+                client.note_recovery('%s; read back: not applied, sent again' % e.message)
                 continue  # read back: not applied; setting the config is idempotent, send it again
             source = 'holds after an unknown write outcome (%s)' % e.message
+            if not differences(after, desired):
+                client.note_recovery('%s; read back: the exchange holds the requested config' % e.message)
         mismatch = differences(after, desired)
         if mismatch:
             raise MMPApplyError('the exchange did not apply the requested MMP config for %s: asked %s; the exchange %s '
@@ -268,10 +271,12 @@ def reset_mmp(client, underlying, only_if_frozen=True, check_mode=False):
             if mmp_status(after, client.server_now_ms())['frozen']:
                 if sends_left > 0:
                     sends_left -= 1
+                    client.note_recovery('%s; read back: still frozen, sent again' % e.message)
                     continue  # a reset is safe to repeat
                 raise MMPApplyError('%s; the MMP of %s still reads as frozen after %d resets: the exchange may not '
                                     'have reset it' % (e.message, underlying, UNKNOWN_OUTCOME_WRITES + 1),
                                     before=before)
+            client.note_recovery('%s; read back: no longer frozen' % e.message)
         return dict(changed=True, config=after, was_frozen=was_frozen, diff=dict(before=before, after=after))
 
 

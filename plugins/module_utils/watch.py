@@ -527,6 +527,12 @@ class Watcher:
         self._unpaced_reported = warning is not None
         return warning
 
+    @staticmethod
+    def recoveries(account):
+        """What the account's client had to send again (a timeout, a 5xx, a 429, -1021) since the last call, and why."""
+        take = getattr(account.client, 'take_recoveries', None)
+        return take() if take is not None else []
+
     def after_poll(self, account, now):
         """Pause every account when the IP is banned (418) or still rate limited: they share the IP."""
         if account.pause == 'ban':

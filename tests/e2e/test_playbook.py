@@ -110,6 +110,33 @@ FAULTS = [
 ]
 
 
+# What the task warns about each fault it recovered from: a run that succeeded only by sending again says so.
+RECOVERED = {
+    '500-mmp-2': [r'GET /eapi/v1/mmp for BTCUSDT: HTTP 500 from the exchange \(code -1001: [^)]*\); sent again '
+                  r'\(attempt %d of 4\)' % n for n in (2, 3)],
+    '503_unavailable-mmpSet-1': [r'POST /eapi/v1/mmpSet for BTCUSDT: HTTP 503 from the exchange \(code -1001: '
+                                 r'Service Unavailable\.\); sent again \(attempt 2 of 4\)'],
+    '503_unknown-mmpSet-1': [r'POST /eapi/v1/mmpSet for BTCUSDT: HTTP 503 \(code -1000: Unknown error[^)]*\); the '
+                             r'exchange may or may not have applied it; read back: the exchange holds the requested '
+                             r'config'],
+    '503_unknown_not_applied-mmpSet-1': [r'POST /eapi/v1/mmpSet for BTCUSDT: HTTP 503 .{0,200}; read back: not '
+                                         r'applied, sent again'],
+    '429-mmp-1': [r'GET /eapi/v1/mmp for BTCUSDT: rate limited by Binance \(HTTP 429[^)]*\); waited 1 s, then sent '
+                  r'again \(wait 1 of 2\)'],
+    'non_json-mmp-1': [r'GET /eapi/v1/mmp for BTCUSDT: HTTP 502 from the exchange \(502 Bad Gateway[^;]*; sent again '
+                       r'\(attempt 2 of 4\)'],
+    'timeout-mmp-1': [r'GET /eapi/v1/mmp for BTCUSDT timed out after 1\.0s; sent again \(attempt 2 of 4\)'],
+    'timeout-mmpSet-1': [r'POST /eapi/v1/mmpSet for BTCUSDT timed out after 1\.0s; the exchange may or may not have '
+                         r'applied it; read back: the exchange holds the requested config'],
+    'drop-mmpSet-1': [r'POST /eapi/v1/mmpSet for BTCUSDT connection failed \(\w+\); the exchange may or may not have '
+                      r'applied it; read back: the exchange holds the requested config'],
+    'drop-mmp-1': [r'GET /eapi/v1/mmp for BTCUSDT connection failed \(\w+\); sent again \(attempt 2 of 4\)'],
+    '-1021-mmp-1': [r'GET /eapi/v1/mmp for BTCUSDT: the exchange refused its timestamp \(code -1021, outside '
+                    r'recv_window\); read the exchange\'s clock \(this host\'s is [\d.]+ s (behind|ahead of) it\) and '
+                    r'signed again'],
+}
+
+
 @pytest.mark.parametrize('fault, outcome, methods', FAULTS, ids=['%s-%s-%s' % (f['kind'], f['path'].rsplit('/', 1)[1],
                                                                                f.get('count', 1)) for f, o, m in FAULTS])
 def test_injected_faults(path, emulator, accounts, run_playbook, fault, outcome, methods):
@@ -121,6 +148,12 @@ def test_injected_faults(path, emulator, accounts, run_playbook, fault, outcome,
     if outcome == 'changed':
         assert run.rc == 0, run.output
         assert result['result']['changed'] is True
+        # Each recovery is a warning of its own, in order (ansible-core < 2.19 wraps a warning over several lines).
+        output = ' '.join(run.output.split())
+        expected = RECOVERED['%s-%s-%s' % (fault['kind'], fault['path'].rsplit('/', 1)[1], fault.get('count', 1))]
+        assert output.count('[WARNING]: account hmac-a: ') == len(expected), run.output
+        assert re.search('.*'.join(r'\[WARNING\]: account hmac-a: ' + pattern for pattern in expected), output), \
+            (expected, run.output)
         assert result['result']['config']['qty_limit'] == '2'
         assert emulator.state()['mmp']['hmac-a']['BTCUSDT']['qtyLimit'] == '2.00000000'
     else:
@@ -141,6 +174,10 @@ def test_clock_offset_is_absorbed(path, emulator, accounts, run_playbook, offset
     assert paths[:3] == ['/eapi/v1/mmp', '/eapi/v1/time', '/eapi/v1/mmp']
     assert emulator.journal[0]['code'] == -1021
     assert emulator.state()['mmp']['hmac-a']['BTCUSDT']['qtyLimit'] == '2.00000000'
+    # the task says why it read the exchange's clock, and by how much this host's is off
+    assert re.search(r'\[WARNING\]: account hmac-a: GET /eapi/v1/mmp for BTCUSDT: the exchange refused its timestamp '
+                     r'\(code -1021, outside recv_window\); read the exchange\'s clock \(this host\'s is [78]\.\d s %s it\)'
+                     % ('ahead of' if offset_ms < 0 else 'behind'), ' '.join(run.output.split())), run.output
 
 
 def test_exchange_refusals_fail_precisely(path, emulator, accounts, run_playbook):

@@ -94,6 +94,8 @@ async def _watch_account(queue, watcher, account, offset, executor, watch):
                       account.name, type(exc).__name__)
             events = []
         paused = watcher.after_poll(account, loop.time())
+        for note in watcher.recoveries(account):
+            LOG.warning('mmp_watch: %s: %s', account.name, note)
         unpaced = watcher.unpaced_warning(account)
         if unpaced:
             LOG.warning('mmp_watch: %s', unpaced)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import sys
 import time
 
@@ -217,6 +218,10 @@ def test_1021_resyncs_the_clock_and_retries_once(exchange, sleeps):
     assert [j['path'] for j in exchange.journal] == ['/eapi/v1/mmp', '/eapi/v1/time', '/eapi/v1/mmp']
     assert -21000 < c.time_offset_ms < -19000
     assert sleeps == []
+    (note,) = c.take_recoveries()
+    assert re.match(r'GET /eapi/v1/mmp for BTCUSDT: the exchange refused its timestamp \(code -1021.*this host\'s '
+                    r'is 2\d\.\d s ahead of it\) and signed again.*NTP', note), note
+    assert c.take_recoveries() == []  # taken once
 
 
 def test_1021_twice_fails_with_a_hint(exchange, sleeps):
@@ -229,9 +234,13 @@ def test_1021_twice_fails_with_a_hint(exchange, sleeps):
 
 def test_429_waits_retry_after_then_succeeds(exchange, sleeps):
     exchange.add_fault('GET', '/eapi/v1/mmp', answer(429, TOO_MANY, {'Retry-After': '7'}))
-    make_client().get_mmp('BTCUSDT')
+    c = make_client()
+    c.get_mmp('BTCUSDT')
     assert sleeps == [7.0]
     assert len(exchange.journal) == 2
+    assert c.take_recoveries() == ['GET /eapi/v1/mmp for BTCUSDT: rate limited by Binance (HTTP 429, code -1003); waited 7 s, '
+                                   'then sent again (wait 1 of 2): something else shares this IP\'s weight, or weight_limit is above '
+                                   'its real limit']
 
 
 def test_429_without_retry_after_never_retries_immediately(exchange, sleeps):
@@ -273,9 +282,13 @@ def test_418_fails_at_once(exchange, sleeps):
 def test_5xx_on_read_is_retried_with_jittered_backoff(exchange, sleeps):
     internal = {'code': -1001, 'msg': 'Internal error; unable to process your request. Please try again.'}
     exchange.add_fault('GET', '/eapi/v1/mmp', answer(500, internal), times=2)
-    make_client().get_mmp('BTCUSDT')
+    c = make_client()
+    c.get_mmp('BTCUSDT')
     assert len(sleeps) == 2 and all(0 < s <= client_mod.BACKOFF_CAP for s in sleeps)
     assert len(exchange.journal) == 3
+    assert c.take_recoveries() == ['GET /eapi/v1/mmp for BTCUSDT: HTTP 500 from the exchange (code -1001: Internal '
+                                   'error; unable to process your request. Please try again.); sent again (attempt %d '
+                                   'of 4)' % n for n in (2, 3)]
 
 
 def test_5xx_retries_are_bounded(exchange, sleeps):
@@ -318,8 +331,24 @@ def test_non_json_5xx_on_write_is_an_unknown_outcome(exchange, sleeps):
 
 def test_timeout_on_read_is_retried(exchange, sleeps):
     exchange.add_fault('GET', '/eapi/v1/mmp', requests.exceptions.ReadTimeout('read timed out'))
-    make_client().get_mmp('BTCUSDT')
+    c = make_client()
+    c.get_mmp('BTCUSDT')
     assert len(exchange.journal) == 2 and len(sleeps) == 1
+    assert c.take_recoveries() == ['GET /eapi/v1/mmp for BTCUSDT timed out after 10.0s; sent again (attempt 2 of 4)']
+
+
+def test_recoveries_are_bounded(exchange, sleeps):
+    """A watcher's client lives for days: what it keeps for warnings, and its waits, stay bounded."""
+    c = make_client()
+    for dummy in range(client_mod.RECOVERIES_KEPT + 5):
+        exchange.add_fault('GET', '/eapi/v1/mmp', requests.exceptions.ReadTimeout('read timed out'))
+        c.get_mmp('BTCUSDT')
+    notes = c.take_recoveries()
+    assert len(notes) == client_mod.RECOVERIES_KEPT + 1 and notes[-1] == 'and 5 more requests sent again'
+    assert c.take_recoveries() == []
+    for dummy in range(client_mod.WAITS_KEPT + 50):
+        c._wait('weight', 0)
+    assert len(c.waits) == client_mod.WAITS_KEPT
 
 
 def test_timeout_on_write_is_an_unknown_outcome(exchange, sleeps):
@@ -338,8 +367,11 @@ def test_dropped_connection_on_write_is_an_unknown_outcome(exchange, sleeps):
 
 def test_refused_connection_on_write_is_resent(exchange, sleeps):
     exchange.add_fault('POST', '/eapi/v1/mmpSet', requests.exceptions.ConnectTimeout('connect timed out'))
-    make_client().set_mmp('BTCUSDT', 3000, 300000, '2', '2.3')
+    c = make_client()
+    c.set_mmp('BTCUSDT', 3000, 300000, '2', '2.3')
     assert len(exchange.writes) == 2
+    assert c.take_recoveries() == ['POST /eapi/v1/mmpSet for BTCUSDT timed out after 10.0s; sent again (attempt 2 of '
+                                   '4)']
 
 
 @pytest.mark.parametrize('status, code, msg, hint', [

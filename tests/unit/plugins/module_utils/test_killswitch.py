@@ -142,6 +142,10 @@ def test_unknown_outcome_is_read_back(exchange):
     result, error = run_core(KILL_SWITCH, params())
     assert error is None and result['changed'] is True and result['config']['countdown_ms'] == 30000
     assert len(exchange.posts) == 1  # read back: applied, not sent again
+    recovered = [w for w in result['warnings'] if 'read back' in w]
+    assert len(recovered) == 1 and recovered[0].startswith('POST /eapi/v1/countdownCancelAll for ETHUSDT: HTTP 503 ')
+    assert recovered[0].endswith('; the exchange may or may not have applied it; read back: the exchange holds the '
+                                 'requested countdown')
 
 
 def test_unknown_outcome_not_applied_is_sent_again(exchange):
@@ -149,6 +153,9 @@ def test_unknown_outcome_not_applied_is_sent_again(exchange):
     result, error = run_core(KILL_SWITCH, params())
     assert error is None and result['changed'] is True
     assert len(exchange.posts) == 2 and exchange.countdowns == {'ETHUSDT': 30000}
+    assert [w for w in result['warnings'] if 'read back' in w] == [
+        'POST /eapi/v1/countdownCancelAll for ETHUSDT timed out after 10.0s; the exchange may or may not have applied '
+        'it; read back: not applied, sent again']
 
 
 def test_api_error_names_account_and_underlying(exchange):

@@ -282,6 +282,10 @@ class ScriptedClient:
         self.script = list(script)
         self.calls = []
         self.used_weight = None
+        self.recoveries = []
+
+    def note_recovery(self, text):
+        self.recoveries.append(text)
 
     def _next(self, name):
         self.calls.append(name)
@@ -312,6 +316,11 @@ def test_ensure_mmp_with_a_scripted_client():
     assert ensure_mmp(c, desired)['changed'] is True and c.calls == ['get', 'set']
     c = ScriptedClient([mmp_answer(qtyLimit='1'), BinanceUnknownOutcome('timeout'), mmp_answer()])
     assert ensure_mmp(c, desired)['changed'] is True and c.calls == ['get', 'set', 'get']
+    assert c.recoveries == ['timeout; read back: the exchange holds the requested config']
+    c = ScriptedClient([mmp_answer(qtyLimit='1'), BinanceUnknownOutcome('timeout'), mmp_answer(qtyLimit='1'),
+                        mmp_answer()])
+    assert ensure_mmp(c, desired)['changed'] is True and c.calls == ['get', 'set', 'get', 'set']
+    assert c.recoveries == ['timeout; read back: not applied, sent again']
     c = ScriptedClient([mmp_answer(qtyLimit='1'), BinanceAPIError('no', code=-2015)])
     with pytest.raises(BinanceAPIError):
         ensure_mmp(c, desired)

@@ -136,9 +136,11 @@ def test_reset_unknown_outcome_is_read_back_and_bounded(exchange):
     for dummy in range(3):
         exchange.add_fault('POST', '/eapi/v1/mmpReset', requests.exceptions.ReadTimeout('read timed out'))
     result, error = run_core(MMP_RESET, reset_params(account='acct-x'))
-    assert error['msg'].startswith('account acct-x: POST /eapi/v1/mmpReset timed out')
+    assert error['msg'].startswith('account acct-x: POST /eapi/v1/mmpReset for BTCUSDT timed out')
     assert 'still reads as frozen after 3 resets' in error['msg']
     assert len(exchange.posts) == 3
+    assert result['warnings'] == ['account acct-x: POST /eapi/v1/mmpReset for BTCUSDT timed out after 10.0s; the '
+                                  'exchange may or may not have applied it; read back: still frozen, sent again'] * 2
 
 
 def test_reset_unknown_outcome_then_applied(exchange):
@@ -147,6 +149,7 @@ def test_reset_unknown_outcome_then_applied(exchange):
     result, error = run_core(MMP_RESET, reset_params())
     assert error is None and result['changed'] is True and len(exchange.posts) == 2
     assert result['config']['last_trigger_time'] == 0
+    assert [w.split('; ')[-1] for w in result['warnings']] == ['read back: still frozen, sent again']
 
 
 @pytest.mark.parametrize('overrides, option', [(dict(underlying='BTC USDT'), 'underlying'),

@@ -425,6 +425,25 @@ def test_a_pacing_ledger_that_cannot_be_used_is_reported_once(fake):
     assert w.unpaced_warning(bravo) is None and w.unpaced_warning(alpha) is None  # said once
 
 
+def test_what_a_client_sent_again_is_taken_after_each_poll(fake):
+    notes = [['GET /eapi/v1/mmp for BTCUSDT timed out after 10.0s; sent again (attempt 2 of 4)'], []]
+
+    def build(params):
+        client = FakeClient(fake)
+        client.take_recoveries = lambda: notes.pop(0)
+        return client
+
+    w = make_watcher(fake, [account()], build=build)
+    alpha = w.accounts[0]
+    assert w.recoveries(alpha) == []  # no client yet
+    alpha.poll()
+    assert w.recoveries(alpha) == ['GET /eapi/v1/mmp for BTCUSDT timed out after 10.0s; sent again (attempt 2 of 4)']
+    assert w.recoveries(alpha) == []
+    plain = make_watcher(fake, [account()])  # a client without recoveries
+    plain.accounts[0].poll()
+    assert plain.recoveries(plain.accounts[0]) == []
+
+
 def test_a_usable_pacing_ledger_is_not_reported(fake):
     w = make_watcher(fake, [account()])
     w.accounts[0].poll()
