@@ -766,13 +766,16 @@ class BinanceOptionsClient:
         rate_left = RATE_LIMIT_RETRIES
         resynced = False
 
-        def wait_for_transient_retry():
-            """Back off before the next transient retry; False when none is left."""
+        def wait_for_transient_retry(why):
+            """Back off before the next transient retry and note it (``why``: what went wrong); False when none is
+            left."""
             nonlocal transient_left
             if transient_left <= 0:
                 return False
             self._wait('transient', self._backoff(TRANSIENT_RETRIES - transient_left))
             transient_left -= 1
+            self.note_recovery('%s; sent again (attempt %d of %d)'
+                               % (why, TRANSIENT_RETRIES - transient_left + 1, TRANSIENT_RETRIES + 1))
             return True
 
         while True:
@@ -793,9 +796,7 @@ class BinanceOptionsClient:
                                                                                       type(tls).__name__)
                 if method != 'GET' and self._transport_failure_is_unknown(e):
                     raise BinanceUnknownOutcome('%s %s; the exchange may or may not have applied it' % (about, kind))
-                if wait_for_transient_retry():
-                    self.note_recovery('%s %s; sent again (attempt %d of %d)'
-                                       % (about, kind, TRANSIENT_RETRIES - transient_left + 1, TRANSIENT_RETRIES + 1))
+                if wait_for_transient_retry('%s %s' % (about, kind)):
                     continue
                 raise BinanceTransportError('%s %s, after %d attempts' % (what, kind, TRANSIENT_RETRIES + 1))
 
@@ -861,10 +862,7 @@ class BinanceOptionsClient:
                     raise BinanceUnknownOutcome('%s: HTTP %s (%s); the exchange may or may not have applied it'
                                                 % (about, status, detail), http_status=status, code=code,
                                                 exchange_message=exchange_msg)
-                if wait_for_transient_retry():
-                    self.note_recovery('%s: HTTP %s from the exchange (%s); sent again (attempt %d of %d)'
-                                       % (about, status, detail, TRANSIENT_RETRIES - transient_left + 1,
-                                          TRANSIENT_RETRIES + 1))
+                if wait_for_transient_retry('%s: HTTP %s from the exchange (%s)' % (about, status, detail)):
                     continue
                 raise BinanceTransportError('%s: HTTP %s from the exchange (%s), after %d attempts'
                                             % (what, status, detail, TRANSIENT_RETRIES + 1),
