@@ -12,7 +12,11 @@ What it does, in the order a request meets it:
 - claims each request's weight before sending it, and waits while it would cross the per-IP weight
   budget (``pacing.py``: exact across the workers of one controller, corrected by ``X-MBX-USED-WEIGHT-1M``);
 - on 429 / ``-1008`` waits as ``Retry-After`` says (never an immediate retry), a bounded number of times;
-- on 418 fails at once: the IP is banned, and the exchange must not be asked again;
+- on 418 fails at once: the IP is banned, and the exchange must not be asked again; the ban's end is recorded
+  in the pacing ledger, so that no other worker, task, run or watcher of this controller sends before it
+  (``BinanceIPBanned`` "... nothing was sent"); a 429 that is not retried is recorded the same way;
+- paces under the weight limit the exchange publishes (``exchangeInfo``'s ``rateLimits``, read by one worker
+  at most once an hour per controller), lowered by ``weight_limit`` when that is set;
 - on 5xx, timeouts and connection errors retries with jittered backoff, a bounded number of times,
   except for a write whose outcome is unknown: that raises ``BinanceUnknownOutcome`` so that the caller
   reads the state back instead of guessing;
@@ -33,6 +37,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import os
 import random
 import re
@@ -56,7 +61,16 @@ except ImportError:  # pragma: no cover - exercised by the module's missing_requ
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
 
-from ansible_collections.marketops.binance.plugins.module_utils.pacing import Ledger, Pacer, header as _header
+from ansible_collections.marketops.binance.plugins.module_utils.pacing import (
+    DEFAULT_BAN,
+    DEFAULT_STOP_429,
+    DEFAULT_WEIGHT_LIMIT,
+    MAX_STOP,
+    ExchangeStop,
+    Ledger,
+    Pacer,
+    header as _header,
+)
 
 
 DEFAULT_BASE_URL = 'https://eapi.binance.com'
@@ -64,8 +78,9 @@ DEFAULT_RECV_WINDOW = 5000
 MAX_RECV_WINDOW = 60000
 TIME_SYNC_MAX_AHEAD_MS = 500  # the exchange rejects a timestamp 1000 ms ahead of its clock: stay well under it
 DEFAULT_TIMEOUT = 10.0
-# Binance's documented REQUEST_WEIGHT limit for options, per IP and minute.
-DEFAULT_WEIGHT_LIMIT = 2400
+# DEFAULT_WEIGHT_LIMIT (pacing.py): Binance's documented REQUEST_WEIGHT limit for options, per IP and minute, used
+# when exchangeInfo's rateLimits cannot be read. The task's weight_limit (None: unset) can only lower the published one.
+EXCHANGE_INFO_PATH = '/eapi/v1/exchangeInfo'
 # Weight left unused in each minute for other systems and controllers behind the same IP. None: the
 # default of pacing.default_reserve() (a tenth of weight_limit); the workers of one controller coordinate
 # exactly through the pacing ledger and need no reserve among themselves.
@@ -89,6 +104,70 @@ LOOPBACK_HOSTS = ('localhost', '::1')
 _SIGNATURE_RE = re.compile(r'(signature=)[^&\s\'"]*', re.IGNORECASE)
 _URL_QUERY_RE = re.compile(r'((?:https?://[^\s?\'"]*)?/eapi/[^\s?\'"]*)\?[^\s\'"]*')
 _PEM_RE = re.compile(r'-----BEGIN [A-Z ]+-----.*?(-----END [A-Z ]+-----|$)', re.DOTALL)
+
+
+def utc(seconds):
+    """``seconds`` since the epoch as 'YYYY-MM-DD HH:MM:SS UTC'."""
+    return time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(seconds))
+
+
+_BANNED_UNTIL_RE = re.compile(r'banned until (\d{10,16})')
+
+
+def stop_seconds(status, headers, exchange_msg, server_now):
+    """How long the exchange said to stop after a 418 (or a 429 not retried), in seconds.
+
+    ``Retry-After`` (seconds, or an HTTP date) first; for a 418, then the "banned until <ms>" of Binance's message
+    (the exchange's clock, ``server_now`` its present as we know it); else DEFAULT_BAN (418) or DEFAULT_STOP_429.
+    Never more than MAX_STOP (3 days, the exchange's longest ban), never less than a second.
+    """
+    value = _header(headers, 'Retry-After')
+    seconds = None
+    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 9:
+        seconds = float(int(value.strip()))
+    elif isinstance(value, str) and 0 < len(value) <= 64:
+        try:
+            from email.utils import parsedate_to_datetime
+            moment = parsedate_to_datetime(value)
+            if moment.tzinfo is not None:
+                seconds = moment.timestamp() - server_now
+        except (TypeError, ValueError, OverflowError, IndexError):
+            seconds = None
+    if seconds is None and status == 418 and isinstance(exchange_msg, str):
+        match = _BANNED_UNTIL_RE.search(exchange_msg)
+        if match:
+            until = int(match.group(1))
+            seconds = (until / 1000.0 if until > 10 ** 11 else float(until)) - server_now
+    if seconds is None or seconds != seconds:
+        seconds = DEFAULT_BAN if status == 418 else DEFAULT_STOP_429
+    return min(max(seconds, 1.0), MAX_STOP)
+
+
+def published_weight_limit(data):
+    """The request weight per minute that ``exchangeInfo``'s ``rateLimits`` allows, or None when it says none.
+
+    Every REQUEST_WEIGHT entry counts, converted to what it allows in one minute at most: ``limit / n`` for a window
+    of n minutes, hours or days; ``limit`` for a window of seconds (all of it may fall in one minute). The smallest
+    wins; entries that are not well formed are ignored.
+    """
+    limits = data.get('rateLimits') if isinstance(data, dict) else None
+    if not isinstance(limits, list):
+        return None
+    minutes = {'MINUTE': 1, 'HOUR': 60, 'DAY': 1440}
+    found = []
+    for entry in limits[:64]:
+        if not isinstance(entry, dict) or entry.get('rateLimitType') != 'REQUEST_WEIGHT':
+            continue
+        limit, num, interval = entry.get('limit'), entry.get('intervalNum', 1), entry.get('interval')
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            continue
+        if isinstance(num, bool) or not isinstance(num, int) or num < 1:
+            continue
+        if interval == 'SECOND':
+            found.append(limit)
+        elif interval in minutes:
+            found.append(max(1, limit // (num * minutes[interval])))
+    return min(found) if found else None
 
 
 def redact(text):
@@ -138,11 +217,19 @@ class BinanceAPIError(BinanceError):
 
 
 class BinanceRateLimited(BinanceError):
-    """Still rate limited (429 / -1008) after the bounded waits."""
+    """Still rate limited (429 / -1008) after the bounded waits, or a recorded 429 stop holds (``until`` set)."""
+
+    until = None       # our clock: no request before then (a recorded stop), else None
+    recorded_at = None
+    sent = True        # whether this request reached the exchange
 
 
 class BinanceIPBanned(BinanceError):
-    """HTTP 418: this IP is banned. Never retried."""
+    """HTTP 418: this IP is banned, or a recorded ban holds (``sent`` False: nothing was sent). Never retried."""
+
+    until = None
+    recorded_at = None
+    sent = True
 
 
 class BinanceTransportError(BinanceError):
@@ -528,13 +615,15 @@ class BinanceOptionsClient:
     """A small client for the signed options endpoints the collection uses.
 
     ``session``, ``sleep``, ``clock`` and ``rand`` are injectable so that tests need no network and no
-    real waiting.
+    real waiting. ``weight_limit`` caps the exchange's published limit (None: no cap; 0: pacing off);
+    ``published_limit`` False paces under ``weight_limit`` (or DEFAULT_WEIGHT_LIMIT) without reading it.
     """
 
     def __init__(self, api_key, signer, base_url=DEFAULT_BASE_URL, recv_window=DEFAULT_RECV_WINDOW,
-                 timeout=DEFAULT_TIMEOUT, validate_certs=True, weight_limit=DEFAULT_WEIGHT_LIMIT,
+                 timeout=DEFAULT_TIMEOUT, validate_certs=True, weight_limit=None,
                  weight_reserve=DEFAULT_WEIGHT_RESERVE, weight_ledger='auto',
-                 session=None, sleep=None, clock=None, rand=None, user_agent=None, ca_path=None):
+                 session=None, sleep=None, clock=None, rand=None, user_agent=None, ca_path=None,
+                 published_limit=True):
         if not HAS_REQUESTS and session is None:
             raise BinanceMissingLibrary('requests', 'to talk to the Binance API')
         if not api_key:
@@ -566,6 +655,7 @@ class BinanceOptionsClient:
                            ledger=Ledger.for_url(self.base_url) if weight_ledger == 'auto' else weight_ledger,
                            timeout=self.timeout, clock=self._clock, wait=self._wait, rand=self._rand)
         self._sent_at = self._received_at = None
+        self._limit_known = not published_limit
         # start from the offset an earlier client's /eapi/v1/time synchronisation found
         self.time_offset_ms = self.pacer.known_time_offset_ms() or 0
 
@@ -647,13 +737,31 @@ class BinanceOptionsClient:
         offset = self.pacer.server_offset()
         return self._clock() + (offset if offset is not None else self.time_offset_ms / 1000.0)
 
-    def _pace(self, weight=1):
-        """Claim the request's weight in the pacing ledger, waiting while it does not fit (pacing.py)."""
-        self.pacer.claim(weight)
+    def _pace(self, what='the request', weight=1):
+        """Claim the request's weight in the pacing ledger, waiting while it does not fit (pacing.py); raise
+        BinanceIPBanned / BinanceRateLimited, sending nothing, while a recorded stop holds."""
+        try:
+            self.pacer.claim(weight)
+        except ExchangeStop as stop:
+            raise self.stopped_error(what, stop.until, stop.at, stop.status, stop.path)
 
-    def _record_weight(self, headers):
-        """Learn the exchange's clock (Date) and this IP's used weight from an answer (pacing.py)."""
-        self.pacer.observe(headers, self._sent_at, self._received_at)
+    def stopped_error(self, what, until, at, status, path=None):
+        """The error of a request that was not sent because a recorded stop (a ban, a 429) holds until ``until``."""
+        left = max(0, int(math.ceil(until - self._clock())))
+        kind = 'banned this IP' if status == 418 else 'rate-limited this IP (HTTP 429, not retried)'
+        message = ('%s: Binance %s until %s (%d s left), recorded at %s by an earlier request; nothing was sent. '
+                   'Every task, run and watcher on this controller waits for it%s'
+                   % (what, kind, utc(until), left, utc(at),
+                      ' (recorded in %s: see the README, "Rate limits and bans", before clearing it)' % path
+                      if path else ''))
+        error = (BinanceIPBanned if status == 418 else BinanceRateLimited)(message)
+        error.until, error.recorded_at, error.sent = until, at, False
+        return error
+
+    def _record_weight(self, headers, stop=None):
+        """Learn the exchange's clock (Date) and this IP's used weight from an answer (pacing.py); ``stop``:
+        ``(seconds, status)`` of a ban to record with it."""
+        self.pacer.observe(headers, self._sent_at, self._received_at, stop=stop)
 
     # -- requests --------------------------------------------------------------------------
 
@@ -671,7 +779,7 @@ class BinanceOptionsClient:
 
     def _send_once(self, method, path, params, signed):
         """One HTTP exchange. Returns (status, headers, text)."""
-        self._pace()  # first: a request that waited is signed with a fresh timestamp
+        self._pace('%s %s' % (method, path))  # first: a request that waited is signed with a fresh timestamp
         if signed:
             encoded = self._signed_params(params)
         else:
@@ -756,8 +864,41 @@ class BinanceOptionsClient:
         return BinanceTLSError(message, host=host, reason=reason, verify_code=code)
 
     def request(self, method, path, params=None, signed=True):
-        """Send a request with the retry rules of this module; return the decoded JSON."""
+        """Send a request with the retry rules of this module; return the decoded JSON.
+
+        The first request of a client makes sure that the exchange's published limit is known (``_learn_limit``)."""
+        if not self._limit_known:
+            self._learn_limit()
         return self._send_with_retries(method, path, dict(params or {}), signed)
+
+    def _learn_limit(self):
+        """Read ``exchangeInfo``'s rateLimits when no worker of this controller did within the hour (pacing.py).
+
+        When it cannot be read, pacing uses DEFAULT_WEIGHT_LIMIT (the cap of weight_limit still applies) and the task
+        warns; a stop (a ban) or a TLS / configuration error fails the task as the request itself would."""
+        if self.pacer.must_read_limit():
+            try:
+                data = self._send_with_retries('GET', EXCHANGE_INFO_PATH, {}, signed=False)
+            except (BinanceIPBanned, BinanceRateLimited, BinanceTLSError, BinanceConfigError):
+                self.pacer.learn_limit(None)
+                raise
+            except BinanceError as e:
+                self.pacer.learn_limit(None)
+                self.note_recovery('pacing: the limit Binance publishes (GET %s, rateLimits) could not be read (%s); '
+                                   'paced at %d weight per minute, its documented limit%s'
+                                   % (EXCHANGE_INFO_PATH, e.message, DEFAULT_WEIGHT_LIMIT,
+                                      ', or weight_limit if lower' if self.pacer.weight_cap else ''))
+            else:
+                self._learn_limit_from(data)
+        self._limit_known = True
+
+    def _learn_limit_from(self, data):
+        limit = published_weight_limit(data)
+        self.pacer.learn_limit(limit)
+        self._limit_known = True
+        if limit is None:
+            self.note_recovery('pacing: GET %s lists no REQUEST_WEIGHT in rateLimits; paced at %d weight per minute, '
+                               'Binance\'s documented limit' % (EXCHANGE_INFO_PATH, DEFAULT_WEIGHT_LIMIT))
 
     def _send_with_retries(self, method, path, params, signed):
         what = '%s %s' % (method, path)
@@ -800,7 +941,6 @@ class BinanceOptionsClient:
                     continue
                 raise BinanceTransportError('%s %s, after %d attempts' % (what, kind, TRANSIENT_RETRIES + 1))
 
-            self._record_weight(headers)
             data, decoded = None, False
             try:
                 data = json.loads(text) if text else None
@@ -811,15 +951,23 @@ class BinanceOptionsClient:
             exchange_msg = data.get('msg') if isinstance(data, dict) else None
             if isinstance(exchange_msg, str):
                 exchange_msg = redact(exchange_msg)
+            if not isinstance(exchange_msg, str):
+                exchange_msg = None
 
             if status == 418:
-                retry_after = _header(headers, 'Retry-After')
-                raise BinanceIPBanned(
-                    '%s: HTTP 418, this IP is banned by Binance for breaking the rate limit%s%s. '
-                    'No request was retried; do not run again before the ban ends'
-                    % (what, ' for another %s seconds' % retry_after if retry_after else '',
+                # Recorded with what the answer teaches the pacer, in one transaction: no worker sends in between.
+                seconds = stop_seconds(418, headers, exchange_msg, self._server_now())
+                self._record_weight(headers, stop=(seconds, 418))
+                stop = self.pacer.current_stop() or (self._clock() + seconds, self._clock(), 418)
+                error = BinanceIPBanned(
+                    '%s: HTTP 418, Binance banned this IP until %s (%d s left) for breaking the rate limit%s. Not '
+                    'retried, and recorded so that no task, run or watcher on this controller sends before then'
+                    % (what, utc(stop[0]), int(math.ceil(stop[0] - self._clock())),
                        ': %s' % exchange_msg if exchange_msg else ''),
                     http_status=status, code=code, exchange_message=exchange_msg)
+                error.until, error.recorded_at = stop[0], stop[1]
+                raise error
+            self._record_weight(headers)
 
             if status == 429 or code == -1008:
                 retry_after = _int_or_none(_header(headers, 'Retry-After'))
@@ -835,13 +983,23 @@ class BinanceOptionsClient:
                                        'real limit' % (about, status, ', code %s' % code if code is not None else '',
                                                        wait, RATE_LIMIT_RETRIES - rate_left, RATE_LIMIT_RETRIES))
                     continue
-                raise BinanceRateLimited(
-                    '%s: rate limited by Binance (HTTP %s%s)%s; stopped after %d waits to avoid an IP ban%s'
+                recorded = ''
+                if status == 429:
+                    # Not retried: recorded, so that no other worker, task or run sends before the exchange said.
+                    until, at = self.pacer.record_stop(stop_seconds(429, headers, exchange_msg, self._server_now()),
+                                                       429)[:2]
+                    recorded = ('; recorded so that no task, run or watcher on this controller sends before %s'
+                                % utc(until))
+                error = BinanceRateLimited(
+                    '%s: rate limited by Binance (HTTP %s%s)%s; stopped after %d waits to avoid an IP ban%s%s'
                     % (what, status, ', code %s' % code if code is not None else '',
                        ': %s' % exchange_msg if exchange_msg else '', RATE_LIMIT_RETRIES - rate_left,
                        ' (Retry-After %ss is longer than %ss)' % (retry_after, int(RATE_LIMIT_MAX_WAIT))
-                       if retry_after is not None and retry_after > RATE_LIMIT_MAX_WAIT else ''),
+                       if retry_after is not None and retry_after > RATE_LIMIT_MAX_WAIT else '', recorded),
                     http_status=status, code=code, exchange_message=exchange_msg)
+                if status == 429:
+                    error.until, error.recorded_at = until, at
+                raise error
 
             if code == -1021 and signed and not resynced:
                 resynced = True
@@ -885,10 +1043,14 @@ class BinanceOptionsClient:
     # -- endpoints -------------------------------------------------------------------------
 
     def server_time(self):
-        return self.request('GET', '/eapi/v1/time', signed=False)
+        """One unsigned request (weight 1), also the watcher's probe after a ban: it never reads exchangeInfo first."""
+        return self._send_with_retries('GET', '/eapi/v1/time', {}, signed=False)
 
     def exchange_info(self):
-        return self.request('GET', '/eapi/v1/exchangeInfo', signed=False)
+        """The exchange's info; every answer also tells the pacer the published limit (no second read)."""
+        data = self._send_with_retries('GET', EXCHANGE_INFO_PATH, {}, signed=False)
+        self._learn_limit_from(data)
+        return data
 
     def get_mmp(self, underlying):
         return self.request('GET', '/eapi/v1/mmp', {'underlying': underlying})

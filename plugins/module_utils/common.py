@@ -31,7 +31,6 @@ from ansible_collections.marketops.binance.plugins.module_utils.client import (
     DEFAULT_BASE_URL,
     DEFAULT_RECV_WINDOW,
     DEFAULT_TIMEOUT,
-    DEFAULT_WEIGHT_LIMIT,
     MAX_RECV_WINDOW,
     check_base_url,
     check_ca_path,
@@ -41,6 +40,7 @@ from ansible_collections.marketops.binance.plugins.module_utils.client import (
 )
 
 ACCOUNT_MAX_LEN = 200
+MAX_WEIGHT_RESERVE = 100000      # with weight_limit unset: at most the largest published limit believed (pacing.py)
 LONG_MAX = 2 ** 63 - 1           # the exchange's LONG parameters
 UNDERLYING_RE = re.compile(r'^[A-Za-z0-9]{1,32}$')
 UNDERLYING_ALLOWED = 'letters and digits only (1 to 32), such as BTCUSDT'
@@ -63,7 +63,7 @@ def auth_argument_spec():
         timeout=dict(type='float', default=DEFAULT_TIMEOUT),
         validate_certs=dict(type='bool', default=True),
         ca_path=dict(type='path'),
-        weight_limit=dict(type='int', default=DEFAULT_WEIGHT_LIMIT),
+        weight_limit=dict(type='int'),
         weight_reserve=dict(type='int'),
         account=dict(type='str', no_log=False),
     )
@@ -138,13 +138,16 @@ def validate_connection_params(params):
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 300:
         raise BinanceValidationError('timeout', timeout, 'a number of seconds in (0, 300]')
     weight_limit = params.get('weight_limit')
-    if isinstance(weight_limit, bool) or not isinstance(weight_limit, int) or weight_limit < 0:
-        raise BinanceValidationError('weight_limit', weight_limit, 'an integer >= 0 (request weight per IP and '
-                                     'minute; 0 turns pacing off)')
+    if weight_limit is not None and (isinstance(weight_limit, bool) or not isinstance(weight_limit, int)
+                                     or weight_limit < 0):
+        raise BinanceValidationError('weight_limit', weight_limit, 'unset (the limit Binance publishes), or an '
+                                     'integer >= 0 that caps it (request weight per IP and minute; 0 turns pacing off)')
     weight_reserve = params.get('weight_reserve')
     if weight_reserve is not None and (isinstance(weight_reserve, bool) or not isinstance(weight_reserve, int)
-                                       or not 0 <= weight_reserve < max(weight_limit, 1)):
-        raise BinanceValidationError('weight_reserve', weight_reserve, 'an integer in [0, weight_limit)')
+                                       or not 0 <= weight_reserve < max(weight_limit or MAX_WEIGHT_RESERVE, 1)):
+        raise BinanceValidationError('weight_reserve', weight_reserve, 'an integer in [0, weight_limit)' if weight_limit
+                                     else 'an integer in [0, %d) (below the weight limit in force, which it is cut '
+                                     'to)' % MAX_WEIGHT_RESERVE)
     try:
         check_base_url(params.get('base_url'))
     except BinanceError as e:

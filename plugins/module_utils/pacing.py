@@ -25,6 +25,13 @@ fast-path workers, module processes) sends from the same IP, so they coordinate 
   minute of the answer's ``Date``; a minute's count is raised to it (other systems behind the IP), never
   lowered.
 - **Retry-After** of a 429 is written to the ledger so that every worker holds back.
+- **A stop is shared state.** An HTTP 418 (the IP is banned) or a 429 that will not be retried is written
+  to the ledger as "no request to this exchange URL before T" (``stop``). Every claim checks it first:
+  while it holds, ``claim()`` raises ``ExchangeStop`` and nothing is sent, by any worker, task or run on
+  this controller. A stop further ahead than the exchange's longest ban (``MAX_STOP``, 3 days) is not believed.
+- **The exchange's own limit.** Unless the task caps it lower, the weight limit is the one the exchange
+  publishes (``exchangeInfo``'s ``rateLimits``), read by one worker at most once an hour per controller
+  and kept in the ledger (``rate_limit``); ``DEFAULT_WEIGHT_LIMIT`` when it cannot be read.
 
 The ledger is one small JSON file per exchange URL in a private directory of the user
 (``<tmp>/marketops-binance-<uid>/``, created 0700). A directory or file owned by someone else, writable
@@ -32,7 +39,9 @@ by group or others, a link, anything but a regular file, a lock that cannot be t
 ``LOCK_TIMEOUT``: the ledger is not used, and pacing relies on this process's own view (its own claims
 and the exchange's headers); ``Pacer.ledger_problem`` says why, and the task warns about it. Every value
 read is validated and bounded (types, minutes near now, weights within ``[0, weight_limit]``, clock
-offsets, holds at most ``MAX_HOLD`` ahead); anything else is dropped. Nothing here raises into a task, and no wait is longer than ``MAX_PACING_WAIT``.
+offsets, holds at most ``MAX_HOLD`` ahead, stops at most ``MAX_STOP`` ahead, published limits within
+``[1, MAX_PUBLISHED_LIMIT]``); anything else is dropped. Nothing here raises into a task but ``ExchangeStop``,
+and no wait is longer than ``MAX_PACING_WAIT``.
 """
 
 from __future__ import annotations
@@ -72,6 +81,38 @@ PROBE_POLL = 0.05              # seconds between looks at the ledger while anoth
 MAX_LEDGER_BYTES = 65536
 MAX_MINUTES = 8                # minute entries kept in a ledger
 MAX_USED_HEADER = 10 ** 9
+DEFAULT_WEIGHT_LIMIT = 2400    # Binance's documented REQUEST_WEIGHT per IP and minute, when its own cannot be read
+MAX_PUBLISHED_LIMIT = 100000   # a published (or recorded) limit above this is not believed
+LIMIT_MAX_AGE = 3600.0         # seconds a published limit is used before it is read again
+LIMIT_RETRY = 300.0            # seconds before a limit that could not be read is tried again (DEFAULT_WEIGHT_LIMIT meanwhile)
+MAX_STOP = 3 * 86400.0         # seconds: the exchange's longest ban; a recorded stop further ahead is not believed
+DEFAULT_BAN = 120.0            # seconds of a 418 that says neither Retry-After nor until when (Binance's shortest ban)
+DEFAULT_STOP_429 = 60.0        # seconds of a 429 given up on without a Retry-After (the rest of a minute at most)
+STOP_STATUSES = (418, 429)
+
+
+class ExchangeStop(Exception):
+    """A recorded stop holds: no request may be sent to this exchange URL before ``until`` (our clock).
+
+    ``at`` is when it was recorded, ``status`` the HTTP status that caused it (418 or 429), ``path`` the ledger
+    that holds it (None when only this process knows it).
+    """
+
+    def __init__(self, until, at, status, path=None):
+        super().__init__('no request before %s' % until)
+        self.until = until
+        self.at = at
+        self.status = status
+        self.path = path
+
+
+def effective_limit(cap, published):
+    """The weight limit to pace under: the exchange's published limit (``published``, a ``(value, at, read)``
+    entry, or None: DEFAULT_WEIGHT_LIMIT), lowered by the task's ``cap`` (None: no cap; 0: pacing off)."""
+    if cap == 0:
+        return 0
+    limit = published[0] if published else DEFAULT_WEIGHT_LIMIT
+    return limit if cap is None else min(int(cap), limit)
 
 
 def default_reserve(weight_limit):
@@ -123,11 +164,44 @@ def clean_clock(raw, now):
     return (lo, hi, at)
 
 
+def clean_stop(raw, now):
+    """``(until, at, status)`` from a ledger's ``stop``, or None when it is over or not sane."""
+    if not isinstance(raw, dict):
+        return None
+    until, at, status = _number(raw.get('until')), _number(raw.get('at')), raw.get('status')
+    if until is None or at is None or isinstance(status, bool) or status not in STOP_STATUSES:
+        return None
+    if not now < until <= now + MAX_STOP + 1.0 or not until - MAX_STOP - 1.0 <= at <= min(until, now + 5.0):
+        return None
+    return (until, at, status)
+
+
+def clean_limit(raw, now):
+    """``(weight per minute, at, read)`` from a ledger's ``rate_limit``, or None when stale or not sane."""
+    if not isinstance(raw, dict):
+        return None
+    value, at, read = raw.get('weight_per_minute'), _number(raw.get('at')), raw.get('read')
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_PUBLISHED_LIMIT:
+        return None
+    if at is None or not isinstance(read, bool) or not now - (LIMIT_MAX_AGE if read else LIMIT_RETRY) <= at <= now + 5.0:
+        return None
+    return (value, at, read)
+
+
 def clean_state(raw, now, weight_limit, timeout=10.0):
-    """The ledger's content as a state, every value validated; what is not sane is dropped."""
+    """The ledger's content as a state, every value validated; what is not sane is dropped.
+
+    ``weight_limit`` is the task's cap (None: the published limit alone; 0: pacing off): minute counts above the
+    limit in force are dropped."""
     state = empty_state()
     if not isinstance(raw, dict):
         return state
+    state['stop'] = clean_stop(raw.get('stop'), now)
+    state['limit'] = clean_limit(raw.get('rate_limit'), now)
+    probe = _number(raw.get('limit_probe_until'))
+    if probe is not None and now < probe <= now + timeout + 2.0:
+        state['limit_probe'] = probe
+    weight_limit = effective_limit(weight_limit, state['limit'])
     state['clock'] = clean_clock(raw.get('clock'), now)
     centre = now + ((state['clock'][0] + state['clock'][1]) / 2 if state['clock'] else 0.0)
     current = int(centre // WEIGHT_WINDOW)
@@ -155,11 +229,17 @@ def clean_state(raw, now, weight_limit, timeout=10.0):
 
 
 def empty_state():
-    return dict(minutes={}, hold=0.0, clock=None, sync=None, probe=0.0)
+    return dict(minutes={}, hold=0.0, clock=None, sync=None, probe=0.0, stop=None, limit=None, limit_probe=0.0)
 
 
 def dump_state(state):
     out = dict(v=2, minutes={str(m): w for m, w in sorted(state['minutes'].items())})
+    if state.get('stop'):
+        out['stop'] = dict(zip(('until', 'at', 'status'), state['stop']))
+    if state.get('limit'):
+        out['rate_limit'] = dict(zip(('weight_per_minute', 'at', 'read'), state['limit']))
+    if state.get('limit_probe'):
+        out['limit_probe_until'] = state['limit_probe']
     if state['hold']:
         out['hold_until'] = state['hold']
     if state['clock']:
@@ -195,10 +275,21 @@ def merge_states(shared, local, now):
         if weight > out['minutes'].get(minute, 0):
             out['minutes'][minute] = weight
     out['hold'] = max(shared['hold'], local['hold'])
+    out['stop'] = later_stop(shared.get('stop'), local.get('stop'))
+    limits = [entry for entry in (shared.get('limit'), local.get('limit')) if entry]
+    out['limit'] = max(limits, key=lambda entry: entry[1]) if limits else None
+    out['limit_probe'] = shared.get('limit_probe', 0.0)
     out['clock'] = merge_clocks(shared['clock'], local['clock'], now)
     if local['sync'] and (not shared['sync'] or local['sync'][1] > shared['sync'][1]):
         out['sync'] = local['sync']
     return out
+
+
+def later_stop(a, b):
+    """Of two stops (or None), the one that ends later."""
+    if a is None or b is None:
+        return a or b
+    return a if a[0] >= b[0] else b
 
 
 def prune(state, now):
@@ -208,9 +299,13 @@ def prune(state, now):
     current = int(centre // WEIGHT_WINDOW)
     keep = sorted(m for m in state['minutes'] if abs(m - current) <= 2)[-MAX_MINUTES:]
     state['minutes'] = {m: state['minutes'][m] for m in keep}
-    for key in ('hold', 'probe'):
-        if state[key] <= now:
+    for key in ('hold', 'probe', 'limit_probe'):
+        if state.get(key, 0.0) <= now:
             state[key] = 0.0
+    if state.get('stop') and state['stop'][0] <= now:
+        state['stop'] = None
+    if state.get('limit') and state['limit'][1] < now - (LIMIT_MAX_AGE if state['limit'][2] else LIMIT_RETRY):
+        state['limit'] = None
     return state
 
 
@@ -435,6 +530,12 @@ def local_state(base_url):
     return _LOCAL.setdefault(base_url, empty_state())
 
 
+def recorded_stop(base_url, ledger='auto', clock=None):
+    """The stop recorded for ``base_url`` that holds now, ``(until, at, status)``, or None: what a watcher checks
+    before each poll, without a client (this process's own record counts when the ledger cannot be used)."""
+    return Pacer(base_url, None, ledger=ledger, clock=clock).current_stop()
+
+
 class Pacer:
     """Claims weight before each request and learns from each answer. See the module's docstring.
 
@@ -444,11 +545,9 @@ class Pacer:
 
     def __init__(self, base_url, weight_limit, weight_reserve=None, ledger='auto', timeout=10.0,
                  clock=None, wait=None, rand=None):
-        self.weight_limit = max(0, int(weight_limit or 0))
-        if weight_reserve is None:
-            self.weight_reserve = default_reserve(self.weight_limit)
-        else:
-            self.weight_reserve = max(0, min(int(weight_reserve), max(0, self.weight_limit - 1)))
+        # weight_limit: the task's cap (None: the exchange's published limit alone; 0: pacing off)
+        self.weight_cap = None if weight_limit is None else max(0, int(weight_limit))
+        self.explicit_reserve = None if weight_reserve is None else max(0, int(weight_reserve))
         self.ledger = Ledger.for_url(base_url) if ledger == 'auto' else ledger
         self.local = local_state(base_url)
         self.timeout = float(timeout)
@@ -463,6 +562,23 @@ class Pacer:
         self._ledger_pause_until = 0.0
         self.ledger_problem = None  # the first reason the ledger could not be used (None while it always could)
         self.ledger_busy = False  # that reason was a lock held too long by another process
+
+    @property
+    def published(self):
+        """The exchange's published limit as this pacer last saw it: ``(weight per minute, at, read)`` or None."""
+        return self.local.get('limit')
+
+    @property
+    def weight_limit(self):
+        """The limit paced under: the published one (DEFAULT_WEIGHT_LIMIT until known), lowered by the task's cap."""
+        return effective_limit(self.weight_cap, self.published)
+
+    @property
+    def weight_reserve(self):
+        limit = self.weight_limit
+        if self.explicit_reserve is None:
+            return default_reserve(limit)
+        return max(0, min(self.explicit_reserve, max(0, limit - 1)))
 
     @property
     def budget(self):
@@ -490,12 +606,15 @@ class Pacer:
         local = prune(self.local, now)
         if fd is None:
             return merge_states(local, empty_state(), now)
-        shared = clean_state(Ledger.read(fd), now, self.weight_limit, self.timeout)
-        return merge_states(shared, local, now)
+        shared = clean_state(Ledger.read(fd), now, self.weight_cap, self.timeout)
+        state = merge_states(shared, local, now)
+        if state['limit'] != local.get('limit'):
+            local['limit'] = state['limit']  # the limit in force, for weight_limit (kept without a commit)
+        return state
 
     def _commit(self, fd, state, now):
         state = prune(state, now)
-        local = dict(state, minutes=dict(state['minutes']), probe=0.0)
+        local = dict(state, minutes=dict(state['minutes']), probe=0.0, limit_probe=0.0)
         self.local.clear()
         self.local.update(local)
         if fd is not None:
@@ -523,16 +642,17 @@ class Pacer:
         """Wait until ``weight`` fits in every exchange minute the next request may land in, and claim it.
 
         Returns the exchange minutes charged (empty when the request goes without a claim: pacing off, the
-        clock being learnt, or no room after MAX_PACING_WAIT).
+        clock being learnt, or no room after MAX_PACING_WAIT). Raises ExchangeStop while a recorded stop holds
+        (a ban, a 429 not retried): then nothing may be sent.
         """
-        if not self.weight_limit:
-            return ()
         started, waited = self._clock(), 0.0
         while True:
             now = self._clock()
             try:
                 reason, seconds, minutes = self._transaction(
                     lambda state, shared, now: self._try_claim(state, shared, now, weight))
+            except ExchangeStop:
+                raise
             except Exception:  # pragma: no cover - defensive: pacing never fails a task
                 return ()
             if not seconds or seconds <= 0:
@@ -546,7 +666,15 @@ class Pacer:
             waited += seconds
             self._wait(reason, seconds)
 
+    def _check_stop(self, state, shared, now):
+        stop = state.get('stop')
+        if stop and stop[0] > now:
+            raise ExchangeStop(stop[0], stop[1], stop[2], self.ledger.path if shared and self.ledger else None)
+
     def _try_claim(self, state, shared, now, weight):
+        self._check_stop(state, shared, now)
+        if not self.weight_limit:
+            return False, (None, 0, ())
         if state['hold'] > now and state['hold'] > self._held_until:
             return False, ('rate-limit', state['hold'] - now + self._rand() * 0.25, ())
         if state['clock'] is None:
@@ -568,13 +696,97 @@ class Pacer:
             state['minutes'][minute] = state['minutes'].get(minute, 0) + weight
         return True, (None, 0, minutes)
 
+    # -- the exchange's published limit ------------------------------------------------------
+
+    def must_read_limit(self):
+        """Whether this client should read the exchange's published limit now (one worker per controller at a
+        time, at most once per LIMIT_MAX_AGE): False when it is known, or while it need not be known (pacing off);
+        waits (bounded) while another worker reads it. Raises ExchangeStop while a stop holds."""
+        if self.weight_cap == 0:
+            return False
+        deadline = self._clock() + self.timeout + 2.0
+
+        def change(state, shared, now):
+            self._check_stop(state, shared, now)
+            if state['limit'] is not None:
+                return False, False
+            if shared and state['limit_probe'] > now:
+                return False, None
+            if shared:
+                state['limit_probe'] = now + self.timeout + 2.0
+            return shared, True
+
+        while True:
+            try:
+                verdict = self._transaction(change)
+            except ExchangeStop:
+                raise
+            except Exception:  # pragma: no cover - defensive
+                return False
+            if verdict is not None:
+                return verdict
+            now = self._clock()
+            if now >= deadline:
+                return True  # the worker reading it did not answer in time: read it here
+            self._wait('limit', min(PROBE_POLL, deadline - now))
+
+    def learn_limit(self, weight_per_minute):
+        """Keep the exchange's published limit (None: it could not be read; DEFAULT_WEIGHT_LIMIT until retried)."""
+        ok = isinstance(weight_per_minute, int) and not isinstance(weight_per_minute, bool) \
+            and 1 <= weight_per_minute <= MAX_PUBLISHED_LIMIT
+
+        def change(state, shared, now):
+            state['limit'] = (weight_per_minute, now, True) if ok else (DEFAULT_WEIGHT_LIMIT, now, False)
+            state['limit_probe'] = 0.0
+            return True, None
+        try:
+            self._transaction(change)
+        except Exception:  # pragma: no cover - defensive
+            pass
+
+    # -- stops -----------------------------------------------------------------------------
+
+    def record_stop(self, seconds, status):
+        """No request to this exchange URL for ``seconds`` (at most MAX_STOP), for every worker, task and run of this
+        controller: an HTTP ``status`` 418 (banned) or a 429 that is not retried. Returns (until, at)."""
+        now = self._clock()
+        entry = (now + min(max(float(seconds), 1.0), MAX_STOP), now, int(status))
+
+        def change(state, shared, now):
+            state['stop'] = later_stop(state.get('stop'), entry)
+            state['probe'] = 0.0
+            if self._probing:
+                self._probing = False
+            return True, state['stop']
+        try:
+            stop = self._transaction(change)
+        except Exception:  # pragma: no cover - defensive
+            stop = None
+        self.local['stop'] = later_stop(self.local.get('stop'), entry)
+        return stop or entry
+
+    def current_stop(self):
+        """The stop that holds now, ``(until, at, status)``, or None."""
+        def change(state, shared, now):
+            stop = state.get('stop')
+            return False, stop if stop and stop[0] > now else None
+        try:
+            return self._transaction(change)
+        except Exception:  # pragma: no cover - defensive
+            return None
+
     def _margin(self):
         return LANDING_MARGIN + min(self._rtt, 5.0)
 
     # -- after an answer -------------------------------------------------------------------
 
-    def observe(self, headers, sent_at=None, received_at=None, weight=1):
-        """Learn the exchange's clock (Date) and the IP's used weight (X-MBX-USED-WEIGHT-1M)."""
+    def observe(self, headers, sent_at=None, received_at=None, weight=1, stop=None):
+        """Learn the exchange's clock (Date) and the IP's used weight (X-MBX-USED-WEIGHT-1M).
+
+        ``stop``: ``(seconds, status)`` when the answer said to stop (a 418), recorded in the same transaction that
+        ends a clock probe, so that no worker sends between the two."""
+        if stop is not None and not self.weight_limit:
+            self.record_stop(*stop)
         now = self._clock()
         received_at = now if _number(received_at) is None else received_at
         sent_at = received_at if _number(sent_at) is None or sent_at > received_at else sent_at
@@ -597,6 +809,11 @@ class Pacer:
             elif clock is None:
                 state['clock'] = (-ASSUMED_OFFSET, ASSUMED_OFFSET, now)
             commit = clock is None or _narrower(state['clock'], clock, now)
+            if stop is not None:
+                entry = (now + min(max(float(stop[0]), 1.0), MAX_STOP), now, int(stop[1]))
+                state['stop'] = later_stop(state.get('stop'), entry)
+                self.local['stop'] = later_stop(self.local.get('stop'), entry)
+                commit = True
             if self._probing:
                 self._probing = False
                 state['probe'] = 0.0

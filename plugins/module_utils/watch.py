@@ -181,7 +181,7 @@ def validate_watch_args(args, environ=None):
                       private_key_passphrase=account.get('private_key_passphrase'), base_url=base_url,
                       recv_window=settings['recv_window'], timeout=settings['timeout'],
                       validate_certs=settings['validate_certs'], ca_path=settings['ca_path'],
-                      weight_limit=DEFAULT_WEIGHT_LIMIT, weight_reserve=None)
+                      weight_limit=None, weight_reserve=None)
         for key in ('api_secret', 'private_key', 'private_key_passphrase'):
             if params[key] is not None and not isinstance(params[key], str):
                 raise WatchConfigError('%s.%s: must be a string' % (where, key))

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -22,13 +23,28 @@ def sleeps(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
-def private_weight_ledger(monkeypatch, tmp_path):
-    """Each test gets its own pacing ledger and process state, never the user's ledger."""
+def private_weight_ledger(monkeypatch, tmp_path, request):
+    """Each test gets its own pacing ledger and process state, never the user's ledger.
+
+    The ledger starts as an earlier task of the controller left it: Binance's published limit (2400) read a minute
+    ago, so that a test's first request is the one it is about. Tests of reading the limit (and of an empty ledger)
+    say ``@pytest.mark.cold_ledger``: their ledger starts empty.
+    """
     from ansible_collections.marketops.binance.plugins.module_utils import client, pacing
     ledger_dir = tmp_path / 'pacing-ledger'
     monkeypatch.setattr(pacing.Ledger, 'for_url', classmethod(lambda cls, url, base_dir=None: cls(str(ledger_dir / 'ledger.json'))))
     monkeypatch.setattr(pacing, '_LOCAL', {})
     monkeypatch.setattr(client, '_SESSIONS', {})
+    if request.node.get_closest_marker('cold_ledger') is None:
+        ledger_dir.mkdir(mode=0o700)
+        path = ledger_dir / 'ledger.json'
+        path.write_text(json.dumps({'v': 2, 'rate_limit': {'weight_per_minute': 2400, 'at': time.time() - 60,
+                                                           'read': True}}))
+        path.chmod(0o600)
+
+
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'cold_ledger: the pacing ledger starts empty (no published limit known yet)')
 
 
 @pytest.fixture

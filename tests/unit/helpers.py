@@ -81,6 +81,7 @@ class FakeExchange:
         self.journal = []
         self.faults = []
         self.weight = 0
+        self.weight_limit = 2400  # what exchangeInfo's rateLimits publishes
         self.countdowns = {}
         self.countdown_shape = 'object'  # or 'list': the two shapes of the kill-switch GET answer
         self.underlyings = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT']
@@ -196,7 +197,10 @@ class FakeExchange:
         return 200, dict(underlying=params['underlying'], countdownTime=int(params['countdownTime']))
 
     def _exchange_info(self, query, body, request):
-        return 200, dict(optionContracts=[dict(underlying=u) for u in self.underlyings + self.underlyings[:1]])
+        return 200, dict(optionContracts=[dict(underlying=u) for u in self.underlyings + self.underlyings[:1]],
+                         rateLimits=[dict(rateLimitType='REQUEST_WEIGHT', interval='MINUTE', intervalNum=1,
+                                          limit=self.weight_limit),
+                                     dict(rateLimitType='ORDERS', interval='MINUTE', intervalNum=1, limit=1200)])
 
     def _time(self, query, body, request):
         return 200, {'serverTime': int(time.time() * 1000) + self.clock_offset_ms}

@@ -56,6 +56,7 @@ def fixture(name):
 def make_client(**kwargs):
     kwargs.setdefault('signer', HmacSigner(SECRET))
     kwargs.setdefault('weight_ledger', None)
+    kwargs.setdefault('published_limit', False)  # the tests of reading exchangeInfo's rateLimits say so
     return BinanceOptionsClient(api_key=API_KEY, **kwargs)
 
 
@@ -275,7 +276,8 @@ def test_418_fails_at_once(exchange, sleeps):
                                                            'until 1700000000000.'}, {'Retry-After': '120'}))
     with pytest.raises(BinanceIPBanned) as e:
         make_client().get_mmp('BTCUSDT')
-    assert 'banned' in str(e.value) and '120 seconds' in str(e.value) and '1700000000000' in str(e.value)
+    assert 'Binance banned this IP until ' in str(e.value) and '(120 s left)' in str(e.value)
+    assert '1700000000000' in str(e.value) and 'Not retried, and recorded' in str(e.value)
     assert sleeps == [] and len(exchange.journal) == 1
 
 

@@ -193,6 +193,7 @@ def unusable_ledger(tmp_path):
     return str(directory / 'ledger.json')
 
 
+@pytest.mark.cold_ledger
 def test_an_unusable_ledger_gives_one_warning_naming_the_account_the_file_and_the_fix(exchange, tmp_path):
     path = unusable_ledger(tmp_path)
     mmp = dict(underlying='BTCUSDT', window_ms=3000, frozen_ms=1000, qty_limit='2', delta_limit='2.3')
@@ -206,6 +207,7 @@ def test_an_unusable_ledger_gives_one_warning_naming_the_account_the_file_and_th
     assert (tmp_path / 'elsewhere.json').read_text() == '{}'
 
 
+@pytest.mark.cold_ledger
 def test_an_unusable_ledger_is_reported_on_a_failure_too(exchange, tmp_path):
     unusable_ledger(tmp_path)
     exchange.add_fault('GET', '/eapi/v1/mmp', answer(401, {'code': -2015, 'msg': 'Invalid API-key.'}))

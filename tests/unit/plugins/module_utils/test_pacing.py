@@ -202,7 +202,15 @@ def test_pacing_off_claims_nothing(ledger):
     p = pacer(clock, ledger=ledger, limit=0)
     assert p.claim() == ()
     p.observe(*answer(clock, used=10 ** 6))
-    assert not os.path.exists(ledger.path)
+    assert Ledger.read(os.open(ledger.path, os.O_RDONLY)).get('minutes', {}) == {}  # no count kept
+    assert clock.waits == [] and p.must_read_limit() is False  # nor a published limit read
+
+
+def test_pacing_off_still_honours_a_recorded_stop(ledger):
+    clock = Clock(1000 * MINUTE + 20)
+    pacer(clock, ledger=ledger, limit=60).record_stop(30, 418)
+    with pytest.raises(pacing.ExchangeStop):
+        pacer(clock, ledger=ledger, limit=0).claim()
 
 
 def test_the_default_reserve():
