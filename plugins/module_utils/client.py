@@ -868,15 +868,19 @@ class BinanceOptionsClient:
 
         The first request of a client makes sure that the exchange's published limit is known (``_learn_limit``)."""
         if not self._limit_known:
-            self._learn_limit()
+            self._learn_limit('%s %s' % (method, path))
         return self._send_with_retries(method, path, dict(params or {}), signed)
 
-    def _learn_limit(self):
+    def _learn_limit(self, what):
         """Read ``exchangeInfo``'s rateLimits when no worker of this controller did within the hour (pacing.py).
 
         When it cannot be read, pacing uses DEFAULT_WEIGHT_LIMIT (the cap of weight_limit still applies) and the task
         warns; a stop (a ban) or a TLS / configuration error fails the task as the request itself would."""
-        if self.pacer.must_read_limit():
+        try:
+            must_read = self.pacer.must_read_limit()
+        except ExchangeStop as stop:
+            raise self.stopped_error(what, stop.until, stop.at, stop.status, stop.path)
+        if must_read:
             try:
                 data = self._send_with_retries('GET', EXCHANGE_INFO_PATH, {}, signed=False)
             except (BinanceIPBanned, BinanceRateLimited, BinanceTLSError, BinanceConfigError):

@@ -23,7 +23,9 @@ Control endpoints (no signature, loopback only), for tests and rehearsals:
 
     GET    /_emulator/journal      the requests seen (no secrets, no signatures)
     DELETE /_emulator/journal      clear it
-    POST   /_emulator/faults       add faults: {"faults": [{"kind": "503_unknown", "path": "/eapi/v1/mmpSet"}]}
+    POST   /_emulator/faults       add faults: {"faults": [{"kind": "503_unknown", "path": "/eapi/v1/mmpSet"}]};
+                                   kind "ban" bans the IP from that request on for "seconds" (default 120): 418
+                                   with Retry-After (omitted with "retry_after": false) until it ends
     DELETE /_emulator/faults       clear them
     POST   /_emulator/config       {"clock_offset_ms": -8000, "weight_limit": 60, "limit_format": "padded",
                                     "countdown_get_shape": "list", ...}
@@ -91,7 +93,7 @@ FAULT_PRESETS = {
     'non_json': (502, '<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1>'
                       '</center><hr><center>nginx</center></body></html>', False),
 }
-FAULT_KINDS = sorted(FAULT_PRESETS) + ['timeout', 'drop', 'custom']
+FAULT_KINDS = sorted(FAULT_PRESETS) + ['timeout', 'drop', 'custom', 'ban']
 
 
 class ApiError(Exception):
@@ -571,6 +573,19 @@ class Handler(BaseHTTPRequestHandler):
             except OSError:
                 pass
             return None
+        if kind == 'ban':
+            # A real ban from this request on: it and every later request from the IP get 418 until it ends.
+            seconds = int(fault.get('seconds', 120))
+            with emu.lock:
+                emu.banned_until[self.client_address[0]] = emu.server_time() + seconds
+                until_ms = int((emu.server_time() + seconds) * 1000)
+            headers = dict(weight)
+            if fault.get('retry_after', True):
+                headers['Retry-After'] = str(seconds)
+            entry['status'] = 418
+            return self.reply(418, {'code': -1003, 'msg': 'Way too many requests; IP(%s) banned until %d. Please use '
+                                    'the websocket for live updates to avoid bans.' % (self.client_address[0], until_ms)},
+                              headers)
         if kind == 'custom':
             status, out, applies = int(fault['status']), fault.get('body', {}), bool(fault.get('apply'))
         else:
