@@ -72,25 +72,27 @@ options:
     type: path
   weight_limit:
     description:
-      - The request weight Binance allows this IP per minute (C(REQUEST_WEIGHT) in C(/eapi/v1/exchangeInfo)'s
-        C(rateLimits); 2400 in Binance's documentation). The limit is per IP, shared by every account and process
-        behind it.
+      - Caps the request weight this IP may use per minute. If not set, the limit is the one Binance publishes
+        (C(REQUEST_WEIGHT) per minute in C(/eapi/v1/exchangeInfo)'s C(rateLimits)), read by one worker of the
+        controller at most once an hour and shared with the others; 2400 (Binance's documented limit) when it cannot
+        be read, with a warning. When set, it can only lower the published limit, never raise it. The limit is per
+        IP, shared by every account and process behind it.
       - Every request claims its weight before it is sent, in each minute of the exchange's clock it may land in,
-        and waits while that would cross O(weight_limit) minus O(weight_reserve). The workers of one controller
+        and waits while that would cross the limit minus O(weight_reserve). The workers of one controller
         (forks, module processes) claim in one ledger, a file in a private per-user directory under the temporary
         directory, locked while a claim is made; the exchange's C(X-MBX-USED-WEIGHT-1M) raises the count when other
         systems use the IP too. A ledger that cannot be trusted is not used, and pacing relies on this process's
         own claims and the exchange's headers.
       - No wait for the weight or for a shared C(Retry-After) is longer than 120 seconds.
-      - V(0) turns pacing off.
+      - V(0) turns pacing off (a recorded ban still holds).
     type: int
-    default: 2400
   weight_reserve:
     description:
       - Weight left unused in each minute for what this controller's ledger cannot see - other systems and other
         controllers (AWX nodes, cron hosts) behind the same IP. The workers of one controller need no reserve among
         themselves.
-      - If not set, a tenth of O(weight_limit) (240 of 2400), at least 1 and below O(weight_limit).
+      - If not set, a tenth of the limit in force (240 of 2400), at least 1 and below it. A larger value is cut to
+        one below the limit.
       - V(0) when these tasks are the only user of the IP.
     type: int
   account:
@@ -106,6 +108,9 @@ notes:
   - Retries are bounded. HTTP 429 answers are retried only after the wait that C(Retry-After) asks for,
     HTTP 418 (IP banned) is never retried, and a write whose outcome is unknown is decided by reading the
     state back.
+  - A ban (HTTP 418) and a 429 that is not retried are recorded in the pacing ledger until their end (from
+    C(Retry-After), else Binance's message, else 2 minutes; at most 3 days). Until then every task of every
+    module on the controller, in this run and the next, fails at once saying until when, and sends nothing.
   - A task that succeeded only because a request was sent again (a timeout, a connection error, a 5xx, a 429,
     a C(-1021) clock resynchronisation) or because a write was read back gives one warning per recovery, naming
     the request and why; at most ten a task, the others counted.
