@@ -40,7 +40,7 @@ from ansible_collections.marketops.binance.plugins.module_utils.client import (
 )
 
 ACCOUNT_MAX_LEN = 200
-MAX_WEIGHT_RESERVE = 100000      # with weight_limit unset: at most the largest published limit believed (pacing.py)
+MAX_WEIGHT_RESERVE = 10 ** 7      # with weight_limit unset: at most the largest published limit believed (pacing.py)
 LONG_MAX = 2 ** 63 - 1           # the exchange's LONG parameters
 UNDERLYING_RE = re.compile(r'^[A-Za-z0-9]{1,32}$')
 UNDERLYING_ALLOWED = 'letters and digits only (1 to 32), such as BTCUSDT'

@@ -7,9 +7,10 @@
 
 Measures, for the controller fast path (action plugin) and the module path: a cold run (every config
 drifts), a warm run (all in sync) and a check run; wall time, task items per second, MMP requests per
-underlying and writes (from the emulator's journal), and the peak RSS of the controller (the
+underlying, writes and exchangeInfo reads (the published limit: at most one per controller and hour), from the
+emulator's journal, and the peak RSS of the controller (the
 ansible-playbook process, and its whole process tree, sampled from /proc). Then the pacing runs: the
-emulator's weight limit at 60 per minute, cold runs of 20 accounts x 3 underlyings (forks 20, 120 requests)
+emulator's weight limit at 60 per minute (published in exchangeInfo, weight_limit unset), cold runs of 20 accounts x 3 underlyings (forks 20, 120 requests)
 and 40 x 1 (80 requests), weight_reserve 0 and the default, both paths, counting 429 and 418 answers and
 the emulator's minute windows the requests fell in (``--pacing-only``, ``--pacing-repeat N``).
 
@@ -100,7 +101,9 @@ def write_fleet(workdir, accounts, unders, weight_limit):
     with open(accounts_file, 'w') as f:
         json.dump({'accounts': accts, 'underlyings': unders}, f)
     group_vars = dict(ansible_connection='local', ansible_python_interpreter=sys.executable,
-                      binance_mmp_defaults=dict(window_ms=3000, frozen_ms=300000), binance_weight_limit=weight_limit)
+                      binance_mmp_defaults=dict(window_ms=3000, frozen_ms=300000))
+    if weight_limit is not None:  # None: the limit the emulator publishes in exchangeInfo
+        group_vars['binance_weight_limit'] = weight_limit
     inventory = os.path.join(workdir, 'inventory-%d.json' % accounts)
     with open(inventory, 'w') as f:
         json.dump({'binance_accounts': {'hosts': hosts, 'vars': group_vars}}, f)
@@ -132,7 +135,8 @@ def bench_paths(args, env, workdir):
                     sys.exit('the %s %s run failed (exit %d)' % (path, run, rc))
                 rows.append(dict(path=path, run=run, items=items, wall=wall, rate=items / wall,
                                  per_underlying=(counts['mmp_reads'] + counts['mmp_writes']) / items,
-                                 writes=counts['mmp_writes'], http_429=counts['http_429'], own_mb=own / 2 ** 20,
+                                 writes=counts['mmp_writes'], exchange_info=counts['exchange_info'],
+                                 http_429=counts['http_429'], own_mb=own / 2 ** 20,
                                  tree_mb=tree / 2 ** 20))
                 print('  %-6s %-5s %6.1f s' % (path, run, wall), flush=True)
     return rows
@@ -148,10 +152,11 @@ def windows_of(entries, clock_offset_ms=0):
 
 
 def pacing_case(env, workdir, name, accounts, unders, forks, path, reserve, clock_offset_ms=0):
-    """One cold run against its own emulator (own port: own weight budget, own pacing ledger), limit 60."""
+    """One cold run against its own emulator (own port: own weight budget, own pacing ledger), limit 60 as the
+    emulator publishes it (weight_limit unset)."""
     casedir = os.path.join(workdir, name)
     os.makedirs(casedir)
-    accounts_file, inventory = write_fleet(casedir, accounts, underlyings(unders), weight_limit=60)
+    accounts_file, inventory = write_fleet(casedir, accounts, underlyings(unders), weight_limit=None)
     extra = ['-e', 'binance_weight_reserve=%d' % reserve] if reserve is not None else []
     with EmulatorProcess(accounts_file, extra_args=['--weight-limit', '60',
                                                     '--clock-offset-ms', str(clock_offset_ms)]) as emu:
@@ -246,12 +251,12 @@ def main(argv=None):
         rows = [] if args.pacing_only else bench_paths(args, env, workdir)
         pacing = [] if args.no_pacing else bench_pacing(args, env, workdir)
 
-    print('\n| path | run | items | wall (s) | items/s | MMP requests per underlying | writes | 429 | '
+    print('\n| path | run | items | wall (s) | items/s | MMP requests per underlying | writes | exchangeInfo | 429 | '
           'peak RSS ansible-playbook (MB) | peak RSS process tree (MB) |')
-    print('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|')
+    print('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
     for r in rows:
         print('| %(path)s | %(run)s | %(items)d | %(wall).1f | %(rate).1f | %(per_underlying).2f | %(writes)d | '
-              '%(http_429)d | %(own_mb).0f | %(tree_mb).0f |' % r)
+              '%(exchange_info)d | %(http_429)d | %(own_mb).0f | %(tree_mb).0f |' % r)
     by = {(r['path'], r['run']): r for r in rows}
     for run in ('cold', 'warm', 'check'):
         if ('fast', run) in by and ('module', run) in by:

@@ -81,9 +81,10 @@ def journal(url, cafile=None):
 
 
 def summarize(entries):
-    """Counts of a journal: requests, reads and writes of MMP, and 429/418 answers."""
+    """Counts of a journal: requests, reads and writes of MMP, exchangeInfo reads, and 429/418 answers."""
     return dict(requests=len(entries),
                 mmp_reads=sum(1 for e in entries if e['path'] == '/eapi/v1/mmp'),
                 mmp_writes=sum(1 for e in entries if e['path'] == '/eapi/v1/mmpSet'),
+                exchange_info=sum(1 for e in entries if e['path'] == '/eapi/v1/exchangeInfo'),
                 http_429=sum(1 for e in entries if e.get('status') == 429),
                 http_418=sum(1 for e in entries if e.get('status') == 418))

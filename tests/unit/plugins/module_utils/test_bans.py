@@ -373,7 +373,7 @@ def test_a_reader_that_never_answers_is_replaced_after_its_timeout(ledger):
 
 @pytest.mark.parametrize('entry', [
     {'weight_per_minute': 0, 'at': 999_990, 'read': True},
-    {'weight_per_minute': 10 ** 9, 'at': 999_990, 'read': True},
+    {'weight_per_minute': 10 ** 8, 'at': 999_990, 'read': True},
     {'weight_per_minute': '60', 'at': 999_990, 'read': True},
     {'weight_per_minute': True, 'at': 999_990, 'read': True},
     {'weight_per_minute': 60, 'at': 1_000_000 + 3600, 'read': True},
