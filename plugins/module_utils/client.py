@@ -32,6 +32,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import json
 import os
 import random
@@ -43,7 +44,7 @@ import warnings
 
 from collections import deque
 
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 try:
     import requests
@@ -83,8 +84,6 @@ WAITS_KEPT = 100               # waits a client keeps for debugging (a watcher's
 
 # A 503 whose message starts so means the execution status is unknown (the write may have happened).
 UNKNOWN_OUTCOME_PREFIX = 'unknown error'
-
-LOOPBACK_HOSTS = ('localhost', '::1')
 
 _SIGNATURE_RE = re.compile(r'(signature=)[^&\s\'"]*', re.IGNORECASE)
 _URL_QUERY_RE = re.compile(r'((?:https?://[^\s?\'"]*)?/eapi/[^\s?\'"]*)\?[^\s\'"]*')
@@ -303,20 +302,107 @@ def make_signer(api_secret=None, private_key=None, private_key_passphrase=None):
     return load_private_key_signer(private_key, private_key_passphrase)
 
 
+# The five parts of a URI (RFC 3986, appendix B): this never fails, unlike urlsplit() and its .port, so that
+# what must not be shown is known even for a URL that is not valid.
+_URI_RE = re.compile(r'^(?:([^:/?#]+):)?(?://([^/?#]*))?([^?#]*)(?:\?([^#]*))?(?:#(.*))?$', re.DOTALL)
+_NETLOC_RE = re.compile(r'^(?:\[[0-9A-Za-z:.%]+\]|[^\[\]:]+)(?::[0-9]*)?$')  # host or [IPv6], then :port
+_URL_SHOWN_MAX = 200
+
+
+def url_secrets(base_url):
+    """The strings of ``base_url`` that no output may show, for the no_log values of a task; [] when it has none.
+
+    When ``base_url`` carries a user name or password (the part before ``@``), a query string or a fragment (a
+    token), that is: the whole ``base_url``, its userinfo and password, its query and its fragment (each as
+    written and percent-decoded). ``check_base_url()`` refuses such a URL without repeating these parts; these
+    values keep it out of ``invocation.module_args`` and of any other part of the result too.
+    """
+    if not isinstance(base_url, str):
+        return []
+    dummy, netloc, dummy, query, fragment = _URI_RE.match(base_url).groups()
+    userinfo = netloc.rpartition('@')[0] if netloc and '@' in netloc else None
+    if userinfo is None and query is None and fragment is None:
+        return []
+    parts = [base_url, base_url.strip(), userinfo, query, fragment]
+    if userinfo and ':' in userinfo:
+        parts.append(userinfo.split(':', 1)[1])
+    out = []
+    for part in parts:
+        for value in (part, unquote(part) if part else part):
+            if value and value not in out:
+                out.append(value)
+    return out
+
+
+def _shown_url(scheme, netloc, path):
+    """scheme://host[:port]/path of a URL, for messages: never its userinfo, query or fragment."""
+    text = ('%s://%s%s' % (scheme, netloc, path)) if scheme else (netloc or '') + path
+    return text if len(text) <= _URL_SHOWN_MAX else text[:_URL_SHOWN_MAX] + '...'
+
+
+def is_loopback_host(host):
+    """Whether ``host`` (a URL's host name, lower case, without brackets) is a loopback address or ``localhost``.
+
+    Only IP addresses in 127.0.0.0/8 or ::1 (also written as the IPv4-mapped ::ffff:127.x.y.z) and the name
+    ``localhost`` itself count: a name that merely starts with ``127.`` or ``localhost`` can resolve anywhere.
+    """
+    if not isinstance(host, str):
+        return False
+    if host.lower() == 'localhost':
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = getattr(address, 'ipv4_mapped', None)
+    return (mapped or address).is_loopback
+
+
 def check_base_url(base_url):
     """Return the normalised base URL, or raise BinanceConfigError.
 
-    Plain http is allowed only to a loopback host (the local emulator): the API key travels in a header.
+    Plain http is allowed only to a loopback host (the local emulator): the API key travels in a header. No
+    message repeats the URL's userinfo, query or fragment (where a password or token would be): it says which
+    part is wrong, and shows at most scheme://host[:port]/path.
     """
-    parts = urlsplit(base_url or '')
-    if parts.scheme not in ('http', 'https') or not parts.hostname:
-        raise BinanceConfigError('base_url must be an http(s) URL such as %s, got %r' % (DEFAULT_BASE_URL, base_url))
-    if parts.query or parts.fragment or parts.username or parts.password:
-        raise BinanceConfigError('base_url must not carry credentials, a query or a fragment')
+    if not isinstance(base_url, str) or not base_url.strip():
+        raise BinanceConfigError('base_url must be an http(s) URL such as %s' % DEFAULT_BASE_URL)
+    scheme, netloc, path, query, fragment = _URI_RE.match(base_url).groups()
+    if netloc and '@' in netloc:
+        raise BinanceConfigError('base_url must not carry a user name or password (the part before @): the exchange '
+                                 'authenticates with api_key and api_secret / private_key, and a proxy\'s credentials '
+                                 'go in HTTPS_PROXY')
+    if query is not None:
+        raise BinanceConfigError('base_url must not carry a query string (the part after ?): give only '
+                                 'scheme://host[:port][/path], such as %s' % DEFAULT_BASE_URL)
+    if fragment is not None:
+        raise BinanceConfigError('base_url must not carry a fragment (the part after #): give only '
+                                 'scheme://host[:port][/path], such as %s' % DEFAULT_BASE_URL)
+    shown = _shown_url(scheme, netloc, path)
+    if any(c.isspace() or not c.isprintable() for c in base_url):
+        raise BinanceConfigError('base_url contains whitespace or a control character (a line break at its end comes '
+                                 'from a YAML block scalar `|`: write it with `|-`); an http(s) URL such as %s is '
+                                 'expected' % DEFAULT_BASE_URL)
+    if (scheme or '').lower() not in ('http', 'https') or not netloc:
+        raise BinanceConfigError('base_url must be an http(s) URL such as %s, got %s' % (DEFAULT_BASE_URL, shown))
+    try:
+        parts = urlsplit(base_url)
+        dummy = parts.port  # raises ValueError for a port that is not a number in 0-65535
+        problem = None if _NETLOC_RE.match(netloc) else 'host'
+    except ValueError as e:  # its text may repeat the host: not shown
+        problem = 'port' if 'port' in str(e).lower() else 'host'
+    if problem:
+        raise BinanceConfigError('base_url is not a valid URL: it has %s'
+                                 % ('a port that is not a number in 0-65535' if problem == 'port' else
+                                    'a host that is not valid (an IPv6 address goes in brackets, such as '
+                                    'http://[::1]:8765)'))
+    if not parts.hostname:
+        raise BinanceConfigError('base_url must be an http(s) URL such as %s, got %s' % (DEFAULT_BASE_URL, shown))
     host = parts.hostname.lower()
-    if parts.scheme == 'http' and not (host in LOOPBACK_HOSTS or host.startswith('127.')):
-        raise BinanceConfigError('base_url: plain http is only allowed to a loopback address (a local emulator); '
-                                 'use https for %s' % host)
+    if parts.scheme == 'http' and not is_loopback_host(host):
+        raise BinanceConfigError('base_url: plain http is only allowed to a loopback address (127.0.0.0/8, ::1) or '
+                                 'localhost, such as a local emulator; %s is none of them (a host name counts only '
+                                 'when it is exactly localhost): use https' % host)
     return base_url.rstrip('/')
 
 

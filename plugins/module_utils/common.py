@@ -38,6 +38,7 @@ from ansible_collections.marketops.binance.plugins.module_utils.client import (
     insecure_tls_warning,
     make_signer,
     pacing_ledger_warning,
+    url_secrets,
 )
 
 ACCOUNT_MAX_LEN = 200
@@ -147,8 +148,8 @@ def validate_connection_params(params):
         raise BinanceValidationError('weight_reserve', weight_reserve, 'an integer in [0, weight_limit)')
     try:
         check_base_url(params.get('base_url'))
-    except BinanceError as e:
-        raise BinanceValidationError('base_url', params.get('base_url'), e.message.split(': ', 1)[-1])
+    except BinanceError as e:  # the message says what is wrong without the URL's userinfo, query or fragment
+        raise BinanceValidationError('base_url', None, None, message=e.message)
     if params.get('ca_path') is not None:
         try:
             check_ca_path(params['ca_path'])
@@ -248,6 +249,8 @@ def run_module(core):
     """The ``main()`` of every module of the collection: its options, check and diff mode, one task's result."""
     # "Exactly one of api_secret / private_key" is checked in task_result(), by value: a null option counts as unset.
     module = AnsibleModule(argument_spec=argument_spec(core), supports_check_mode=True)
+    # A password or token in base_url (refused by the validation) stays out of the result, invocation included.
+    module.no_log_values.update(url_secrets(module.params.get('base_url')))
     if not HAS_REQUESTS:
         module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR)
     result, warnings, failed = task_result(core, module.params, check_mode=module.check_mode, diff_mode=module._diff)

@@ -37,6 +37,7 @@ from ansible_collections.marketops.binance.plugins.module_utils.client import (
     DEFAULT_RECV_WINDOW,
     DEFAULT_TIMEOUT,
     DEFAULT_WEIGHT_LIMIT,
+    check_base_url,
     check_ca_path,
     insecure_tls_warning,
     pacing_ledger_warning,
@@ -135,8 +136,10 @@ def validate_watch_args(args, environ=None):
         raise WatchConfigError('unknown argument(s): %s; known: %s' % (', '.join(map(str, unknown)),
                                                                        ', '.join(sorted(SOURCE_KEYS))))
     base_url = args.get('base_url') or environ.get('BINANCE_EAPI_URL') or DEFAULT_BASE_URL
-    if not isinstance(base_url, str) or '@' in base_url.split('//', 1)[-1].split('/', 1)[0]:
-        raise WatchConfigError('base_url must be an http(s) URL without credentials, such as %s' % DEFAULT_BASE_URL)
+    try:
+        check_base_url(base_url)  # the modules' rules and messages: never the URL's userinfo, query or fragment
+    except BinanceError as e:
+        raise WatchConfigError(e.message)
     settings = dict(
         base_url=base_url,
         interval=_number('interval', args.get('interval', DEFAULT_INTERVAL), MIN_INTERVAL, 86400),

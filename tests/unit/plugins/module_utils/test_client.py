@@ -163,6 +163,9 @@ def test_make_signer_needs_exactly_one():
     ('eapi.binance.com', False),
     ('https://user:pw@eapi.binance.com', False),
     ('https://eapi.binance.com/?a=b', False),
+    ('http://127.attacker.example', False),
+    ('http://[::1]:8765', True),
+    ('http://[::1', False),
 ])
 def test_check_base_url(url, ok):
     if ok:
