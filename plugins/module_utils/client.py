@@ -65,6 +65,7 @@ DEFAULT_RECV_WINDOW = 5000
 MAX_RECV_WINDOW = 60000
 TIME_SYNC_MAX_AHEAD_MS = 500  # the exchange rejects a timestamp 1000 ms ahead of its clock: stay well under it
 DEFAULT_TIMEOUT = 10.0
+API_KEY_MAX_LEN = 256  # Binance issues keys of 64 characters
 # Binance's documented REQUEST_WEIGHT limit for options, per IP and minute.
 DEFAULT_WEIGHT_LIMIT = 2400
 # Weight left unused in each minute for other systems and controllers behind the same IP. None: the
@@ -201,9 +202,7 @@ class HmacSigner:
     key_type = 'hmac'
 
     def __init__(self, secret):
-        if not secret:
-            raise BinanceConfigError('api_secret is empty')
-        self._secret = secret.encode('utf-8')
+        self._secret = check_key_text('api_secret', secret).encode('ascii')
 
     def sign(self, payload):
         return hmac.new(self._secret, payload.encode('utf-8'), hashlib.sha256).hexdigest()
@@ -289,6 +288,35 @@ def load_private_key_signer(private_key, passphrase=None):
         return RsaSigner(key)
     raise BinanceConfigError('private_key is a %s key; Binance accepts Ed25519 and RSA keys (or an HMAC '
                              'api_secret)' % type(key).__name__.replace('_', '').replace('PrivateKey', ''))
+
+
+def check_key_text(option, value, max_len=None):
+    """Return ``value`` if it can be an API key or HMAC secret: printable ASCII (0x21-0x7e), nothing else.
+
+    Else raise BinanceConfigError naming ``option`` and the likely cause, never the value: a trailing line break
+    (a Vault value written as a YAML block scalar ``|`` keeps one), other whitespace (copied with the text around
+    it), or characters no key has (control characters, typographic quotes, non-breaking spaces). Sent as is, such a
+    key fails in the HTTP library (an invalid header) or at the exchange (a wrong signature).
+    """
+    if not isinstance(value, str):
+        raise BinanceConfigError('%s: must be a string' % option)
+    if not value:
+        raise BinanceConfigError('%s: is empty' % option)
+    if value.endswith(('\n', '\r')):
+        raise BinanceConfigError('%s: ends with a newline; a Vault value written as a YAML block scalar `|` keeps one: '
+                                 'write it with `|-`, or strip it (`| trim`)' % option)
+    if any(c in ' \t\n\r\v\f' for c in value):
+        where = 'begins or ends with' if value != value.strip() else 'contains'
+        raise BinanceConfigError('%s: %s whitespace (a space, tab or line break), which no key has: was it copied with '
+                                 'the text around it?' % (option, where))
+    if any(not 0x21 <= ord(c) <= 0x7e for c in value):
+        kind = 'a non-ASCII character (a typographic quote, a non-breaking space, ...)' \
+            if any(ord(c) > 0x7f for c in value) else 'a control character'
+        raise BinanceConfigError('%s: contains %s; keys are printable ASCII only, as Binance issues them: copy it again '
+                                 'from the exchange' % (option, kind))
+    if max_len is not None and len(value) > max_len:
+        raise BinanceConfigError('%s: is longer than %d characters: not a Binance key' % (option, max_len))
+    return value
 
 
 def make_signer(api_secret=None, private_key=None, private_key_passphrase=None):
@@ -623,9 +651,7 @@ class BinanceOptionsClient:
                  session=None, sleep=None, clock=None, rand=None, user_agent=None, ca_path=None):
         if not HAS_REQUESTS and session is None:
             raise BinanceMissingLibrary('requests', 'to talk to the Binance API')
-        if not api_key:
-            raise BinanceConfigError('api_key is empty')
-        self.api_key = api_key
+        self.api_key = check_key_text('api_key', api_key, API_KEY_MAX_LEN)
         self.signer = signer
         self.base_url = check_base_url(base_url)
         self.recv_window = int(recv_window)

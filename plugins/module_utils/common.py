@@ -26,6 +26,7 @@ from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_requ
 from ansible_collections.marketops.binance.plugins.module_utils.client import (
     BinanceError,
     BinanceOptionsClient,
+    API_KEY_MAX_LEN,
     HAS_REQUESTS,
     REQUESTS_IMPORT_ERROR,
     DEFAULT_BASE_URL,
@@ -35,6 +36,7 @@ from ansible_collections.marketops.binance.plugins.module_utils.client import (
     MAX_RECV_WINDOW,
     check_base_url,
     check_ca_path,
+    check_key_text,
     insecure_tls_warning,
     make_signer,
     pacing_ledger_warning,
@@ -150,6 +152,7 @@ def validate_connection_params(params):
         check_base_url(params.get('base_url'))
     except BinanceError as e:  # the message says what is wrong without the URL's userinfo, query or fragment
         raise BinanceValidationError('base_url', None, None, message=e.message)
+    validate_credentials(params)
     if params.get('ca_path') is not None:
         try:
             check_ca_path(params['ca_path'])
@@ -162,6 +165,20 @@ def validate_connection_params(params):
     if not params.get('api_secret') and not params.get('private_key'):
         raise BinanceValidationError('api_secret', None, 'set exactly one of api_secret (HMAC key) and private_key '
                                      '(Ed25519 or RSA key), or BINANCE_API_SECRET / BINANCE_PRIVATE_KEY')
+
+
+def validate_credentials(params):
+    """``api_key`` and ``api_secret`` (also when they come from BINANCE_API_KEY / BINANCE_API_SECRET) are printable
+    ASCII, without whitespace. Raises BinanceValidationError naming the option and the likely cause, never the value.
+    ``private_key`` is PEM text (with line breaks) or a path, checked when it is loaded."""
+    for option, max_len in (('api_key', API_KEY_MAX_LEN), ('api_secret', None)):
+        value = params.get(option)
+        if option == 'api_secret' and not value:
+            continue  # unset (or empty): "exactly one of api_secret and private_key" is checked below
+        try:
+            check_key_text(option, value, max_len)
+        except BinanceError as e:
+            raise BinanceValidationError(option, None, None, message=e.message)
 
 
 def client_from_params(params, **kwargs):

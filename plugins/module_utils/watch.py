@@ -26,6 +26,7 @@ import time
 from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.marketops.binance.plugins.module_utils.client import (
+    API_KEY_MAX_LEN,
     BinanceAPIError,
     BinanceConfigError,
     BinanceError,
@@ -39,6 +40,7 @@ from ansible_collections.marketops.binance.plugins.module_utils.client import (
     DEFAULT_WEIGHT_LIMIT,
     check_base_url,
     check_ca_path,
+    check_key_text,
     insecure_tls_warning,
     pacing_ledger_warning,
     redact,
@@ -100,10 +102,9 @@ def _bool(name, value):
         raise WatchConfigError('%s: got %r; a boolean' % (name, value))
 
 
-def _text(name, value, secret=False):
+def _text(name, value):
     if not isinstance(value, str) or not value.strip():
-        raise WatchConfigError('%s: %s' % (name, 'must be a non-empty string' if secret
-                                           else 'got %r; a non-empty string' % (value,)))
+        raise WatchConfigError('%s: got %r; a non-empty string' % (name, value))
     return value
 
 
@@ -177,9 +178,10 @@ def validate_watch_args(args, environ=None):
             raise WatchConfigError('%s.name: %r is used twice; each account needs its own name' % (where, name))
         names.add(name)
         where = 'accounts[%d] (%s)' % (index, name)
-        api_key = _text(where + '.api_key', account.get('api_key'), secret=True)
-        if len(api_key) > 256 or any(not 0x21 <= ord(c) <= 0x7e for c in api_key):
-            raise WatchConfigError('%s.api_key: must be printable ASCII without spaces (as Binance issues them)' % where)
+        try:
+            api_key = check_key_text(where + '.api_key', account.get('api_key'), API_KEY_MAX_LEN)
+        except BinanceError as e:
+            raise WatchConfigError(e.message)
         params = dict(api_key=api_key, api_secret=account.get('api_secret'), private_key=account.get('private_key'),
                       private_key_passphrase=account.get('private_key_passphrase'), base_url=base_url,
                       recv_window=settings['recv_window'], timeout=settings['timeout'],

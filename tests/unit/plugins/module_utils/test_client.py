@@ -377,6 +377,14 @@ def test_refused_connection_on_write_is_resent(exchange, sleeps):
                                    '4)']
 
 
+def test_the_client_refuses_a_key_no_key_can_be():
+    with pytest.raises(BinanceConfigError, match='^api_key: ends with a newline'):
+        BinanceOptionsClient(api_key=API_KEY + '\n', signer=HmacSigner(SECRET), weight_ledger=None)
+    with pytest.raises(BinanceConfigError, match='^api_secret: contains whitespace') as e:
+        HmacSigner('abc def')
+    assert 'abc' not in str(e.value)
+
+
 @pytest.mark.parametrize('status, code, msg, hint', [
     (400, -1022, 'Signature for this request is not valid.', 'api_secret / private_key'),
     (401, -2014, 'API-key format invalid.', 'wrong format'),

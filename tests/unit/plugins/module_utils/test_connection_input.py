@@ -2,7 +2,8 @@
 # Copyright: (c) 2026, marketops infrastructure team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Connection input is checked before anything is sent: base_url (never echoed with its userinfo, query or fragment;
-plain http only to a loopback address), on both execution paths and for every module."""
+plain http only to a loopback address), api_key and api_secret (no whitespace, nothing outside printable ASCII),
+on both execution paths and for every module."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from ansible_collections.marketops.binance.plugins.module_utils.client import (
     BinanceConfigError,
     check_base_url,
+    check_key_text,
     is_loopback_host,
     url_secrets,
 )
@@ -58,6 +60,11 @@ BAD_INPUTS = [
     ('fragment', dict(base_url='https://gw.corp.example/#%s' % TOKEN), 'base_url', 'fragment', (TOKEN,)),
     ('prefix-loopback', dict(base_url='http://127.attacker.example/'), 'base_url', 'loopback', ()),
     ('bad-port', dict(base_url='https://gw.corp.example:99999/'), 'base_url', 'port', ()),
+    ('key-newline', dict(api_key=API_KEY + '\n'), 'api_key', 'ends with a newline', (API_KEY,)),
+    ('key-nul', dict(api_key=API_KEY + '\x00'), 'api_key', 'control character', (API_KEY,)),
+    ('secret-space', dict(api_secret=SECRET[:-6] + ' ' + SECRET[-6:]), 'api_secret', 'whitespace',
+     (SECRET[:-6], SECRET[-6:])),
+    ('secret-non-ascii', dict(api_secret=SECRET + '\u2019'), 'api_secret', 'non-ASCII', (SECRET,)),
 ]
 
 
@@ -162,6 +169,62 @@ def test_url_secrets_are_the_url_and_its_secret_parts():
 
 
 # --------------------------------------------------------------------------------------------
+# api_key and api_secret
+# --------------------------------------------------------------------------------------------
+
+MARK = 'SeCrEtVaLuE01'  # no message may hold it, nor a part of it
+
+
+@pytest.mark.parametrize('value, words', [
+    (MARK + '\n', 'ends with a newline; a Vault value written as a YAML block scalar `|` keeps one: write it with `|-`'),
+    (MARK + '\r\n', 'ends with a newline'),
+    ('\n', 'ends with a newline'),
+    (MARK + ' ', 'begins or ends with whitespace'),
+    (' ' + MARK, 'begins or ends with whitespace'),
+    ('\t' + MARK, 'begins or ends with whitespace'),
+    (MARK[:6] + ' ' + MARK[6:], 'contains whitespace'),
+    (MARK[:6] + '\t' + MARK[6:], 'contains whitespace'),
+    (MARK[:6] + '\n' + MARK[6:], 'contains whitespace'),
+    (MARK[:6] + '\x00' + MARK[6:], 'contains a control character'),
+    (MARK + '\x7f', 'contains a control character'),
+    (MARK + '\u00e9', 'contains a non-ASCII character'),
+    (MARK + '\u00a0', 'contains a non-ASCII character'),
+    ('\u201c' + MARK + '\u201d', 'contains a non-ASCII character'),
+    ('', 'is empty'),
+    (None, 'must be a string'),
+])
+@pytest.mark.parametrize('option', ['api_key', 'api_secret'])
+def test_a_key_that_no_key_can_be_fails_naming_the_option_never_the_value(option, value, words):
+    with pytest.raises(BinanceConfigError) as e:
+        check_key_text(option, value)
+    assert str(e.value).startswith(option + ': ') and words in str(e.value)
+    if option == 'api_secret' and not value:
+        return  # an unset or empty api_secret is "set exactly one of api_secret and private_key"
+    with pytest.raises(BinanceValidationError) as e:
+        validate_connection_params(params(**{option: value}))
+    message = str(e.value)
+    assert e.value.option == option and message.startswith(option + ': ') and words in message
+    assert MARK[:6] not in message and MARK[6:] not in message
+
+
+def test_good_keys_pass():
+    assert check_key_text('api_key', API_KEY) == API_KEY
+    assert check_key_text('api_key', '!~' * 32, 64) == '!~' * 32
+    with pytest.raises(BinanceConfigError, match='longer than 64'):
+        check_key_text('api_key', 'a' * 65, 64)
+    validate_connection_params(params())
+    validate_connection_params(params(api_key='a' * 256))
+    with pytest.raises(BinanceValidationError, match='api_key: is longer than 256'):
+        validate_connection_params(params(api_key='a' * 257))
+
+
+def test_private_key_and_passphrase_are_not_checked_as_keys():
+    # PEM text has line breaks; a passphrase may hold anything. Both are checked when the key is loaded.
+    validate_connection_params(params(api_secret=None, private_key='-----BEGIN PRIVATE KEY-----\nabc\n-----END '
+                                      'PRIVATE KEY-----\n', private_key_passphrase='a phrase\n'))
+
+
+# --------------------------------------------------------------------------------------------
 # Every module, both paths: the task fails, names the option, sends nothing, shows no secret
 # --------------------------------------------------------------------------------------------
 
@@ -194,6 +257,8 @@ def test_bad_connection_input_fails_before_any_request_on_both_paths(exchange, c
 
 @pytest.mark.parametrize('path', ['module', 'fast'])
 @pytest.mark.parametrize('variable, value, option', [
+    ('BINANCE_API_KEY', API_KEY + '\n', 'api_key'),
+    ('BINANCE_API_SECRET', ' ' + SECRET, 'api_secret'),
     ('BINANCE_EAPI_URL', 'https://%s@gw.corp.example/' % USERINFO, 'base_url'),
 ])
 def test_env_fallbacks_are_checked_as_the_options(exchange, capsys, monkeypatch, path, variable, value, option):

@@ -286,6 +286,24 @@ def test_loopback_http_and_any_https_are_watched(base_url):
     assert watch.validate_watch_args(dict(accounts=[account()], base_url=base_url), environ={})['base_url'] == base_url
 
 
+@pytest.mark.parametrize('key', ['api_key', 'api_secret'])
+@pytest.mark.parametrize('value, words', [
+    ('Watch-Key-Value-01\n', 'ends with a newline; a Vault value written as a YAML block scalar `|` keeps one'),
+    ('Watch-Key-Value-01 ', 'begins or ends with whitespace'),
+    ('Watch-Key Value-01', 'contains whitespace'),
+    ('Watch-Key\tValue-01', 'contains whitespace'),
+    ('Watch-Key\x00Value-01', 'control character'),
+    ('Watch-Key-Value-01\u00e9', 'non-ASCII character'),
+    ('\n', 'ends with a newline'),
+])
+def test_account_keys_are_checked_as_the_modules_check_them(key, value, words):
+    with pytest.raises(watch.WatchConfigError) as info:
+        watch.validate_watch_args(dict(accounts=[account(**{key: value})]), environ={})
+    message = str(info.value)
+    assert message.startswith('accounts[0] (alpha).%s: ' % key) and words in message
+    assert 'Watch-Key' not in message and 'Value-01' not in message
+
+
 # --------------------------------------------------------------------------------------------
 # Polling with a fake client
 # --------------------------------------------------------------------------------------------
