@@ -18,6 +18,8 @@ What it does, in the order a request meets it:
   reads the state back instead of guessing;
 - a failed TLS handshake (the certificate not verified, issued for another host name, no common protocol)
   fails at once with ``BinanceTLSError``: retrying cannot help, and nothing was sent;
+- a request that could not be built (a header value or URL that is not valid, an unusable proxy URL) fails at
+  once with ``BinanceConfigError``: it never left this host, so it is neither retried nor an unknown outcome;
 - any other error fails at once with the exchange's code, its message and a hint;
 - every request it had to send again, and why, is kept in ``recoveries`` (bounded): the task reports them as
   warnings, so that a run that succeeded only after timeouts, 5xx, 429 or -1021 says so.
@@ -32,6 +34,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import http.client
 import ipaddress
 import json
 import os
@@ -48,12 +51,12 @@ from urllib.parse import quote, unquote, urlencode, urlsplit
 
 try:
     import requests
-    from urllib3.exceptions import InsecureRequestWarning
+    from urllib3.exceptions import InsecureRequestWarning, LocationValueError
     HAS_REQUESTS = True
     REQUESTS_IMPORT_ERROR = None
 except ImportError:  # pragma: no cover - exercised by the module's missing_required_lib path
     requests = None
-    InsecureRequestWarning = None
+    InsecureRequestWarning = LocationValueError = None
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
 
@@ -559,6 +562,19 @@ def _raised_while_connecting(exc):
     return False
 
 
+def request_not_built(exc):
+    """Whether ``exc`` was raised before the request left this host, because it could not be built: a header value
+    (the API key) or a URL that is not valid, a proxy URL that cannot be used, a header that cannot be encoded.
+    Nothing was sent, and sending again cannot help."""
+    if isinstance(exc, (UnicodeEncodeError, http.client.InvalidURL)):
+        return True
+    if requests is None:
+        return False
+    exceptions = requests.exceptions
+    return isinstance(exc, (exceptions.InvalidHeader, exceptions.InvalidURL, exceptions.InvalidSchema,
+                            exceptions.MissingSchema, exceptions.URLRequired, LocationValueError))
+
+
 def _raised_in_handshake(exc):
     """Whether ``exc`` (an ssl error) was raised by the TLS handshake, before any request."""
     if isinstance(exc, ssl.SSLCertVerificationError) or type(exc).__name__ == 'CertificateError':
@@ -896,6 +912,11 @@ class BinanceOptionsClient:
             except BinanceError:
                 raise
             except Exception as e:  # requests' exceptions and anything below them
+                if request_not_built(e):
+                    raise BinanceConfigError('%s: the request could not be built (%s), so the request was not sent and '
+                                             'is not sent again: check api_key, api_secret, base_url and the proxy '
+                                             'settings (HTTPS_PROXY) for whitespace or characters they cannot have'
+                                             % (what, type(e).__name__))
                 if requests is None or not isinstance(e, requests.exceptions.RequestException):
                     raise BinanceTransportError('%s failed: %s: %s' % (what, type(e).__name__, redact(e)))
                 tls = tls_handshake_failure(e)
