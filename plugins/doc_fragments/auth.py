@@ -15,12 +15,17 @@ options:
       - The Binance API key of the account.
       - If not set, the value of the E(BINANCE_API_KEY) environment variable is used.
       - Treated as a secret (never logged), although on its own it cannot sign requests.
+      - Printable ASCII without whitespace, as Binance issues it. A value with a space, a tab, a line break or a
+        character outside printable ASCII fails before any request, with a message that names the option and the
+        likely cause but never shows the value. A Vault value written as a YAML block scalar C(|) keeps a trailing
+        newline; write it with C(|-). The value of E(BINANCE_API_KEY) is checked the same way.
     type: str
     required: true
   api_secret:
     description:
       - The secret of an HMAC API key.
       - If not set, the value of the E(BINANCE_API_SECRET) environment variable is used.
+      - Checked as O(api_key) is, before any request (printable ASCII without whitespace, no trailing newline).
       - Set exactly one of O(api_secret) and O(private_key).
     type: str
   private_key:
@@ -39,7 +44,12 @@ options:
     description:
       - The base URL of Binance's options API.
       - If not set, the value of the E(BINANCE_EAPI_URL) environment variable is used, then the default.
-      - Plain C(http) is accepted only for a loopback address, such as the collection's local emulator.
+      - Plain C(http) is accepted only for a loopback IP address (C(127.0.0.0/8) or C(::1), also in the IPv4-mapped
+        form C(::ffff:127.0.0.1)) or for the host name C(localhost) exactly, such as the collection's local emulator.
+        A host name that merely starts with C(127.) or C(localhost) is refused, as it may resolve anywhere.
+      - It must not carry a user name or password (C(user:password@)), a query string or a fragment. Such a URL is
+        refused before any request, with a message that says which part is wrong without repeating it, and its
+        value is masked in the task's result (C(invocation) included) on both execution paths.
     type: str
     default: https://eapi.binance.com
   recv_window:
@@ -116,6 +126,8 @@ notes:
     the request and why; at most ten a task, the others counted.
   - A failed TLS handshake (a certificate that cannot be verified, or that is issued for another host name)
     fails at once, saying why and what to do, and is never retried.
+  - A request that the HTTP library cannot build (an invalid header value or URL, a proxy URL it cannot use) fails
+    at once, saying that it was not sent; it is never retried, and a write that failed so is known not to be applied.
 requirements:
   - requests
   - cryptography (only for Ed25519 and RSA keys)

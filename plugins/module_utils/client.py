@@ -22,6 +22,8 @@ What it does, in the order a request meets it:
   reads the state back instead of guessing;
 - a failed TLS handshake (the certificate not verified, issued for another host name, no common protocol)
   fails at once with ``BinanceTLSError``: retrying cannot help, and nothing was sent;
+- a request that could not be built (a header value or URL that is not valid, an unusable proxy URL) fails at
+  once with ``BinanceConfigError``: it never left this host, so it is neither retried nor an unknown outcome;
 - any other error fails at once with the exchange's code, its message and a hint;
 - every request it had to send again, and why, is kept in ``recoveries`` (bounded): the task reports them as
   warnings, so that a run that succeeded only after timeouts, 5xx, 429 or -1021 says so.
@@ -36,6 +38,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import http.client
+import ipaddress
 import json
 import math
 import os
@@ -48,16 +52,16 @@ import warnings
 
 from collections import deque
 
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 try:
     import requests
-    from urllib3.exceptions import InsecureRequestWarning
+    from urllib3.exceptions import InsecureRequestWarning, LocationValueError
     HAS_REQUESTS = True
     REQUESTS_IMPORT_ERROR = None
 except ImportError:  # pragma: no cover - exercised by the module's missing_required_lib path
     requests = None
-    InsecureRequestWarning = None
+    InsecureRequestWarning = LocationValueError = None
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
 
@@ -78,6 +82,7 @@ DEFAULT_RECV_WINDOW = 5000
 MAX_RECV_WINDOW = 60000
 TIME_SYNC_MAX_AHEAD_MS = 500  # the exchange rejects a timestamp 1000 ms ahead of its clock: stay well under it
 DEFAULT_TIMEOUT = 10.0
+API_KEY_MAX_LEN = 256  # Binance issues keys of 64 characters
 # DEFAULT_WEIGHT_LIMIT (pacing.py): Binance's documented REQUEST_WEIGHT limit for options, per IP and minute, used
 # when exchangeInfo's rateLimits cannot be read. The task's weight_limit (None: unset) can only lower the published one.
 EXCHANGE_INFO_PATH = '/eapi/v1/exchangeInfo'
@@ -98,8 +103,6 @@ WAITS_KEPT = 100               # waits a client keeps for debugging (a watcher's
 
 # A 503 whose message starts so means the execution status is unknown (the write may have happened).
 UNKNOWN_OUTCOME_PREFIX = 'unknown error'
-
-LOOPBACK_HOSTS = ('localhost', '::1')
 
 _SIGNATURE_RE = re.compile(r'(signature=)[^&\s\'"]*', re.IGNORECASE)
 _URL_QUERY_RE = re.compile(r'((?:https?://[^\s?\'"]*)?/eapi/[^\s?\'"]*)\?[^\s\'"]*')
@@ -289,9 +292,7 @@ class HmacSigner:
     key_type = 'hmac'
 
     def __init__(self, secret):
-        if not secret:
-            raise BinanceConfigError('api_secret is empty')
-        self._secret = secret.encode('utf-8')
+        self._secret = check_key_text('api_secret', secret).encode('ascii')
 
     def sign(self, payload):
         return hmac.new(self._secret, payload.encode('utf-8'), hashlib.sha256).hexdigest()
@@ -379,6 +380,35 @@ def load_private_key_signer(private_key, passphrase=None):
                              'api_secret)' % type(key).__name__.replace('_', '').replace('PrivateKey', ''))
 
 
+def check_key_text(option, value, max_len=None):
+    """Return ``value`` if it can be an API key or HMAC secret: printable ASCII (0x21-0x7e), nothing else.
+
+    Else raise BinanceConfigError naming ``option`` and the likely cause, never the value: a trailing line break
+    (a Vault value written as a YAML block scalar ``|`` keeps one), other whitespace (copied with the text around
+    it), or characters no key has (control characters, typographic quotes, non-breaking spaces). Sent as is, such a
+    key fails in the HTTP library (an invalid header) or at the exchange (a wrong signature).
+    """
+    if not isinstance(value, str):
+        raise BinanceConfigError('%s: must be a string' % option)
+    if not value:
+        raise BinanceConfigError('%s: is empty' % option)
+    if value.endswith(('\n', '\r')):
+        raise BinanceConfigError('%s: ends with a newline; a Vault value written as a YAML block scalar `|` keeps one: '
+                                 'write it with `|-`, or strip it (`| trim`)' % option)
+    if any(c in ' \t\n\r\v\f' for c in value):
+        where = 'begins or ends with' if value != value.strip() else 'contains'
+        raise BinanceConfigError('%s: %s whitespace (a space, tab or line break), which no key has: was it copied with '
+                                 'the text around it?' % (option, where))
+    if any(not 0x21 <= ord(c) <= 0x7e for c in value):
+        kind = 'a non-ASCII character (a typographic quote, a non-breaking space, ...)' \
+            if any(ord(c) > 0x7f for c in value) else 'a control character'
+        raise BinanceConfigError('%s: contains %s; keys are printable ASCII only, as Binance issues them: copy it again '
+                                 'from the exchange' % (option, kind))
+    if max_len is not None and len(value) > max_len:
+        raise BinanceConfigError('%s: is longer than %d characters: not a Binance key' % (option, max_len))
+    return value
+
+
 def make_signer(api_secret=None, private_key=None, private_key_passphrase=None):
     """Exactly one of ``api_secret`` and ``private_key``."""
     if bool(api_secret) == bool(private_key):
@@ -390,20 +420,107 @@ def make_signer(api_secret=None, private_key=None, private_key_passphrase=None):
     return load_private_key_signer(private_key, private_key_passphrase)
 
 
+# The five parts of a URI (RFC 3986, appendix B): this never fails, unlike urlsplit() and its .port, so that
+# what must not be shown is known even for a URL that is not valid.
+_URI_RE = re.compile(r'^(?:([^:/?#]+):)?(?://([^/?#]*))?([^?#]*)(?:\?([^#]*))?(?:#(.*))?$', re.DOTALL)
+_NETLOC_RE = re.compile(r'^(?:\[[0-9A-Za-z:.%]+\]|[^\[\]:]+)(?::[0-9]*)?$')  # host or [IPv6], then :port
+_URL_SHOWN_MAX = 200
+
+
+def url_secrets(base_url):
+    """The strings of ``base_url`` that no output may show, for the no_log values of a task; [] when it has none.
+
+    When ``base_url`` carries a user name or password (the part before ``@``), a query string or a fragment (a
+    token), that is: the whole ``base_url``, its userinfo and password, its query and its fragment (each as
+    written and percent-decoded). ``check_base_url()`` refuses such a URL without repeating these parts; these
+    values keep it out of ``invocation.module_args`` and of any other part of the result too.
+    """
+    if not isinstance(base_url, str):
+        return []
+    dummy, netloc, dummy, query, fragment = _URI_RE.match(base_url).groups()
+    userinfo = netloc.rpartition('@')[0] if netloc and '@' in netloc else None
+    if userinfo is None and query is None and fragment is None:
+        return []
+    parts = [base_url, base_url.strip(), userinfo, query, fragment]
+    if userinfo and ':' in userinfo:
+        parts.append(userinfo.split(':', 1)[1])
+    out = []
+    for part in parts:
+        for value in (part, unquote(part) if part else part):
+            if value and value not in out:
+                out.append(value)
+    return out
+
+
+def _shown_url(scheme, netloc, path):
+    """scheme://host[:port]/path of a URL, for messages: never its userinfo, query or fragment."""
+    text = ('%s://%s%s' % (scheme, netloc, path)) if scheme else (netloc or '') + path
+    return text if len(text) <= _URL_SHOWN_MAX else text[:_URL_SHOWN_MAX] + '...'
+
+
+def is_loopback_host(host):
+    """Whether ``host`` (a URL's host name, lower case, without brackets) is a loopback address or ``localhost``.
+
+    Only IP addresses in 127.0.0.0/8 or ::1 (also written as the IPv4-mapped ::ffff:127.x.y.z) and the name
+    ``localhost`` itself count: a name that merely starts with ``127.`` or ``localhost`` can resolve anywhere.
+    """
+    if not isinstance(host, str):
+        return False
+    if host.lower() == 'localhost':
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = getattr(address, 'ipv4_mapped', None)
+    return (mapped or address).is_loopback
+
+
 def check_base_url(base_url):
     """Return the normalised base URL, or raise BinanceConfigError.
 
-    Plain http is allowed only to a loopback host (the local emulator): the API key travels in a header.
+    Plain http is allowed only to a loopback host (the local emulator): the API key travels in a header. No
+    message repeats the URL's userinfo, query or fragment (where a password or token would be): it says which
+    part is wrong, and shows at most scheme://host[:port]/path.
     """
-    parts = urlsplit(base_url or '')
-    if parts.scheme not in ('http', 'https') or not parts.hostname:
-        raise BinanceConfigError('base_url must be an http(s) URL such as %s, got %r' % (DEFAULT_BASE_URL, base_url))
-    if parts.query or parts.fragment or parts.username or parts.password:
-        raise BinanceConfigError('base_url must not carry credentials, a query or a fragment')
+    if not isinstance(base_url, str) or not base_url.strip():
+        raise BinanceConfigError('base_url must be an http(s) URL such as %s' % DEFAULT_BASE_URL)
+    scheme, netloc, path, query, fragment = _URI_RE.match(base_url).groups()
+    if netloc and '@' in netloc:
+        raise BinanceConfigError('base_url must not carry a user name or password (the part before @): the exchange '
+                                 'authenticates with api_key and api_secret / private_key, and a proxy\'s credentials '
+                                 'go in HTTPS_PROXY')
+    if query is not None:
+        raise BinanceConfigError('base_url must not carry a query string (the part after ?): give only '
+                                 'scheme://host[:port][/path], such as %s' % DEFAULT_BASE_URL)
+    if fragment is not None:
+        raise BinanceConfigError('base_url must not carry a fragment (the part after #): give only '
+                                 'scheme://host[:port][/path], such as %s' % DEFAULT_BASE_URL)
+    shown = _shown_url(scheme, netloc, path)
+    if any(c.isspace() or not c.isprintable() for c in base_url):
+        raise BinanceConfigError('base_url contains whitespace or a control character (a line break at its end comes '
+                                 'from a YAML block scalar `|`: write it with `|-`); an http(s) URL such as %s is '
+                                 'expected' % DEFAULT_BASE_URL)
+    if (scheme or '').lower() not in ('http', 'https') or not netloc:
+        raise BinanceConfigError('base_url must be an http(s) URL such as %s, got %s' % (DEFAULT_BASE_URL, shown))
+    try:
+        parts = urlsplit(base_url)
+        dummy = parts.port  # raises ValueError for a port that is not a number in 0-65535
+        problem = None if _NETLOC_RE.match(netloc) else 'host'
+    except ValueError as e:  # its text may repeat the host: not shown
+        problem = 'port' if 'port' in str(e).lower() else 'host'
+    if problem:
+        raise BinanceConfigError('base_url is not a valid URL: it has %s'
+                                 % ('a port that is not a number in 0-65535' if problem == 'port' else
+                                    'a host that is not valid (an IPv6 address goes in brackets, such as '
+                                    'http://[::1]:8765)'))
+    if not parts.hostname:
+        raise BinanceConfigError('base_url must be an http(s) URL such as %s, got %s' % (DEFAULT_BASE_URL, shown))
     host = parts.hostname.lower()
-    if parts.scheme == 'http' and not (host in LOOPBACK_HOSTS or host.startswith('127.')):
-        raise BinanceConfigError('base_url: plain http is only allowed to a loopback address (a local emulator); '
-                                 'use https for %s' % host)
+    if parts.scheme == 'http' and not is_loopback_host(host):
+        raise BinanceConfigError('base_url: plain http is only allowed to a loopback address (127.0.0.0/8, ::1) or '
+                                 'localhost, such as a local emulator; %s is none of them (a host name counts only '
+                                 'when it is exactly localhost): use https' % host)
     return base_url.rstrip('/')
 
 
@@ -532,6 +649,19 @@ def _raised_while_connecting(exc):
     return False
 
 
+def request_not_built(exc):
+    """Whether ``exc`` was raised before the request left this host, because it could not be built: a header value
+    (the API key) or a URL that is not valid, a proxy URL that cannot be used, a header that cannot be encoded.
+    Nothing was sent, and sending again cannot help."""
+    if isinstance(exc, (UnicodeEncodeError, http.client.InvalidURL)):
+        return True
+    if requests is None:
+        return False
+    exceptions = requests.exceptions
+    return isinstance(exc, (exceptions.InvalidHeader, exceptions.InvalidURL, exceptions.InvalidSchema,
+                            exceptions.MissingSchema, exceptions.URLRequired, LocationValueError))
+
+
 def _raised_in_handshake(exc):
     """Whether ``exc`` (an ssl error) was raised by the TLS handshake, before any request."""
     if isinstance(exc, ssl.SSLCertVerificationError) or type(exc).__name__ == 'CertificateError':
@@ -626,9 +756,7 @@ class BinanceOptionsClient:
                  published_limit=True):
         if not HAS_REQUESTS and session is None:
             raise BinanceMissingLibrary('requests', 'to talk to the Binance API')
-        if not api_key:
-            raise BinanceConfigError('api_key is empty')
-        self.api_key = api_key
+        self.api_key = check_key_text('api_key', api_key, API_KEY_MAX_LEN)
         self.signer = signer
         self.base_url = check_base_url(base_url)
         self.recv_window = int(recv_window)
@@ -929,6 +1057,11 @@ class BinanceOptionsClient:
             except BinanceError:
                 raise
             except Exception as e:  # requests' exceptions and anything below them
+                if request_not_built(e):
+                    raise BinanceConfigError('%s: the request could not be built (%s), so the request was not sent and '
+                                             'is not sent again: check api_key, api_secret, base_url and the proxy '
+                                             'settings (HTTPS_PROXY) for whitespace or characters they cannot have'
+                                             % (what, type(e).__name__))
                 if requests is None or not isinstance(e, requests.exceptions.RequestException):
                     raise BinanceTransportError('%s failed: %s: %s' % (what, type(e).__name__, redact(e)))
                 tls = tls_handshake_failure(e)

@@ -26,6 +26,7 @@ from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_requ
 from ansible_collections.marketops.binance.plugins.module_utils.client import (
     BinanceError,
     BinanceOptionsClient,
+    API_KEY_MAX_LEN,
     HAS_REQUESTS,
     REQUESTS_IMPORT_ERROR,
     DEFAULT_BASE_URL,
@@ -34,9 +35,11 @@ from ansible_collections.marketops.binance.plugins.module_utils.client import (
     MAX_RECV_WINDOW,
     check_base_url,
     check_ca_path,
+    check_key_text,
     insecure_tls_warning,
     make_signer,
     pacing_ledger_warning,
+    url_secrets,
 )
 
 ACCOUNT_MAX_LEN = 200
@@ -150,8 +153,9 @@ def validate_connection_params(params):
                                      'to)' % MAX_WEIGHT_RESERVE)
     try:
         check_base_url(params.get('base_url'))
-    except BinanceError as e:
-        raise BinanceValidationError('base_url', params.get('base_url'), e.message.split(': ', 1)[-1])
+    except BinanceError as e:  # the message says what is wrong without the URL's userinfo, query or fragment
+        raise BinanceValidationError('base_url', None, None, message=e.message)
+    validate_credentials(params)
     if params.get('ca_path') is not None:
         try:
             check_ca_path(params['ca_path'])
@@ -164,6 +168,20 @@ def validate_connection_params(params):
     if not params.get('api_secret') and not params.get('private_key'):
         raise BinanceValidationError('api_secret', None, 'set exactly one of api_secret (HMAC key) and private_key '
                                      '(Ed25519 or RSA key), or BINANCE_API_SECRET / BINANCE_PRIVATE_KEY')
+
+
+def validate_credentials(params):
+    """``api_key`` and ``api_secret`` (also when they come from BINANCE_API_KEY / BINANCE_API_SECRET) are printable
+    ASCII, without whitespace. Raises BinanceValidationError naming the option and the likely cause, never the value.
+    ``private_key`` is PEM text (with line breaks) or a path, checked when it is loaded."""
+    for option, max_len in (('api_key', API_KEY_MAX_LEN), ('api_secret', None)):
+        value = params.get(option)
+        if option == 'api_secret' and not value:
+            continue  # unset (or empty): "exactly one of api_secret and private_key" is checked below
+        try:
+            check_key_text(option, value, max_len)
+        except BinanceError as e:
+            raise BinanceValidationError(option, None, None, message=e.message)
 
 
 def client_from_params(params, **kwargs):
@@ -251,6 +269,8 @@ def run_module(core):
     """The ``main()`` of every module of the collection: its options, check and diff mode, one task's result."""
     # "Exactly one of api_secret / private_key" is checked in task_result(), by value: a null option counts as unset.
     module = AnsibleModule(argument_spec=argument_spec(core), supports_check_mode=True)
+    # A password or token in base_url (refused by the validation) stays out of the result, invocation included.
+    module.no_log_values.update(url_secrets(module.params.get('base_url')))
     if not HAS_REQUESTS:
         module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR)
     result, warnings, failed = task_result(core, module.params, check_mode=module.check_mode, diff_mode=module._diff)

@@ -26,6 +26,7 @@ import time
 from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.marketops.binance.plugins.module_utils.client import (
+    API_KEY_MAX_LEN,
     BinanceAPIError,
     BinanceConfigError,
     BinanceError,
@@ -37,7 +38,9 @@ from ansible_collections.marketops.binance.plugins.module_utils.client import (
     DEFAULT_RECV_WINDOW,
     DEFAULT_TIMEOUT,
     DEFAULT_WEIGHT_LIMIT,
+    check_base_url,
     check_ca_path,
+    check_key_text,
     insecure_tls_warning,
     pacing_ledger_warning,
     redact,
@@ -99,10 +102,9 @@ def _bool(name, value):
         raise WatchConfigError('%s: got %r; a boolean' % (name, value))
 
 
-def _text(name, value, secret=False):
+def _text(name, value):
     if not isinstance(value, str) or not value.strip():
-        raise WatchConfigError('%s: %s' % (name, 'must be a non-empty string' if secret
-                                           else 'got %r; a non-empty string' % (value,)))
+        raise WatchConfigError('%s: got %r; a non-empty string' % (name, value))
     return value
 
 
@@ -135,8 +137,10 @@ def validate_watch_args(args, environ=None):
         raise WatchConfigError('unknown argument(s): %s; known: %s' % (', '.join(map(str, unknown)),
                                                                        ', '.join(sorted(SOURCE_KEYS))))
     base_url = args.get('base_url') or environ.get('BINANCE_EAPI_URL') or DEFAULT_BASE_URL
-    if not isinstance(base_url, str) or '@' in base_url.split('//', 1)[-1].split('/', 1)[0]:
-        raise WatchConfigError('base_url must be an http(s) URL without credentials, such as %s' % DEFAULT_BASE_URL)
+    try:
+        check_base_url(base_url)  # the modules' rules and messages: never the URL's userinfo, query or fragment
+    except BinanceError as e:
+        raise WatchConfigError(e.message)
     settings = dict(
         base_url=base_url,
         interval=_number('interval', args.get('interval', DEFAULT_INTERVAL), MIN_INTERVAL, 86400),
@@ -174,9 +178,10 @@ def validate_watch_args(args, environ=None):
             raise WatchConfigError('%s.name: %r is used twice; each account needs its own name' % (where, name))
         names.add(name)
         where = 'accounts[%d] (%s)' % (index, name)
-        api_key = _text(where + '.api_key', account.get('api_key'), secret=True)
-        if len(api_key) > 256 or any(not 0x21 <= ord(c) <= 0x7e for c in api_key):
-            raise WatchConfigError('%s.api_key: must be printable ASCII without spaces (as Binance issues them)' % where)
+        try:
+            api_key = check_key_text(where + '.api_key', account.get('api_key'), API_KEY_MAX_LEN)
+        except BinanceError as e:
+            raise WatchConfigError(e.message)
         params = dict(api_key=api_key, api_secret=account.get('api_secret'), private_key=account.get('private_key'),
                       private_key_passphrase=account.get('private_key_passphrase'), base_url=base_url,
                       recv_window=settings['recv_window'], timeout=settings['timeout'],

@@ -30,7 +30,7 @@ from ansible.module_utils.errors import UnsupportedError
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.marketops.binance.plugins.module_utils.client import HAS_REQUESTS
+from ansible_collections.marketops.binance.plugins.module_utils.client import HAS_REQUESTS, url_secrets
 from ansible_collections.marketops.binance.plugins.module_utils.common import argument_spec, task_result
 from ansible_collections.marketops.binance.plugins.module_utils.killswitch import KILL_SWITCH
 from ansible_collections.marketops.binance.plugins.module_utils.mmp import MMP, MMP_INFO, MMP_RESET
@@ -163,6 +163,9 @@ class FastPathAction(ActionBase):
 
         validation = validator(module).validate(params)
         no_log_values = set(validation._no_log_values)
+        # A password or token in base_url (refused by the validation) stays out of the result, invocation included.
+        for base_url in (params.get('base_url'), validation.validated_parameters.get('base_url')):
+            no_log_values.update(url_secrets(base_url))
         if validation.errors.errors:
             error = validation.errors[0]
             msg = validation.errors.msg

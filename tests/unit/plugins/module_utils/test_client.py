@@ -164,6 +164,9 @@ def test_make_signer_needs_exactly_one():
     ('eapi.binance.com', False),
     ('https://user:pw@eapi.binance.com', False),
     ('https://eapi.binance.com/?a=b', False),
+    ('http://127.attacker.example', False),
+    ('http://[::1]:8765', True),
+    ('http://[::1', False),
 ])
 def test_check_base_url(url, ok):
     if ok:
@@ -374,6 +377,59 @@ def test_refused_connection_on_write_is_resent(exchange, sleeps):
     assert len(exchange.writes) == 2
     assert c.take_recoveries() == ['POST /eapi/v1/mmpSet for BTCUSDT timed out after 10.0s; sent again (attempt 2 of '
                                    '4)']
+
+
+NOT_BUILT = [
+    requests.exceptions.InvalidHeader('Invalid leading whitespace, reserved character(s), or return character(s) in '
+                                      'header value'),
+    requests.exceptions.InvalidURL('Failed to parse'),
+    requests.exceptions.InvalidProxyURL('Please check proxy URL. It is malformed and could be missing the host.'),
+    requests.exceptions.InvalidSchema('No connection adapters were found'),
+    requests.exceptions.MissingSchema('Invalid URL: No scheme supplied'),
+    requests.exceptions.URLRequired('a valid URL is required'),
+    UnicodeEncodeError('latin-1', 'key\u2019', 3, 4, 'ordinal not in range(256)'),
+]
+
+
+@pytest.mark.parametrize('method', ['GET', 'POST'])
+@pytest.mark.parametrize('error', NOT_BUILT, ids=[type(e).__name__ for e in NOT_BUILT])
+def test_a_request_that_could_not_be_built_is_not_retried_nor_an_unknown_outcome(exchange, sleeps, method, error):
+    """Raised before the request left this host: nothing was sent, and sending again cannot help."""
+    path = '/eapi/v1/mmp' if method == 'GET' else '/eapi/v1/mmpSet'
+    exchange.add_fault(method, path, error, times=client_mod.TRANSIENT_RETRIES + 1)
+    c = make_client()
+    with pytest.raises(BinanceConfigError) as e:
+        if method == 'GET':
+            c.get_mmp('BTCUSDT')
+        else:
+            c.set_mmp('BTCUSDT', 3000, 300000, '2', '2.3')
+    assert not isinstance(e.value, BinanceUnknownOutcome)
+    assert str(e.value) == ('%s %s: the request could not be built (%s), so the request was not sent and is not sent '
+                            'again: check api_key, api_secret, base_url and the proxy settings (HTTPS_PROXY) for '
+                            'whitespace or characters they cannot have' % (method, path, type(error).__name__))
+    assert len(exchange.journal) == 1 and sleeps == [] and c.take_recoveries() == []
+
+
+@pytest.mark.parametrize('method', ['GET', 'POST'])
+def test_a_key_requests_refuses_as_a_header_fails_at_once(exchange, sleeps, method):
+    """A key with a line break that got past the checks: requests refuses the header, before sending anything."""
+    c = make_client()
+    c.api_key = API_KEY + '\n'
+    with pytest.raises(BinanceConfigError, match=r'\(InvalidHeader\), so the request was not sent') as e:
+        if method == 'GET':
+            c.get_mmp('BTCUSDT')
+        else:
+            c.set_mmp('BTCUSDT', 3000, 300000, '2', '2.3')
+    assert not isinstance(e.value, BinanceUnknownOutcome) and API_KEY not in str(e.value)
+    assert exchange.journal == [] and sleeps == []
+
+
+def test_the_client_refuses_a_key_no_key_can_be():
+    with pytest.raises(BinanceConfigError, match='^api_key: ends with a newline'):
+        BinanceOptionsClient(api_key=API_KEY + '\n', signer=HmacSigner(SECRET), weight_ledger=None)
+    with pytest.raises(BinanceConfigError, match='^api_secret: contains whitespace') as e:
+        HmacSigner('abc def')
+    assert 'abc' not in str(e.value)
 
 
 @pytest.mark.parametrize('status, code, msg, hint', [

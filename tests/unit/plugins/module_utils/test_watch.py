@@ -252,6 +252,58 @@ def test_bad_arguments_fail_naming_the_argument_and_never_a_secret(args, words):
     assert SECRET not in message and PASSPHRASE not in message and 'KEY-alpha-01' not in message
 
 
+WATCH_PASSWORD = 'watch-url-password-77aa'
+WATCH_TOKEN = 'watch-url-token-88bb'
+
+
+@pytest.mark.parametrize('base_url, words', [
+    ('https://svc:%s@gw.corp.example/' % WATCH_PASSWORD, 'must not carry a user name or password (the part before @)'),
+    ('https://gw.corp.example/?token=%s' % WATCH_TOKEN, 'must not carry a query string'),
+    ('https://gw.corp.example/#%s' % WATCH_TOKEN, 'must not carry a fragment'),
+    ('http://127.attacker.example/', 'plain http is only allowed to a loopback address'),
+    ('http://localhost.evil/', 'plain http is only allowed to a loopback address'),
+    ('https://gw.corp.example:99999/', 'port that is not a number'),
+    ('http://[::1', 'host that is not valid'),
+])
+@pytest.mark.parametrize('source', ['argument', 'environment'])
+def test_base_url_is_checked_as_the_modules_check_it(base_url, words, source):
+    args = dict(accounts=[account()])
+    environ = {}
+    if source == 'argument':
+        args['base_url'] = base_url
+    else:
+        environ['BINANCE_EAPI_URL'] = base_url
+    with pytest.raises(watch.WatchConfigError) as info:
+        watch.validate_watch_args(args, environ=environ)
+    message = str(info.value)
+    assert message.startswith('base_url') and words in message
+    assert WATCH_PASSWORD not in message and WATCH_TOKEN not in message and 'svc' not in message
+
+
+@pytest.mark.parametrize('base_url', ['http://127.0.0.1:8765', 'http://127.1.2.3:1', 'http://[::1]:8765',
+                                      'http://localhost:8765', 'http://LOCALHOST:8765', 'https://127.attacker.example'])
+def test_loopback_http_and_any_https_are_watched(base_url):
+    assert watch.validate_watch_args(dict(accounts=[account()], base_url=base_url), environ={})['base_url'] == base_url
+
+
+@pytest.mark.parametrize('key', ['api_key', 'api_secret'])
+@pytest.mark.parametrize('value, words', [
+    ('Watch-Key-Value-01\n', 'ends with a newline; a Vault value written as a YAML block scalar `|` keeps one'),
+    ('Watch-Key-Value-01 ', 'begins or ends with whitespace'),
+    ('Watch-Key Value-01', 'contains whitespace'),
+    ('Watch-Key\tValue-01', 'contains whitespace'),
+    ('Watch-Key\x00Value-01', 'control character'),
+    ('Watch-Key-Value-01\u00e9', 'non-ASCII character'),
+    ('\n', 'ends with a newline'),
+])
+def test_account_keys_are_checked_as_the_modules_check_them(key, value, words):
+    with pytest.raises(watch.WatchConfigError) as info:
+        watch.validate_watch_args(dict(accounts=[account(**{key: value})]), environ={})
+    message = str(info.value)
+    assert message.startswith('accounts[0] (alpha).%s: ' % key) and words in message
+    assert 'Watch-Key' not in message and 'Value-01' not in message
+
+
 # --------------------------------------------------------------------------------------------
 # Polling with a fake client
 # --------------------------------------------------------------------------------------------
