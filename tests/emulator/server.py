@@ -23,7 +23,9 @@ Control endpoints (no signature, loopback only), for tests and rehearsals:
 
     GET    /_emulator/journal      the requests seen (no secrets, no signatures)
     DELETE /_emulator/journal      clear it
-    POST   /_emulator/faults       add faults: {"faults": [{"kind": "503_unknown", "path": "/eapi/v1/mmpSet"}]}
+    POST   /_emulator/faults       add faults: {"faults": [{"kind": "503_unknown", "path": "/eapi/v1/mmpSet"}]};
+                                   {"kind": "ban", "seconds": 8} bans the IP for real: that request and every
+                                   one after it get 418 (Retry-After: the seconds left) until the ban ends
     DELETE /_emulator/faults       clear them
     POST   /_emulator/config       {"clock_offset_ms": -8000, "weight_limit": 60, "limit_format": "padded",
                                     "countdown_get_shape": "list", ...}
@@ -91,7 +93,7 @@ FAULT_PRESETS = {
     'non_json': (502, '<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1>'
                       '</center><hr><center>nginx</center></body></html>', False),
 }
-FAULT_KINDS = sorted(FAULT_PRESETS) + ['timeout', 'drop', 'custom']
+FAULT_KINDS = sorted(FAULT_PRESETS) + ['timeout', 'drop', 'custom', 'ban']
 
 
 class ApiError(Exception):
@@ -547,6 +549,8 @@ class Handler(BaseHTTPRequestHandler):
     def inject(self, fault, method, path, query, body, entry):
         emu = self.emulator
         kind = fault['kind']
+        if kind == 'ban':
+            return self.ban(fault, entry)
 
         def apply():
             try:
@@ -584,6 +588,20 @@ class Handler(BaseHTTPRequestHandler):
         headers.update(fault.get('headers', {}))
         entry['status'] = status
         return self.reply(status, out, headers)
+
+    def ban(self, fault, entry):
+        """The ``ban`` fault: the IP is banned for ``seconds`` (default: the setting ban_seconds) from this request on;
+        ``charge()`` answers every later request 418 until it ends, as after repeated 429s."""
+        emu = self.emulator
+        ip = self.client_address[0]
+        seconds = int(fault.get('seconds', emu.settings['ban_seconds']))
+        with emu.lock:
+            until = emu.server_time() + seconds
+            emu.banned_until[ip] = until
+        entry['status'] = 418
+        return self.reply(418, {'code': -1003, 'msg': 'Way too many requests; IP(%s) banned until %d. Please use the '
+                                                      'websocket for live updates to avoid bans.' % (ip, int(until * 1000))},
+                          {'Retry-After': str(seconds), 'X-MBX-USED-WEIGHT-1M': str(emu.used_weight(ip))})
 
     def control(self, method, path, body):
         emu = self.emulator
