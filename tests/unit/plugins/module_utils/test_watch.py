@@ -658,8 +658,8 @@ def test_a_stop_recorded_elsewhere_during_a_poll_makes_its_client_refuse_the_res
     assert [(e['account'], e['underlying'], e['error']['kind']) for e in errors] == \
         [('alpha', 'ETHUSDT', 'BinanceRateLimited')]
     assert 'nothing was sent' in errors[0]['error']['message']
-    assert [(e['reason'], e['status'], e.get('seconds')) for e in loop.infos()] == [('exchange_stop', 429, 60),
-                                                                                  ('exchange_resumed', 429, None)]
+    assert [(e['reason'], e['status'], e.get('seconds')) for e in loop.infos()] == [
+        ('exchange_stop', 429, 60), ('exchange_resumed', 429, None)]
 
 
 def test_a_stop_shorter_than_the_time_to_the_next_poll_still_gets_a_probe_first(stops):
