@@ -11,7 +11,10 @@
   ``error_interval`` seconds, and ``recovered`` once when the account can be read again;
 - ``poll_interval()`` stretches the interval so that the watcher's request weight stays within its budget;
 - ``AccountWatch`` polls one account with the collection's client (signing, retries, pacing) and returns
-  events; ``UnderlyingCatalog`` caches the exchange's list of underlyings.
+  events; ``UnderlyingCatalog`` caches the exchange's list of underlyings;
+- ``StopGate`` decides, before every poll of every account, whether it may poll: not while a stop (a ban, a 429
+  not retried) recorded in the pacing ledger holds; after it, one probe request, then the accounts spread over
+  the interval. ``Watcher`` ties them together for the event source, which awaits what it decides.
 
 Events never hold a secret: only the account's name, the underlying, the normalised MMP config and error
 messages built by the client, which redacts them.
@@ -19,9 +22,12 @@ messages built by the client, which redacts them.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
+
+from collections import deque
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
@@ -44,6 +50,7 @@ from ansible_collections.marketops.binance.plugins.module_utils.client import (
     insecure_tls_warning,
     pacing_ledger_warning,
     redact,
+    utc,
 )
 from ansible_collections.marketops.binance.plugins.module_utils.mmp import (
     MMPValidationError,
@@ -53,6 +60,7 @@ from ansible_collections.marketops.binance.plugins.module_utils.mmp import (
     mmp_status,
     validate_connection_params,
 )
+from ansible_collections.marketops.binance.plugins.module_utils.pacing import later_stop, recorded_stop
 
 EVENT_KEY = 'mmp_watch'
 DEFAULT_INTERVAL = 10
@@ -62,9 +70,9 @@ DEFAULT_ERROR_INTERVAL = 300
 UNDERLYINGS_REFRESH = 3600.0      # seconds between two reads of exchangeInfo
 MMP_READ_WEIGHT = 1               # GET /eapi/v1/mmp
 EXCHANGE_INFO_WEIGHT = 1          # GET /eapi/v1/exchangeInfo
-BAN_PAUSE = 300.0                 # seconds without any request after an HTTP 418, doubled while it repeats
-BAN_PAUSE_MAX = 3600.0
-RATE_LIMIT_PAUSE = 60.0           # seconds without any request after the client gave up on a 429
+STOP_RECHECK = 60.0               # seconds: the longest wait while a stop holds; the ledger is read again after it
+STOP_MIN_WAIT = 0.05              # seconds: the shortest wait (a timer that fires a little early never spins)
+PROBE_WAIT = 0.5                  # seconds between two looks of an account waiting for the probe's answer
 MAX_ACCOUNTS = 1000
 
 ACCOUNT_KEYS = frozenset(('name', 'api_key', 'api_secret', 'private_key', 'private_key_passphrase', 'underlyings'))
@@ -409,9 +417,11 @@ class AccountWatch:
     polled by two threads at once.
     """
 
-    def __init__(self, params, client_factory, catalog, error_interval=DEFAULT_ERROR_INTERVAL, clock=time.monotonic):
+    def __init__(self, params, client_factory, catalog, error_interval=DEFAULT_ERROR_INTERVAL, clock=time.monotonic,
+                 index=0):
         self.name = params['name']
         self.underlyings = params['underlyings']
+        self.index = index  # its place among the source's accounts (polls resume spread in that order)
         self._params = params
         self._client_factory = client_factory
         self._catalog = catalog
@@ -419,8 +429,14 @@ class AccountWatch:
         self.client = None
         self.states = {}
         self.errors = ErrorThrottle(error_interval)
-        self.pause = None  # set by poll(): ('ban' | 'rate-limit') when the IP must not be asked for a while
+        self.stop = None  # set by poll(): the stop its client met, ``(until, at, status)``, or None
         self.started_ms = None  # the exchange's clock when this account's watch began
+
+    def ensure_client(self):
+        """The account's client, built through its factory when it has none yet."""
+        if self.client is None:
+            self.client = self._client_factory(self._params)
+        return self.client
 
     def watched(self):
         """The underlyings this account's next poll reads (None: not known before exchangeInfo was read)."""
@@ -434,10 +450,9 @@ class AccountWatch:
             known = (self.states.get(underlying) or {}).get('config') if underlying else None
             events.append(make_event('error', self.name, underlying, known, now_ms if known else None,
                                      scope=scope, error=due))
-        if isinstance(exc, BinanceIPBanned):
-            self.pause = 'ban'
-        elif isinstance(exc, BinanceRateLimited) and self.pause is None:
-            self.pause = 'rate-limit'
+        stop = stop_of(exc)
+        if stop is not None:
+            self.stop = later_stop(self.stop, stop)
         return scope
 
     def _recovered(self, events, underlying, now_ms):
@@ -450,10 +465,9 @@ class AccountWatch:
 
     def poll(self):
         events = []
-        self.pause = None
+        self.stop = None
         try:
-            if self.client is None:
-                self.client = self._client_factory(self._params)
+            self.ensure_client()
             if self.started_ms is None:
                 self.started_ms = self.client.server_now_ms()
             underlyings = self.underlyings if self.underlyings is not None else self._catalog.get(self.client)
@@ -486,20 +500,28 @@ def client_factory(user_agent='marketops.binance mmp_watch'):
 
 
 class Watcher:
-    """Every account of one event source, the shared list of underlyings, the interval and the pauses.
+    """Every account of one event source, the shared list of underlyings, the interval and the stop gate.
 
-    Only the event loop's thread calls ``interval_now()`` and ``after_poll()``; ``AccountWatch.poll()`` runs in
-    worker threads.
+    The event loop's thread calls ``interval_now()``; ``before_poll()``, ``probe()`` and ``poll()`` run in worker
+    threads (they may read the pacing ledger, or send requests). ``read_stop`` (default: ``pacing.recorded_stop``
+    for the source's ``base_url``) and ``wall_clock`` (epoch seconds, the clock stops are recorded in) are
+    injectable for tests.
     """
 
-    def __init__(self, settings, build_client=None, clock=time.monotonic, refresh=UNDERLYINGS_REFRESH):
+    def __init__(self, settings, build_client=None, clock=time.monotonic, refresh=UNDERLYINGS_REFRESH, read_stop=None,
+                 wall_clock=time.time):
         self.settings = settings
         self.catalog = UnderlyingCatalog(refresh=refresh, clock=clock)
         build_client = build_client or client_factory()
-        self.accounts = [AccountWatch(params, build_client, self.catalog, settings['error_interval'], clock)
-                         for params in settings['accounts']]
-        self.paused_until = 0.0
-        self._ban_pause = BAN_PAUSE
+        self.accounts = [AccountWatch(params, build_client, self.catalog, settings['error_interval'], clock, index)
+                         for index, params in enumerate(settings['accounts'])]
+        if read_stop is None:
+            # the client's own key for its base URL (check_base_url): this process's record counts without a ledger
+            base_url = settings['base_url'].rstrip('/')
+
+            def read_stop():
+                return recorded_stop(base_url, clock=wall_clock)
+        self.gate = StopGate(len(self.accounts), read_stop, clock=wall_clock)
         self._reported = (float(settings['interval']), False)
         self._unpaced_reported = False
 
@@ -538,15 +560,189 @@ class Watcher:
         take = getattr(account.client, 'take_recoveries', None)
         return take() if take is not None else []
 
-    def after_poll(self, account, now):
-        """Pause every account when the IP is banned (418) or still rate limited: they share the IP."""
-        if account.pause == 'ban':
-            self.paused_until = max(self.paused_until, now + self._ban_pause)
-            self._ban_pause = min(self._ban_pause * 2, BAN_PAUSE_MAX)
-            return self.paused_until - now
-        if account.pause == 'rate-limit':
-            self.paused_until = max(self.paused_until, now + RATE_LIMIT_PAUSE)
-            return self.paused_until - now
-        if now >= self.paused_until:
-            self._ban_pause = BAN_PAUSE
+    @property
+    def current_interval(self):
+        """The interval last computed by ``interval_now()`` (seconds)."""
+        return self._reported[0]
+
+    def before_poll(self, account):
+        """What ``account`` does before its poll: ``(POLL, 0)``, ``(WAIT, seconds)`` then ask again, or ``(PROBE, 0)``:
+        call ``probe(account)``, then ask again."""
+        return self.gate.before_poll(account.index)
+
+    def probe(self, account):
+        """The one request after a stop: the exchange's time (unsigned, weight 1), through ``account``'s client (built
+        when it has none yet). Returns the exception it failed with, or None; the gate learns the outcome."""
+        error = None
+        try:
+            account.ensure_client().server_time()
+        except Exception as exc:  # pylint: disable=broad-except
+            error = exc
+        finally:
+            self.gate.after_probe(error, self.current_interval)
+        return error
+
+    def poll(self, account):
+        """One poll of ``account`` (its events); a stop its client met holds the other accounts at once."""
+        events = account.poll()
+        if account.stop is not None:
+            self.gate.note(account.stop)
+        return events
+
+    def take_notices(self):
+        """What the gate has to say since the last call: ``(message, info event)`` per stop and per resume."""
+        out = []
+        while self.gate.notices:
+            out.append(self.gate.notices.popleft())
+        return out
+
+
+# --------------------------------------------------------------------------------------------
+# Stops: a ban (HTTP 418) or a 429 the client gave up on, recorded in the pacing ledger
+# --------------------------------------------------------------------------------------------
+
+POLL, WAIT, PROBE = 'poll', 'wait', 'probe'
+OPEN, STOPPED, PROBING, RESUMING = 'open', 'stopped', 'probing', 'resuming'
+
+
+def stop_of(exc):
+    """The stop an exception of the client tells, ``(until, at, status)`` (our clock), or None.
+
+    BinanceIPBanned / BinanceRateLimited carry ``until`` when a 418 was received, a 429 was given up on (both recorded
+    in the ledger), or a recorded stop refused the request (``sent`` False)."""
+    until = getattr(exc, 'until', None)
+    if not isinstance(exc, (BinanceIPBanned, BinanceRateLimited)) or not isinstance(until, (int, float)):
         return None
+    at = getattr(exc, 'recorded_at', None)
+    return (float(until), float(at) if isinstance(at, (int, float)) else float(until),
+            418 if isinstance(exc, BinanceIPBanned) else 429)
+
+
+def _ms(seconds):
+    return int(seconds * 1000)
+
+
+class StopGate:
+    """Whether an account may poll now, given the stop recorded for the exchange URL (see pacing.py).
+
+    - ``open``: every account polls as it is scheduled;
+    - ``stopped``: a stop holds until ``stop[0]``: no account polls; each waits until it ends, reading the ledger
+      again at least every STOP_RECHECK seconds (another process may lengthen or clear it);
+    - ``probing``: the stop ended: one account sends one request (``Watcher.probe``); the others wait for its answer;
+    - ``resuming``: the probe was answered (or failed otherwise than with a stop): account i of n polls at
+      ``resumed_at + spread * i / n``, not before; once all did (or ``spread`` passed), ``open`` again.
+      A probe met by a new stop (the client recorded it) goes back to ``stopped``.
+
+    ``read_stop()`` returns the stop that holds now, ``(until, at, status)``, or None; ``clock`` is the clock stops
+    are in (epoch seconds). Thread-safe. ``notices`` holds ``(message, info event)``: one per stop, one per resume.
+    """
+
+    def __init__(self, count, read_stop, clock=time.time, recheck=STOP_RECHECK):
+        self.count = max(1, count)
+        self._read_stop = read_stop
+        self._clock = clock
+        self.recheck = recheck
+        self._lock = threading.Lock()
+        self.state = OPEN
+        self.stop = None         # the stop waited for (the last one, once it ended)
+        self.resumed_at = None
+        self.spread = 0.0
+        self.probes = 0          # probe requests decided
+        self._resumed = set()    # accounts that polled since the resume
+        self._announced = None
+        self.notices = deque()
+
+    def _read(self, now):
+        """The stop that holds at ``now``, or None."""
+        try:
+            stop = self._read_stop()
+        except Exception:  # pylint: disable=broad-except
+            return None  # recorded_stop never raises; a defect here must not stop the watch (the client still refuses)
+        return stop if stop is not None and stop[0] > now else None
+
+    def _wait(self, seconds):
+        return WAIT, max(STOP_MIN_WAIT, min(seconds, self.recheck))
+
+    def _enter(self, stop, now):
+        """No poll before ``stop`` ends; said once per stop (a lengthened stop is said again)."""
+        self.state, self.stop = STOPPED, stop
+        self._resumed = set()
+        if stop != self._announced:
+            self._announced = stop
+            self.notices.append(stop_notice(stop, now))
+
+    def before_poll(self, index):
+        """What account ``index`` does now: ``(POLL, 0)``, ``(WAIT, seconds)`` or ``(PROBE, 0)`` (it alone)."""
+        with self._lock:
+            now = self._clock()
+            if self.state == PROBING:
+                return WAIT, PROBE_WAIT
+            stop = self._read(now)
+            if stop is not None:
+                self._enter(stop, now)
+                return self._wait(stop[0] - now)
+            if self.state == STOPPED:
+                self.state = PROBING  # the stop ended, or another process cleared it: one request first
+                self.probes += 1
+                return PROBE, 0.0
+            if self.state == RESUMING:
+                if index not in self._resumed:
+                    slot = self.resumed_at + self.spread * (index % self.count) / self.count
+                    if now < slot:
+                        return self._wait(slot - now)
+                    self._resumed.add(index)
+                if len(self._resumed) >= self.count or now >= self.resumed_at + self.spread:
+                    self.state, self._resumed = OPEN, set()
+            return POLL, 0.0
+
+    def note(self, stop):
+        """A poll met ``stop`` (its client recorded it, or was refused by it): the others wait from now on, and a
+        probe goes first once it ends, however short it was."""
+        with self._lock:
+            if self.state == PROBING:
+                return  # the probe's answer decides (after_probe reads the ledger)
+            now = self._clock()
+            self._enter(later_stop(self._read(now), stop), now)
+
+    def after_probe(self, error, spread):
+        """The probe's outcome: ``error`` None (answered) or the exception it failed with; ``spread`` the interval."""
+        with self._lock:
+            now = self._clock()
+            stop = self._read(now)
+            met = stop_of(error)
+            if stop is not None or met is not None:
+                # refused again (a new 418 / 429, recorded by the client): wait for that stop, then probe again
+                self._enter(later_stop(stop, met), now)
+                return
+            ended = self.stop
+            self.state, self.resumed_at, self.spread, self._resumed = RESUMING, now, float(spread), set()
+            self.notices.append(resume_notice(ended, error, now, self.spread, self.count))
+
+
+def stop_notice(stop, now):
+    """The warning and the ``info`` event of a stop: until when, for how long, which status."""
+    until, at, status = stop
+    seconds = max(0, int(math.ceil(until - now)))
+    kind = 'banned this IP (HTTP 418)' if status == 418 else 'rate-limited this IP (HTTP 429, not retried)'
+    message = ('no request to the exchange until %s (%d s): Binance %s, recorded at %s; no account polls until '
+               'then, then one request (GET /eapi/v1/time) probes the exchange before polling resumes'
+               % (utc(until), seconds, kind, utc(at)))
+    return message, make_event('info', None, None, reason='exchange_stop', status=status, until=_ms(until),
+                               recorded_at=_ms(at), seconds=seconds)
+
+
+def resume_notice(stop, error, now, spread, count):
+    """The warning and the ``info`` event of polling resumed after ``stop`` (None when not known)."""
+    status, until = (stop[2], _ms(stop[0])) if stop else (None, None)
+    spread_text = 'the %d accounts spread over %g s' % (count, round(spread, 3)) if count > 1 else 'the account'
+    if error is None:
+        message = ('the exchange answered the probe after the stop%s: polling resumes, %s'
+                   % (' until %s' % utc(stop[0]) if stop else '', spread_text))
+        probe, details = 'answered', None
+    else:
+        details = describe_error(error)[1]
+        message = ('the probe after the stop%s failed (%s): polling resumes, %s; the polls report what fails'
+                   % (' until %s' % utc(stop[0]) if stop else '', details['message'], spread_text))
+        probe = 'failed'
+    return message, make_event('info', None, None, reason='exchange_resumed', status=status, until=until,
+                               probe=probe, probe_error=details, resumed_at=_ms(now), spread=round(spread, 3))

@@ -401,3 +401,113 @@ def test_a_defect_in_one_account_poll_does_not_stop_the_others(emulator, account
     assert [(e['type'], e['account']) for e in events] == [('triggered', 'hmac-a')]
     assert 'polling hmac-b failed unexpectedly (KeyError)' in caplog.text
     assert accounts['hmac-b']['secret'] not in caplog.text
+
+
+def test_a_ban_holds_every_account_then_one_probe_then_the_polls_resume_spread(tmp_path, emulator, accounts):
+    """A real ban (418, Retry-After 8 s) under ansible-rulebook: nothing is sent until it ends, then one probe."""
+    interval, ban = 3, 8
+    names = ('hmac-a', 'hmac-b', 'ed25519')
+    variables = dict(watch_url=emulator.url, watch_interval=interval, watch_budget=600, watch_accounts=[
+        watch_account(accounts['hmac-a'], ['BTCUSDT', 'ETHUSDT']),
+        watch_account(accounts['hmac-b'], ['BTCUSDT']),
+        watch_account(accounts['ed25519'], ['BTCUSDT'])])
+
+    def journal():
+        with emulator.lock:
+            return list(emulator.journal)
+
+    def polled(after=0.0):
+        return {e['account'] for e in journal() if e['path'] == '/eapi/v1/mmp' and e['time'] > after}
+
+    rb = Rulebook(tmp_path, variables)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and polled() != set(names) and rb.proc.poll() is None:
+            time.sleep(0.1)
+        assert polled() == set(names), ''.join(rb.lines[-40:])
+        # hmac-a's next read is answered 418: the IP is banned for 8 s, and every request until then would be too
+        emulator.add_faults([dict(kind='ban', seconds=ban, path='/eapi/v1/mmp', api_key=accounts['hmac-a']['api_key'])])
+        rb.wait_for(lambda e: e.get('reason') == 'exchange_resumed', ban + 30, 'exchange_resumed event')
+        probed = [e['time'] for e in journal() if e['path'] == '/eapi/v1/time'][-1]
+        deadline = time.monotonic() + 3 * interval + 10
+        while time.monotonic() < deadline and polled(probed) != set(names):
+            time.sleep(0.1)
+    finally:
+        output = rb.stop()
+
+    seen = journal()
+    banned = [i for i, e in enumerate(seen) if e.get('status') == 418]
+    assert len(banned) == 1, [(e['path'], e.get('account'), e.get('status')) for e in seen[banned[0]:]]
+    first = seen[banned[0]]
+    assert (first['account'], first['params']['underlying'], first.get('fault')) == ('hmac-a', 'BTCUSDT', 'ban')
+    later = seen[banned[0] + 1:]
+    # nothing until the ban's end (not even hmac-a's ETHUSDT), then exactly one request: the probe, unsigned
+    assert later[0]['path'] == '/eapi/v1/time' and later[0]['account'] is None
+    assert later[0]['time'] >= first['time'] + ban, 'the probe came %.2f s after the 418' % (later[0]['time'] - first['time'])
+    assert [e['path'] for e in later].count('/eapi/v1/time') == 1
+    assert not [e for e in later if e.get('status') in (418, 429)]
+    # then every account's polls resume, spread over the interval (account i of 3 at probe + 3 s * i / 3)
+    resumed = {}
+    for entry in later[1:]:
+        if entry['path'] == '/eapi/v1/mmp':
+            resumed.setdefault(entry['account'], entry['time'])
+    assert set(resumed) == set(names), later
+    starts = sorted(resumed.values())
+    assert starts[-1] - starts[0] >= interval / 3.0, 'the accounts resumed within %.2f s' % (starts[-1] - starts[0])
+    assert starts[0] - later[0]['time'] < 1.5
+
+    stops = [e for e in rb.events if e.get('reason') == 'exchange_stop']
+    assert len(stops) == 1 and stops[0]['type'] == 'info' and stops[0]['status'] == 418
+    assert 0 <= stops[0]['until'] / 1000.0 - (first['time'] + ban) < 1.5
+    assert [e['reason'] for e in rb.of('info')] == ['exchange_stop', 'exchange_resumed']
+    assert output.count('no request to the exchange until') == 1 and 'banned this IP (HTTP 418)' in output
+    errors = rb.of('error')
+    assert [(e['account'], e['error']['http_status']) for e in errors] == [('hmac-a', 418)]
+    assert [e['account'] for e in rb.of('recovered')] == ['hmac-a']
+    assert_no_secret(output, accounts, emulator)
+
+
+def test_a_stop_in_the_ledger_when_the_watch_starts_holds_every_account(emulator, accounts, private_ledger,
+                                                                        monkeypatch, caplog):
+    """A ban another process recorded (only the ledger knows it): no request before it ends, then one probe."""
+    import asyncio
+    import runpy
+
+    from ansible_collections.marketops.binance.plugins.module_utils import pacing
+
+    monkeypatch.setattr(pacing, '_LOCAL', {})
+    until = pacing.Pacer(emulator.url, None).record_stop(4, 418)[0]
+    monkeypatch.setattr(pacing, '_LOCAL', {})  # this process forgets it: it is in the ledger only
+    main = runpy.run_path(os.path.join(COLLECTION, 'extensions', 'eda', 'plugins', 'event_source', 'mmp_watch.py'))['main']
+    events = []
+    names = ('hmac-a', 'hmac-b')
+
+    class Queue:
+        async def put(self, event):
+            events.append(event['mmp_watch'])
+
+    def polled():
+        return {e['account'] for e in emulator.journal if e['path'] == '/eapi/v1/mmp'}
+
+    async def run():
+        args = dict(base_url=emulator.url, interval=1, accounts=[watch_account(accounts[n], ['BTCUSDT']) for n in names])
+        task = asyncio.ensure_future(main(Queue(), args))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and polled() != set(names):
+            await asyncio.sleep(0.1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    started = time.time()
+    asyncio.run(run())
+    journal = list(emulator.journal)
+    assert journal and journal[0]['path'] == '/eapi/v1/time' and journal[0]['time'] >= until, \
+        (journal[:1], until, started)
+    assert [e['path'] for e in journal].count('/eapi/v1/time') == 1 and polled() == set(names)
+    assert not [e for e in journal if e.get('status') in (418, 429)]
+    infos = [e for e in events if e['type'] == 'info']
+    assert [(e['reason'], e['status'], e['until']) for e in infos] == [
+        ('exchange_stop', 418, int(until * 1000)), ('exchange_resumed', 418, int(until * 1000))]
+    assert infos[1]['probe'] == 'answered'
+    assert caplog.text.count('no request to the exchange until') == 1

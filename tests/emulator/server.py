@@ -24,8 +24,9 @@ Control endpoints (no signature, loopback only), for tests and rehearsals:
     GET    /_emulator/journal      the requests seen (no secrets, no signatures)
     DELETE /_emulator/journal      clear it
     POST   /_emulator/faults       add faults: {"faults": [{"kind": "503_unknown", "path": "/eapi/v1/mmpSet"}]};
-                                   kind "ban" bans the IP from that request on for "seconds" (default 120): 418
-                                   with Retry-After (omitted with "retry_after": false) until it ends
+                                   {"kind": "ban", "seconds": 8} bans the IP for real: that request and every
+                                   one after it get 418 (Retry-After: the seconds left; omitted from the first
+                                   with "retry_after": false) until the ban ends
     DELETE /_emulator/faults       clear them
     POST   /_emulator/config       {"clock_offset_ms": -8000, "weight_limit": 60, "limit_format": "padded",
                                     "countdown_get_shape": "list", ...}
@@ -549,6 +550,8 @@ class Handler(BaseHTTPRequestHandler):
     def inject(self, fault, method, path, query, body, entry):
         emu = self.emulator
         kind = fault['kind']
+        if kind == 'ban':
+            return self.ban(fault, entry)
 
         def apply():
             try:
@@ -573,19 +576,6 @@ class Handler(BaseHTTPRequestHandler):
             except OSError:
                 pass
             return None
-        if kind == 'ban':
-            # A real ban from this request on: it and every later request from the IP get 418 until it ends.
-            seconds = int(fault.get('seconds', 120))
-            with emu.lock:
-                emu.banned_until[self.client_address[0]] = emu.server_time() + seconds
-                until_ms = int((emu.server_time() + seconds) * 1000)
-            headers = dict(weight)
-            if fault.get('retry_after', True):
-                headers['Retry-After'] = str(seconds)
-            entry['status'] = 418
-            return self.reply(418, {'code': -1003, 'msg': 'Way too many requests; IP(%s) banned until %d. Please use '
-                                    'the websocket for live updates to avoid bans.' % (self.client_address[0], until_ms)},
-                              headers)
         if kind == 'custom':
             status, out, applies = int(fault['status']), fault.get('body', {}), bool(fault.get('apply'))
         else:
@@ -599,6 +589,23 @@ class Handler(BaseHTTPRequestHandler):
         headers.update(fault.get('headers', {}))
         entry['status'] = status
         return self.reply(status, out, headers)
+
+    def ban(self, fault, entry):
+        """The ``ban`` fault: the IP is banned for ``seconds`` (default: the setting ban_seconds) from this request on;
+        ``charge()`` answers every later request 418 until it ends, as after repeated 429s."""
+        emu = self.emulator
+        ip = self.client_address[0]
+        seconds = int(fault.get('seconds', emu.settings['ban_seconds']))
+        with emu.lock:
+            until = emu.server_time() + seconds
+            emu.banned_until[ip] = until
+        entry['status'] = 418
+        headers = {'X-MBX-USED-WEIGHT-1M': str(emu.used_weight(ip))}
+        if fault.get('retry_after', True):  # false: a 418 that says only "banned until" in its message
+            headers['Retry-After'] = str(seconds)
+        return self.reply(418, {'code': -1003, 'msg': 'Way too many requests; IP(%s) banned until %d. Please use the '
+                                                      'websocket for live updates to avoid bans.' % (ip, int(until * 1000))},
+                          headers)
 
     def control(self, method, path, body):
         emu = self.emulator

@@ -12,7 +12,15 @@ retries, pacing) and puts one event per change on the queue, under the key ``mmp
 - ``type: thawed`` when a frozen underlying is no longer frozen (``reason``: expired, reset, frozen_ms_changed);
 - ``type: error`` when an account or an underlying cannot be read: once when the state changes, then at most
   every ``error_interval`` seconds; ``type: recovered`` once when it can be read again;
-- ``type: info`` once when the interval is stretched to keep within ``weight_budget`` (also logged).
+- ``type: info`` once when the interval is stretched to keep within ``weight_budget`` (also logged); once per
+  stop (``reason: exchange_stop``, with ``until`` in ms and ``status`` 418 or 429) and once when polling resumes
+  after it (``reason: exchange_resumed``).
+
+A ban (HTTP 418) or a 429 the client gave up on is recorded in the controller's pacing ledger. Before every poll of
+every account the source reads that record: while it holds (whoever recorded it: this source, a playbook, another
+source) no account polls; when it ends one request (GET /eapi/v1/time) probes the exchange. A probe banned (or
+rate-limited) again waits for that new stop; otherwise the accounts resume, spread over the interval (after a probe
+that failed otherwise, a timeout or a 5xx, their polls report what fails).
 
 Every event has ``account``, ``underlying``, ``initial``, ``last_trigger_time``, ``frozen``, ``frozen_ms``,
 ``frozen_until`` (ms, null when not frozen or frozen until a manual reset), ``config`` (as ``binance_mmp``
@@ -78,30 +86,51 @@ async def _report(queue, report, watch):
     await queue.put({watch.EVENT_KEY: watch.make_event('info', None, None, reason=reason, **report)})
 
 
+async def _announce(queue, watcher, watch):
+    """What the watcher decided about a stop (a ban, a 429 given up on): logged, and put on the queue as ``info``."""
+    for message, event in watcher.take_notices():
+        LOG.warning('mmp_watch: %s', message)
+        await queue.put({watch.EVENT_KEY: event})
+
+
+async def _until_allowed(queue, watcher, account, executor, watch):
+    """Wait until ``account`` may poll, as watch.StopGate decides: not while a recorded stop holds; after it, one probe
+    request (by whichever account asks first), then each account at its turn."""
+    loop = asyncio.get_running_loop()
+    while True:
+        step, seconds = await loop.run_in_executor(executor, watcher.before_poll, account)
+        await _announce(queue, watcher, watch)
+        if step == watch.POLL:
+            return
+        if step == watch.PROBE:
+            await loop.run_in_executor(executor, watcher.probe, account)
+            await _announce(queue, watcher, watch)
+        else:
+            await asyncio.sleep(seconds)
+
+
 async def _watch_account(queue, watcher, account, offset, executor, watch):
     loop = asyncio.get_running_loop()
     next_at = loop.time() + offset
     while True:
-        delay = max(next_at, watcher.paused_until) - loop.time()
+        delay = next_at - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
+        await _until_allowed(queue, watcher, account, executor, watch)
         started = loop.time()
         try:
-            events = await loop.run_in_executor(executor, account.poll)
+            events = await loop.run_in_executor(executor, watcher.poll, account)
         except Exception as exc:  # pylint: disable=broad-except
             # a defect must not stop the other accounts; the message could hold anything: only its type
             LOG.error('mmp_watch: polling %s failed unexpectedly (%s); trying again at the next interval',
                       account.name, type(exc).__name__)
             events = []
-        paused = watcher.after_poll(account, loop.time())
+        await _announce(queue, watcher, watch)
         for note in watcher.recoveries(account):
             LOG.warning('mmp_watch: %s: %s', account.name, note)
         unpaced = watcher.unpaced_warning(account)
         if unpaced:
             LOG.warning('mmp_watch: %s', unpaced)
-        if paused:
-            LOG.warning('mmp_watch: no request to the exchange for %.0f s: %s', paused,
-                        'this IP is banned (HTTP 418)' if account.pause == 'ban' else 'still rate limited (HTTP 429)')
         for event in events:
             if event['type'] in ('error', 'recovered'):
                 LOG.warning('mmp_watch: %s %s%s: %s', event['type'], event['account'],

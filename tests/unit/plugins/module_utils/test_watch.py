@@ -5,11 +5,14 @@
 
 from __future__ import annotations
 
+import json
+import os
+
 from types import SimpleNamespace
 
 import pytest
 
-from ansible_collections.marketops.binance.plugins.module_utils import watch
+from ansible_collections.marketops.binance.plugins.module_utils import pacing, watch
 from ansible_collections.marketops.binance.plugins.module_utils.client import (
     BinanceAPIError,
     BinanceConfigError,
@@ -348,7 +351,7 @@ def make_watcher(fake, accounts, interval=1, budget=600, error_interval=300, bui
     settings = watch.validate_watch_args(dict(accounts=accounts, interval=interval, weight_budget=budget,
                                               error_interval=error_interval), environ={})
     return watch.Watcher(settings, build_client=build or (lambda params: FakeClient(fake)),
-                         clock=lambda: fake.clock, refresh=3600)
+                         clock=lambda: fake.clock, refresh=3600, wall_clock=lambda: fake.clock)
 
 
 def types(events):
@@ -441,22 +444,6 @@ def test_the_interval_is_stretched_and_reported_once(fake):
     assert w.interval_now() == (4.0, None)
 
 
-def test_a_ban_pauses_every_account_longer_each_time(fake):
-    w = make_watcher(fake, [account(), account(name='bravo')])
-    alpha = w.accounts[0]
-    fake.failures['*'] = BinanceIPBanned('GET /eapi/v1/mmp: HTTP 418', http_status=418)
-    alpha.poll()
-    assert w.after_poll(alpha, 100.0) == watch.BAN_PAUSE and w.paused_until == 100.0 + watch.BAN_PAUSE
-    alpha.poll()
-    assert w.after_poll(alpha, 1000.0) == 2 * watch.BAN_PAUSE
-    fake.failures['*'] = BinanceRateLimited('GET /eapi/v1/mmp: rate limited', http_status=429)
-    alpha.poll()
-    assert w.after_poll(alpha, 5000.0) == watch.RATE_LIMIT_PAUSE
-    del fake.failures['*']
-    alpha.poll()
-    assert w.after_poll(alpha, 6000.0) is None and w._ban_pause == watch.BAN_PAUSE
-
-
 def test_a_pacing_ledger_that_cannot_be_used_is_reported_once(fake):
     def build(params):
         client = FakeClient(fake)
@@ -500,3 +487,282 @@ def test_a_usable_pacing_ledger_is_not_reported(fake):
     w = make_watcher(fake, [account()])
     w.accounts[0].poll()
     assert w.unpaced_warning(w.accounts[0]) is None
+
+
+# --------------------------------------------------------------------------------------------
+# Stops: a ban or a 429 given up on, recorded in the pacing ledger (the real one of each test, tests/unit/conftest.py)
+# --------------------------------------------------------------------------------------------
+
+URL = 'https://eapi.binance.com'
+EPOCH = 1_800_000_000.0  # the fake clock of these tests is an epoch clock, as the ledger's stops are
+
+
+class StopClient(FakeClient):
+    """FakeClient with what the real client does about stops: it refuses to send while one is recorded (sent False),
+    records one when the exchange bans (418), and sends GET /eapi/v1/time for the probe. Every request sent is kept
+    in ``exchange.sent`` as (time, account, what)."""
+
+    def __init__(self, exchange, name):
+        super().__init__(exchange)
+        self.name = name
+        self.pacer = pacing.Pacer(URL, None, clock=lambda: exchange.clock)
+
+    def _send(self, what):
+        stop = self.pacer.current_stop()
+        if stop is not None:
+            error = (BinanceIPBanned if stop[2] == 418 else BinanceRateLimited)('GET %s: nothing was sent' % what)
+            error.until, error.recorded_at, error.sent = stop[0], stop[1], False
+            raise error
+        self.exchange.sent.append((self.exchange.clock, self.name, what))
+        if self.exchange.after_send:
+            self.exchange.after_send.pop(0)()
+        answer = self.exchange.answers.pop(0) if self.exchange.answers and what == 'time' else None
+        ban = self.exchange.bans.pop(0) if self.exchange.bans and what != 'time' else None
+        ban = ban or (answer if isinstance(answer, tuple) else None)
+        if ban:
+            seconds, status = ban
+            until, at = self.pacer.record_stop(seconds, status)[:2]
+            kind = BinanceIPBanned if status == 418 else BinanceRateLimited
+            error = kind('GET %s: HTTP %d' % (what, status), http_status=status)
+            error.until, error.recorded_at = until, at
+            raise error
+        if isinstance(answer, Exception):
+            raise answer
+
+    def get_mmp(self, underlying):
+        self._send(underlying)
+        return super().get_mmp(underlying)
+
+    def server_time(self):
+        self._send('time')
+        return dict(serverTime=int(self.exchange.clock * 1000))
+
+
+@pytest.fixture
+def stops():
+    exchange = FakeExchange()
+    exchange.clock = EPOCH
+    exchange.sent, exchange.bans, exchange.answers, exchange.after_send = [], [], [], []
+    return exchange
+
+
+def stop_watcher(exchange, names=('alpha', 'bravo', 'charlie'), interval=3, underlyings=('BTCUSDT',)):
+    return make_watcher(exchange, [account(name=n, underlyings=list(underlyings)) for n in names], interval=interval,
+                        build=lambda params: StopClient(exchange, params['name']))
+
+
+class Loop:
+    """What mmp_watch's _watch_account does for every account, on the fake clock and without asyncio: sleep until the
+    account's next poll; ask before_poll (wait and ask again, or probe and ask again); poll; next poll one interval
+    after this one started. Accounts start spread over the first interval."""
+
+    def __init__(self, w, exchange):
+        self.w, self.exchange = w, exchange
+        count = len(w.accounts)
+        self.wake = [exchange.clock + w.current_interval * i / count for i in range(count)]
+        self.waits, self.events, self.notices = [], [], []
+
+    def run(self, until):
+        while True:
+            index = min(range(len(self.wake)), key=lambda i: self.wake[i])
+            if self.wake[index] > until:
+                self.exchange.clock = until
+                return
+            self.exchange.clock = max(self.exchange.clock, self.wake[index])
+            account = self.w.accounts[index]
+            step, seconds = self.w.before_poll(account)
+            if step == watch.WAIT:
+                assert 0 < seconds <= watch.STOP_RECHECK  # bounded, never a busy loop
+                self.waits.append((self.exchange.clock, account.name, seconds))
+                self.wake[index] = self.exchange.clock + seconds
+            elif step == watch.PROBE:
+                self.w.probe(account)
+            else:
+                started = self.exchange.clock
+                self.events.extend(self.w.poll(account))
+                self.wake[index] = started + self.w.interval_now()[0]
+            self.notices.extend(self.w.take_notices())
+
+    def infos(self):
+        return [event for dummy, event in self.notices]
+
+
+def sent_between(exchange, start, end):
+    return [r for r in exchange.sent if start <= r[0] < end]
+
+
+def record_stop(exchange, seconds, status=418):
+    """A stop recorded by another process: in the ledger only, not in this process's own state (pacing._LOCAL)."""
+    own = pacing._LOCAL
+    pacing._LOCAL = {}
+    try:
+        pacing.Pacer(URL, None, clock=lambda: exchange.clock).record_stop(seconds, status)
+    finally:
+        pacing._LOCAL = own
+
+
+def test_no_account_polls_while_a_stop_holds_then_one_probe_then_the_accounts_resume_spread(stops):
+    w = stop_watcher(stops)
+    loop = Loop(w, stops)
+    loop.run(EPOCH + 3.5)  # alpha polled at 0 and 3, bravo at 1, charlie at 2
+    assert [(r[0] - EPOCH, r[1]) for r in stops.sent] == [(0, 'alpha'), (1, 'bravo'), (2, 'charlie'), (3, 'alpha')]
+    stops.clock = EPOCH + 4  # bravo's next poll is due now
+    record_stop(stops, 8)  # until EPOCH + 12
+    loop.run(EPOCH + 30)
+    assert sent_between(stops, EPOCH + 4, EPOCH + 12) == []
+    after = [(r[0] - EPOCH, r[1], r[2]) for r in sent_between(stops, EPOCH + 12, EPOCH + 15)]
+    # exactly one probe when the stop ends, then account i of 3 at end + 3 * i / 3
+    assert after == [(12, 'alpha', 'time'), (12, 'alpha', 'BTCUSDT'), (13, 'bravo', 'BTCUSDT'),
+                     (14, 'charlie', 'BTCUSDT')]
+    assert w.gate.probes == 1 and w.gate.state == watch.OPEN
+    # then every account every interval again
+    assert [(r[0] - EPOCH, r[1]) for r in sent_between(stops, EPOCH + 15, EPOCH + 18)] == \
+        [(15, 'alpha'), (16, 'bravo'), (17, 'charlie')]
+    # the accounts that were due waited for the end of the stop, not more
+    assert {(t - EPOCH, name, s) for t, name, s in loop.waits if t < EPOCH + 12} == \
+        {(4, 'bravo', 8), (5, 'charlie', 7), (6, 'alpha', 6)}
+    stop, resumed = loop.infos()
+    assert (stop['type'], stop['reason'], stop['status'], stop['until'], stop['seconds']) == \
+        ('info', 'exchange_stop', 418, int((EPOCH + 12) * 1000), 8)
+    assert stop['account'] is None and stop['recorded_at'] == int((EPOCH + 4) * 1000)
+    assert (resumed['reason'], resumed['probe'], resumed['status'], resumed['until'], resumed['spread']) == \
+        ('exchange_resumed', 'answered', 418, int((EPOCH + 12) * 1000), 3.0)
+    message = loop.notices[0][0]
+    assert 'until 2027-01-15 08:00:12 UTC (8 s)' in message and 'banned this IP (HTTP 418)' in message
+    assert loop.events == []  # no account met the stop: no error event
+
+
+def test_a_probe_banned_again_waits_for_the_new_stop_then_probes_again(stops):
+    w = stop_watcher(stops)
+    loop = Loop(w, stops)
+    loop.run(EPOCH + 0.5)
+    record_stop(stops, 5)  # until EPOCH + 5.5
+    stops.answers.append((20, 418))  # the probe is banned again: for 20 s
+    loop.run(EPOCH + 40)
+    assert [(r[0] - EPOCH, r[1], r[2]) for r in sent_between(stops, EPOCH + 0.5, EPOCH + 28)] == [
+        (5.5, 'alpha', 'time'),                      # banned again: until 25.5
+        (25.5, 'alpha', 'time'),                     # the second probe, answered
+        (25.5, 'alpha', 'BTCUSDT'), (26.5, 'bravo', 'BTCUSDT'), (27.5, 'charlie', 'BTCUSDT')]
+    assert w.gate.probes == 2
+    reasons = [(e['reason'], e['status'], e.get('seconds')) for e in loop.infos()]
+    assert reasons == [('exchange_stop', 418, 5), ('exchange_stop', 418, 20), ('exchange_resumed', 418, None)]
+
+
+def test_a_stop_lengthened_or_cleared_in_the_ledger_is_seen_within_a_minute(stops):
+    w = stop_watcher(stops, names=('alpha', 'bravo'))
+    loop = Loop(w, stops)
+    loop.run(EPOCH + 0.5)
+    record_stop(stops, 100)  # until EPOCH + 100.5
+    loop.run(EPOCH + 30)
+    stops.clock = EPOCH + 30
+    record_stop(stops, 300)  # another process lengthens it: until EPOCH + 330
+    loop.run(EPOCH + 200)
+    assert sent_between(stops, EPOCH + 0.5, EPOCH + 200) == []
+    assert max(s for t, name, s in loop.waits) == watch.STOP_RECHECK  # the ledger is read again every minute
+    assert [(e['reason'], e['seconds']) for e in loop.infos()] == [('exchange_stop', 99), ('exchange_stop', 269)]
+    # cleared (someone who knows it is over removed it from the ledger): the watch sees it within a minute
+    ledger = pacing.Ledger.for_url(URL)
+    with open(ledger.path) as f:
+        data = json.load(f)
+    del data['stop']
+    with open(ledger.path, 'w') as f:
+        json.dump(data, f)
+    cleared = stops.clock
+    loop.run(EPOCH + 300)
+    probe = [r for r in stops.sent if r[2] == 'time']
+    assert len(probe) == 1 and cleared < probe[0][0] <= cleared + watch.STOP_RECHECK
+    # bravo asked first (its wait ended first): it probed; then alpha at its turn, bravo half an interval later
+    assert [(r[0] - EPOCH, r[1], r[2]) for r in stops.sent[1:4]] == [
+        (probe[0][0] - EPOCH, 'bravo', 'time'), (probe[0][0] - EPOCH + 1.5, 'alpha', 'BTCUSDT'),
+        (probe[0][0] - EPOCH + 1.5, 'bravo', 'BTCUSDT')]
+
+
+def test_a_stop_met_mid_poll_sends_nothing_more_and_stops_the_other_accounts(stops):
+    w = stop_watcher(stops, underlyings=('BTCUSDT', 'ETHUSDT'))
+    loop = Loop(w, stops)
+    loop.run(EPOCH + 2.5)
+    assert len(stops.sent) == 6
+    stops.bans.append((8, 418))  # alpha's next read (at 3) is banned: until 11
+    loop.run(EPOCH + 11.5)
+    # alpha's second underlying was not asked, and nobody else polled until the stop ended
+    assert [(r[0] - EPOCH, r[1], r[2]) for r in stops.sent[6:]] == [
+        (3, 'alpha', 'BTCUSDT'), (11, 'alpha', 'time'), (11, 'alpha', 'BTCUSDT'), (11, 'alpha', 'ETHUSDT')]
+    errors = [e for e in loop.events if e['type'] == 'error']
+    assert [(e['account'], e['error']['kind'], e['error']['http_status']) for e in errors] == \
+        [('alpha', 'BinanceIPBanned', 418)]
+    assert [e['reason'] for e in loop.infos()] == ['exchange_stop', 'exchange_resumed']
+    loop.run(EPOCH + 20)
+    assert [(r[0] - EPOCH, r[1]) for r in sent_between(stops, EPOCH + 11.5, EPOCH + 14)] == \
+        [(12, 'bravo'), (12, 'bravo'), (13, 'charlie'), (13, 'charlie')]
+    assert [e['type'] for e in loop.events if e['account'] == 'alpha'] == ['error', 'recovered']
+    assert [e['type'] for e in loop.events if e['account'] != 'alpha'] == []
+
+
+def test_a_stop_recorded_elsewhere_during_a_poll_makes_its_client_refuse_the_rest(stops):
+    w = stop_watcher(stops, underlyings=('BTCUSDT', 'ETHUSDT', 'SOLUSDT'))
+    loop = Loop(w, stops)
+    loop.run(EPOCH + 2.5)
+    # another process records a 429 stop (60 s) while alpha's poll at 3 is between its first and second read
+    stops.after_send.append(lambda: record_stop(stops, 60, 429))
+    loop.run(EPOCH + 63)
+    assert [(r[0] - EPOCH, r[1], r[2]) for r in stops.sent[9:11]] == [(3, 'alpha', 'BTCUSDT'), (63, 'alpha', 'time')]
+    errors = [e for e in loop.events if e['type'] == 'error']
+    assert [(e['account'], e['underlying'], e['error']['kind']) for e in errors] == \
+        [('alpha', 'ETHUSDT', 'BinanceRateLimited')]
+    assert 'nothing was sent' in errors[0]['error']['message']
+    assert [(e['reason'], e['status'], e.get('seconds')) for e in loop.infos()] == [
+        ('exchange_stop', 429, 60), ('exchange_resumed', 429, None)]
+
+
+def test_a_stop_shorter_than_the_time_to_the_next_poll_still_gets_a_probe_first(stops):
+    w = stop_watcher(stops, names=('alpha', 'bravo'), interval=10)
+    loop = Loop(w, stops)
+    loop.run(EPOCH + 9)
+    stops.bans.append((1, 429))  # alpha's poll at 10 meets a 1 s stop; bravo's next poll is at 15
+    loop.run(EPOCH + 30)
+    after = [(r[0] - EPOCH, r[1], r[2]) for r in sent_between(stops, EPOCH + 9, EPOCH + 30)]
+    # the stop was over when bravo's turn came (15): still one probe first, then the polls as scheduled
+    assert after[:4] == [(10, 'alpha', 'BTCUSDT'), (15, 'bravo', 'time'), (20, 'alpha', 'BTCUSDT'),
+                         (20, 'bravo', 'BTCUSDT')]
+    assert [(e['reason'], e['status']) for e in loop.infos()] == [('exchange_stop', 429), ('exchange_resumed', 429)]
+
+
+def test_a_probe_that_fails_otherwise_resumes_the_accounts_spread(stops):
+    w = stop_watcher(stops)
+    loop = Loop(w, stops)
+    loop.run(EPOCH + 0.5)
+    record_stop(stops, 3)
+    stops.answers.append(BinanceTransportError('GET /eapi/v1/time timed out after 10.0s, after 4 attempts'))
+    loop.run(EPOCH + 6)
+    assert [(r[0] - EPOCH, r[1], r[2]) for r in sent_between(stops, EPOCH + 0.5, EPOCH + 6)] == [
+        (3.5, 'alpha', 'time'), (3.5, 'alpha', 'BTCUSDT'), (4.5, 'bravo', 'BTCUSDT'), (5.5, 'charlie', 'BTCUSDT')]
+    message, resumed = loop.notices[-1]
+    assert resumed['probe'] == 'failed' and resumed['probe_error']['kind'] == 'BinanceTransportError'
+    assert 'the probe after the stop until' in message and 'timed out' in message
+
+
+def test_while_the_probe_is_out_the_other_accounts_wait_and_none_probes_twice(stops):
+    w = stop_watcher(stops)
+    record_stop(stops, 2)
+    alpha, bravo, charlie = w.accounts
+    assert w.before_poll(alpha)[0] == watch.WAIT
+    stops.clock += 2
+    assert w.before_poll(bravo) == (watch.PROBE, 0.0)
+    assert w.before_poll(alpha) == (watch.WAIT, watch.PROBE_WAIT)
+    assert w.before_poll(charlie) == (watch.WAIT, watch.PROBE_WAIT)
+    assert w.probe(bravo) is None and bravo.client is not None  # its client built for the probe
+    assert w.gate.probes == 1 and [r[2] for r in stops.sent] == ['time']
+    assert w.before_poll(alpha) == (watch.POLL, 0.0)
+
+
+def test_without_a_usable_ledger_the_stop_this_process_recorded_still_holds(stops, tmp_path):
+    w = stop_watcher(stops, names=('alpha', 'bravo'))
+    ledger = pacing.Ledger.for_url(URL)
+    os.chmod(ledger.directory, 0o777)  # writable by others: not used, by the clients nor by the watch
+    loop = Loop(w, stops)
+    loop.run(EPOCH + 0.5)
+    stops.bans.append((5, 418))
+    loop.run(EPOCH + 10)
+    assert w.accounts[0].client.pacer.ledger_problem  # the ledger was not used
+    assert [(r[0] - EPOCH, r[1], r[2]) for r in sent_between(stops, EPOCH + 0.5, EPOCH + 9)] == [
+        (1.5, 'bravo', 'BTCUSDT'), (6.5, 'alpha', 'time'), (6.5, 'alpha', 'BTCUSDT'), (8, 'bravo', 'BTCUSDT')]
