@@ -141,7 +141,7 @@ def stop_seconds(status, headers, exchange_msg, server_now):
         if match:
             until = int(match.group(1))
             seconds = (until / 1000.0 if until > 10 ** 11 else float(until)) - server_now
-    if seconds is None or seconds != seconds:
+    if seconds is None or math.isnan(seconds):
         seconds = DEFAULT_BAN if status == 418 else DEFAULT_STOP_429
     return min(max(seconds, 1.0), MAX_STOP)
 
@@ -1032,11 +1032,12 @@ class BinanceOptionsClient:
             self.note_recovery('pacing: GET %s lists no REQUEST_WEIGHT in rateLimits; paced at %d weight per minute, '
                                'Binance\'s documented limit' % (EXCHANGE_INFO_PATH, DEFAULT_WEIGHT_LIMIT))
 
-    def _send_with_retries(self, method, path, params, signed):
+    def _send_with_retries(self, method, path, params, signed, retry=True):
+        """``retry`` False: one attempt, whatever the answer (a probe); a 429 is then given up on (and recorded)."""
         what = '%s %s' % (method, path)
         about = what + (' for %s' % params['underlying'] if params.get('underlying') else '')
-        transient_left = TRANSIENT_RETRIES
-        rate_left = RATE_LIMIT_RETRIES
+        transient_left = TRANSIENT_RETRIES if retry else 0
+        rate_left = RATE_LIMIT_RETRIES if retry else 0
         resynced = False
 
         def wait_for_transient_retry(why):
@@ -1100,7 +1101,7 @@ class BinanceOptionsClient:
                     '%s: HTTP 418, Binance banned this IP until %s (%d s left) for breaking the rate limit%s. Not '
                     'retried, and recorded so that no task, run or watcher on this controller sends before then'
                     % (what, utc(stop[0]), int(math.ceil(stop[0] - self._clock())),
-                       ': %s' % exchange_msg if exchange_msg else ''),
+                       ': %s' % exchange_msg.rstrip('. ') if exchange_msg else ''),
                     http_status=status, code=code, exchange_message=exchange_msg)
                 error.until, error.recorded_at = stop[0], stop[1]
                 raise error
@@ -1180,8 +1181,13 @@ class BinanceOptionsClient:
     # -- endpoints -------------------------------------------------------------------------
 
     def server_time(self):
-        """One unsigned request (weight 1), also the watcher's probe after a ban: it never reads exchangeInfo first."""
+        """The exchange's clock (unsigned, weight 1); never reads exchangeInfo first."""
         return self._send_with_retries('GET', '/eapi/v1/time', {}, signed=False)
+
+    def probe(self):
+        """Exactly one request (GET /eapi/v1/time, unsigned, weight 1, never sent again): the watcher's first request
+        after a ban. A 418 or 429 answer is recorded as a new stop."""
+        return self._send_with_retries('GET', '/eapi/v1/time', {}, signed=False, retry=False)
 
     def exchange_info(self):
         """The exchange's info; every answer also tells the pacer the published limit (no second read)."""

@@ -533,7 +533,7 @@ def local_state(base_url):
 def recorded_stop(base_url, ledger='auto', clock=None):
     """The stop recorded for ``base_url`` that holds now, ``(until, at, status)``, or None: what a watcher checks
     before each poll, without a client (this process's own record counts when the ledger cannot be used)."""
-    return Pacer(base_url, None, ledger=ledger, clock=clock).current_stop()
+    return Pacer(base_url.rstrip('/'), None, ledger=ledger, clock=clock).current_stop()
 
 
 class Pacer:
@@ -608,6 +608,10 @@ class Pacer:
             return merge_states(local, empty_state(), now)
         shared = clean_state(Ledger.read(fd), now, self.weight_cap, self.timeout)
         state = merge_states(shared, local, now)
+        # A stop is what the usable ledger says (this process's records of it are written there): one cleared from
+        # the ledger on purpose is cleared for a long-lived process (a watcher) too.
+        state['stop'] = shared['stop']
+        local['stop'] = shared['stop']
         if state['limit'] != local.get('limit'):
             local['limit'] = state['limit']  # the limit in force, for weight_limit (kept without a commit)
         return state

@@ -575,7 +575,7 @@ class Watcher:
         when it has none yet). Returns the exception it failed with, or None; the gate learns the outcome."""
         error = None
         try:
-            account.ensure_client().server_time()
+            account.ensure_client().probe()
         except Exception as exc:  # pylint: disable=broad-except
             error = exc
         finally:

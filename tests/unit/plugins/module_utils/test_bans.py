@@ -395,3 +395,38 @@ def test_minute_counts_are_checked_against_the_published_limit(ledger):
                           'minutes': {str(minute): 61}})
     state = pacing.clean_state(Ledger.read(os.open(ledger.path, os.O_RDONLY)), clock.now, None)
     assert state['minutes'] == {} and state['limit'][0] == 60
+
+
+def test_a_stop_cleared_from_the_ledger_is_cleared_for_the_process_that_recorded_it(ledger):
+    """A long-lived process (the watcher) that recorded a ban sees it cleared when the ledger file is removed."""
+    clock = Clock(1_000_000)
+    p = pacer(clock, ledger)
+    p.record_stop(600, 418)
+    os.unlink(ledger.path)
+    assert p.current_stop() is None and pacing.recorded_stop(URL, ledger=ledger, clock=clock) is None
+    p.claim()  # not refused
+
+
+def test_recorded_stop_finds_the_clients_record_whatever_the_trailing_slash():
+    clock = Clock(1_000_000)
+    Pacer(URL, None, ledger=None, clock=clock).record_stop(60, 418)
+    assert pacing.recorded_stop(URL + '/', ledger=None, clock=clock) is not None
+
+
+@pytest.mark.parametrize('fault', [
+    answer(500, {'code': -1001, 'msg': 'Internal error; unable to process your request. Please try again.'}),
+    answer(429, TOO_MANY, {'Retry-After': '1'}),
+])
+def test_the_probe_is_one_request_whatever_it_gets(exchange, sleeps, fault):
+    exchange.add_fault('GET', '/eapi/v1/time', fault)
+    with pytest.raises(Exception):
+        make_client().probe()
+    assert len(exchange.journal) == 1 and sleeps == []
+
+
+def test_a_probe_answered_429_records_a_stop(exchange, sleeps):
+    exchange.add_fault('GET', '/eapi/v1/time', answer(429, TOO_MANY, {'Retry-After': '30'}))
+    c = make_client()
+    with pytest.raises(BinanceRateLimited):
+        c.probe()
+    assert c.pacer.current_stop()[2] == 429

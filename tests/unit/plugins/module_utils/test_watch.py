@@ -535,6 +535,9 @@ class StopClient(FakeClient):
 
     def server_time(self):
         self._send('time')
+
+    def probe(self):  # the real client's probe: one GET /eapi/v1/time, never sent again
+        self._send('time')
         return dict(serverTime=int(self.exchange.clock * 1000))
 
 
