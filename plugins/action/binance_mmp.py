@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.marketops.binance.plugins.plugin_utils.fast_path import (
+from ansible_collections.marketops.mmp.plugins.plugin_utils.fast_path import (
     FastPathAction,
     apply_env_fallbacks,
     connection_environment,

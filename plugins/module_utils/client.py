@@ -65,7 +65,7 @@ except ImportError:  # pragma: no cover - exercised by the module's missing_requ
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
 
-from ansible_collections.marketops.binance.plugins.module_utils.pacing import (
+from ansible_collections.marketops.mmp.plugins.module_utils.pacing import (
     DEFAULT_BAN,
     DEFAULT_STOP_429,
     DEFAULT_WEIGHT_LIMIT,
@@ -771,7 +771,7 @@ class BinanceOptionsClient:
         if session is None:
             session = shared_session(self.base_url, self.ca_path, self.validate_certs)
         self.session = session
-        self.user_agent = user_agent or 'marketops.binance'
+        self.user_agent = user_agent or 'marketops.mmp'
         self._sleep = sleep or time.sleep
         self._clock = clock or time.time
         self._rand = rand or random.random

@@ -23,7 +23,7 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
-from ansible_collections.marketops.binance.plugins.module_utils.client import (
+from ansible_collections.marketops.mmp.plugins.module_utils.client import (
     BinanceError,
     BinanceOptionsClient,
     API_KEY_MAX_LEN,
@@ -54,7 +54,7 @@ UNKNOWN_OUTCOME_WRITES = 2
 def auth_argument_spec():
     """Connection and credential options shared by every module of the collection.
 
-    Kept in step with the ``marketops.binance.auth`` doc fragment.
+    Kept in step with the ``marketops.mmp.auth`` doc fragment.
     """
     return dict(
         api_key=dict(type='str', required=True, no_log=True, fallback=(env_fallback, ['BINANCE_API_KEY'])),

@@ -14,8 +14,8 @@ Nothing here sends heartbeats (``countdownCancelAllHeartBeat``): that is the tra
 
 from __future__ import annotations
 
-from ansible_collections.marketops.binance.plugins.module_utils.client import BinanceError, BinanceUnknownOutcome
-from ansible_collections.marketops.binance.plugins.module_utils.common import (
+from ansible_collections.marketops.mmp.plugins.module_utils.client import BinanceError, BinanceUnknownOutcome
+from ansible_collections.marketops.mmp.plugins.module_utils.common import (
     BinanceTaskError,
     LONG_MAX,
     UNDERLYING_RE,

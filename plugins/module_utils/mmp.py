@@ -15,13 +15,13 @@ import re
 
 from decimal import Decimal, InvalidOperation
 
-from ansible_collections.marketops.binance.plugins.module_utils.client import (
+from ansible_collections.marketops.mmp.plugins.module_utils.client import (
     BinanceError,
     BinanceUnknownOutcome,
     insecure_tls_warning,
 )
-from ansible_collections.marketops.binance.plugins.module_utils import common
-from ansible_collections.marketops.binance.plugins.module_utils.common import (  # pylint: disable=unused-import
+from ansible_collections.marketops.mmp.plugins.module_utils import common
+from ansible_collections.marketops.mmp.plugins.module_utils.common import (  # pylint: disable=unused-import
     BinanceTaskError,
     BinanceValidationError,
     LONG_MAX,
@@ -33,7 +33,7 @@ from ansible_collections.marketops.binance.plugins.module_utils.common import ( 
     validate_long,
     validate_underlying,
 )
-from ansible_collections.marketops.binance.plugins.module_utils.killswitch import read_kill_switch
+from ansible_collections.marketops.mmp.plugins.module_utils.killswitch import read_kill_switch
 
 
 WINDOW_MS_MAX = 5000

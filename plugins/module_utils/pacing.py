@@ -34,7 +34,7 @@ fast-path workers, module processes) sends from the same IP, so they coordinate 
   and kept in the ledger (``rate_limit``); ``DEFAULT_WEIGHT_LIMIT`` when it cannot be read.
 
 The ledger is one small JSON file per exchange URL in a private directory of the user
-(``<tmp>/marketops-binance-<uid>/``, created 0700). A directory or file owned by someone else, writable
+(``<tmp>/marketops-mmp-<uid>/``, created 0700). A directory or file owned by someone else, writable
 by group or others, a link, anything but a regular file, a lock that cannot be taken within
 ``LOCK_TIMEOUT``: the ledger is not used, and pacing relies on this process's own view (its own claims
 and the exchange's headers); ``Pacer.ledger_problem`` says why, and the task warns about it. Every value
@@ -390,7 +390,7 @@ class LedgerUnavailable(Exception):
 
 def ledger_directory(base=None):
     uid = os.getuid() if hasattr(os, 'getuid') else 0
-    return os.path.join(base or tempfile.gettempdir(), 'marketops-binance-%d' % uid)
+    return os.path.join(base or tempfile.gettempdir(), 'marketops-mmp-%d' % uid)
 
 
 class Ledger:

@@ -2,7 +2,7 @@
 # Copyright: (c) 2026, marketops infrastructure team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Watching MMP: the logic behind the ``marketops.binance.mmp_watch`` event source. Plain Python, no asyncio.
+"""Watching MMP: the logic behind the ``marketops.mmp.mmp_watch`` event source. Plain Python, no asyncio.
 
 - ``validate_watch_args()`` checks the source's arguments before any request;
 - ``mmp_events()`` is the state machine: the previous state of an underlying, the exchange's new answer
@@ -31,7 +31,7 @@ from collections import deque
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
-from ansible_collections.marketops.binance.plugins.module_utils.client import (
+from ansible_collections.marketops.mmp.plugins.module_utils.client import (
     API_KEY_MAX_LEN,
     BinanceAPIError,
     BinanceConfigError,
@@ -52,7 +52,7 @@ from ansible_collections.marketops.binance.plugins.module_utils.client import (
     redact,
     utc,
 )
-from ansible_collections.marketops.binance.plugins.module_utils.mmp import (
+from ansible_collections.marketops.mmp.plugins.module_utils.mmp import (
     MMPValidationError,
     UNDERLYING_RE,
     client_from_params,
@@ -60,7 +60,7 @@ from ansible_collections.marketops.binance.plugins.module_utils.mmp import (
     mmp_status,
     validate_connection_params,
 )
-from ansible_collections.marketops.binance.plugins.module_utils.pacing import later_stop, recorded_stop
+from ansible_collections.marketops.mmp.plugins.module_utils.pacing import later_stop, recorded_stop
 
 EVENT_KEY = 'mmp_watch'
 DEFAULT_INTERVAL = 10
@@ -139,7 +139,7 @@ def validate_watch_args(args, environ=None):
     """
     environ = os.environ if environ is None else environ
     if not isinstance(args, dict):
-        raise WatchConfigError('the arguments of marketops.binance.mmp_watch must be a mapping')
+        raise WatchConfigError('the arguments of marketops.mmp.mmp_watch must be a mapping')
     unknown = sorted(k for k in args if k not in SOURCE_KEYS and not str(k).startswith('eda_'))
     if unknown:
         raise WatchConfigError('unknown argument(s): %s; known: %s' % (', '.join(map(str, unknown)),
@@ -492,7 +492,7 @@ class AccountWatch:
         return events
 
 
-def client_factory(user_agent='marketops.binance mmp_watch'):
+def client_factory(user_agent='marketops.mmp mmp_watch'):
     """A function building one account's client from its validated params (TLS settings included)."""
     def build(params):
         return client_from_params(params, user_agent=user_agent)

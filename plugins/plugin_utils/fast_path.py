@@ -11,7 +11,7 @@ validation, check and diff mode, warnings and secret masking as the module, with
 starting the module in a new interpreter for every task item (about 20 times cheaper).
 
 When the task runs anywhere else (for example delegated to a whitelisted egress host), when the variable
-``marketops_binance_fast_path`` is false, for an ``async:`` task, or for a module this file does not know,
+``marketops_mmp_fast_path`` is false, for an ``async:`` task, or for a module this file does not know,
 the module is executed as usual.
 """
 
@@ -30,13 +30,13 @@ from ansible.module_utils.errors import UnsupportedError
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.marketops.binance.plugins.module_utils.client import HAS_REQUESTS, url_secrets
-from ansible_collections.marketops.binance.plugins.module_utils.common import argument_spec, task_result
-from ansible_collections.marketops.binance.plugins.module_utils.killswitch import KILL_SWITCH
-from ansible_collections.marketops.binance.plugins.module_utils.mmp import MMP, MMP_INFO, MMP_RESET
+from ansible_collections.marketops.mmp.plugins.module_utils.client import HAS_REQUESTS, url_secrets
+from ansible_collections.marketops.mmp.plugins.module_utils.common import argument_spec, task_result
+from ansible_collections.marketops.mmp.plugins.module_utils.killswitch import KILL_SWITCH
+from ansible_collections.marketops.mmp.plugins.module_utils.mmp import MMP, MMP_INFO, MMP_RESET
 
-COLLECTION = 'marketops.binance'
-FAST_PATH_VAR = 'marketops_binance_fast_path'
+COLLECTION = 'marketops.mmp'
+FAST_PATH_VAR = 'marketops_mmp_fast_path'
 # What requests reads from the environment to connect: proxies and CA bundles. The module sees them in the task's
 # ``environment:``; the fast path sets them in its own process while the task runs, so that both paths agree.
 CONNECTION_ENV = tuple(v for name in ('https_proxy', 'http_proxy', 'all_proxy', 'no_proxy')
@@ -53,7 +53,7 @@ CORES = {
 def module_of(action):
     """The short name of one of the collection's modules for a task's action name, else None.
 
-    ``action`` is what the task says: ``binance_mmp_info`` (with ``collections:``), ``marketops.binance.binance_mmp_info``.
+    ``action`` is what the task says: ``binance_mmp_info`` (with ``collections:``), ``marketops.mmp.binance_mmp_info``.
     """
     if not isinstance(action, str):
         return None

@@ -37,7 +37,7 @@ Arguments:
     validate_certs (default true), ca_path, recv_window (default 5000), timeout (default 10)
 
 Example:
-    - marketops.binance.mmp_watch:
+    - marketops.mmp.mmp_watch:
         accounts: "{{ mmp_watch_accounts }}"
         interval: 10
 """
@@ -56,18 +56,18 @@ def _import_watch():
     """The collection's module_utils; when the collections path is not on sys.path (ansible-rulebook does not
     add it), the one this file was installed in."""
     try:
-        from ansible_collections.marketops.binance.plugins.module_utils import watch
+        from ansible_collections.marketops.mmp.plugins.module_utils import watch
     except ImportError:
         here = os.path.dirname(os.path.abspath(__file__))
         parts = here.split(os.sep)
-        if parts[-7:] != ['ansible_collections', 'marketops', 'binance', 'extensions', 'eda', 'plugins', 'event_source']:
+        if parts[-7:] != ['ansible_collections', 'marketops', 'mmp', 'extensions', 'eda', 'plugins', 'event_source']:
             raise
         sys.path.append(os.sep.join(parts[:-7]) or os.sep)
-        from ansible_collections.marketops.binance.plugins.module_utils import watch
+        from ansible_collections.marketops.mmp.plugins.module_utils import watch
     return watch
 
 
-LOG = logging.getLogger('marketops.binance.mmp_watch')
+LOG = logging.getLogger('marketops.mmp.mmp_watch')
 MAX_WORKERS = 8
 
 

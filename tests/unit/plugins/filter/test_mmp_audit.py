@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.marketops.binance.plugins.filter.mmp_audit import mmp_audit_markdown, mmp_audit_report
+from ansible_collections.marketops.mmp.plugins.filter.mmp_audit import mmp_audit_markdown, mmp_audit_report
 
 
 def entry(underlying, window_ms=3000, frozen_ms=300000, qty_limit='2', delta_limit='2.3', last_trigger_time=0,

@@ -13,8 +13,8 @@ from email.utils import formatdate
 
 import pytest
 
-from ansible_collections.marketops.binance.plugins.module_utils import pacing
-from ansible_collections.marketops.binance.plugins.module_utils.client import (
+from ansible_collections.marketops.mmp.plugins.module_utils import pacing
+from ansible_collections.marketops.mmp.plugins.module_utils.client import (
     BinanceIPBanned,
     BinanceOptionsClient,
     BinanceRateLimited,
@@ -22,11 +22,11 @@ from ansible_collections.marketops.binance.plugins.module_utils.client import (
     published_weight_limit,
     stop_seconds,
 )
-from ansible_collections.marketops.binance.plugins.module_utils.common import task_result
-from ansible_collections.marketops.binance.plugins.module_utils.killswitch import KILL_SWITCH
-from ansible_collections.marketops.binance.plugins.module_utils.mmp import MMP, MMP_INFO, MMP_RESET
-from ansible_collections.marketops.binance.plugins.module_utils.pacing import ExchangeStop, Ledger, Pacer
-from ansible_collections.marketops.binance.tests.unit.helpers import API_KEY, SECRET, answer
+from ansible_collections.marketops.mmp.plugins.module_utils.common import task_result
+from ansible_collections.marketops.mmp.plugins.module_utils.killswitch import KILL_SWITCH
+from ansible_collections.marketops.mmp.plugins.module_utils.mmp import MMP, MMP_INFO, MMP_RESET
+from ansible_collections.marketops.mmp.plugins.module_utils.pacing import ExchangeStop, Ledger, Pacer
+from ansible_collections.marketops.mmp.tests.unit.helpers import API_KEY, SECRET, answer
 
 URL = 'https://eapi.binance.com'
 BANNED = {'code': -1003, 'msg': 'Way too many requests; IP(1.2.3.4) banned until 1700000000000. Please use the '

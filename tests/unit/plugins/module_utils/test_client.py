@@ -15,8 +15,8 @@ from urllib.parse import parse_qsl, unquote
 import pytest
 import requests
 
-from ansible_collections.marketops.binance.plugins.module_utils import client as client_mod
-from ansible_collections.marketops.binance.plugins.module_utils.client import (
+from ansible_collections.marketops.mmp.plugins.module_utils import client as client_mod
+from ansible_collections.marketops.mmp.plugins.module_utils.client import (
     BinanceAPIError,
     BinanceConfigError,
     BinanceIPBanned,
@@ -32,9 +32,9 @@ from ansible_collections.marketops.binance.plugins.module_utils.client import (
     make_signer,
     redact,
 )
-from ansible_collections.marketops.binance.plugins.module_utils.pacing import Ledger
+from ansible_collections.marketops.mmp.plugins.module_utils.pacing import Ledger
 
-from ansible_collections.marketops.binance.tests.unit.helpers import (
+from ansible_collections.marketops.mmp.tests.unit.helpers import (
     API_KEY,
     SECRET,
     answer,

@@ -11,20 +11,20 @@ import json
 
 import pytest
 
-from ansible_collections.marketops.binance.plugins.module_utils.client import (
+from ansible_collections.marketops.mmp.plugins.module_utils.client import (
     BinanceConfigError,
     check_base_url,
     check_key_text,
     is_loopback_host,
     url_secrets,
 )
-from ansible_collections.marketops.binance.plugins.module_utils.common import (
+from ansible_collections.marketops.mmp.plugins.module_utils.common import (
     BinanceValidationError,
     validate_connection_params,
 )
-from ansible_collections.marketops.binance.plugins.plugin_utils.fast_path import CORES
-from ansible_collections.marketops.binance.tests.unit.helpers import API_KEY, SECRET
-from ansible_collections.marketops.binance.tests.unit.plugins.test_parity import (  # noqa: F401 pylint: disable=unused-import
+from ansible_collections.marketops.mmp.plugins.plugin_utils.fast_path import CORES
+from ansible_collections.marketops.mmp.tests.unit.helpers import API_KEY, SECRET
+from ansible_collections.marketops.mmp.tests.unit.plugins.test_parity import (  # noqa: F401 pylint: disable=unused-import
     fresh_module_warnings,  # an autouse fixture: a module's warnings are process-global
     module_process,  # an autouse fixture: modules run as in a process of their own
     run_action,
@@ -240,7 +240,7 @@ def test_bad_connection_input_fails_before_any_request_on_both_paths(exchange, c
     if path == 'module':
         result = run_module(capsys, module, args, False)
     else:
-        result = run_action(module, args, False, 'marketops.binance.%s' % module)
+        result = run_action(module, args, False, 'marketops.mmp.%s' % module)
     text = json.dumps(result)
     assert result['failed'] is True and result['option'] == option
     assert result['msg'].startswith('account acct-input: %s' % option) and words in result['msg']
@@ -268,7 +268,7 @@ def test_env_fallbacks_are_checked_as_the_options(exchange, capsys, monkeypatch,
     if path == 'module':
         result = run_module(capsys, 'binance_mmp_info', args, False)
     else:
-        result = run_action('binance_mmp_info', args, False, 'marketops.binance.binance_mmp_info')
+        result = run_action('binance_mmp_info', args, False, 'marketops.mmp.binance_mmp_info')
     text = json.dumps(result)
     assert result['failed'] is True and result['option'] == option and result['msg'].startswith(option)
     assert value not in text and value.strip() not in text and PASSWORD not in text

@@ -8,17 +8,17 @@ from __future__ import annotations
 import pytest
 import requests
 
-from ansible_collections.marketops.binance.plugins.module_utils.common import (
+from ansible_collections.marketops.mmp.plugins.module_utils.common import (
     BinanceTaskError,
     BinanceValidationError,
     run_core,
 )
-from ansible_collections.marketops.binance.plugins.module_utils.killswitch import (
+from ansible_collections.marketops.mmp.plugins.module_utils.killswitch import (
     KILL_SWITCH,
     countdown_from_api,
     validate_countdown,
 )
-from ansible_collections.marketops.binance.tests.unit.helpers import API_KEY, SECRET, answer
+from ansible_collections.marketops.mmp.tests.unit.helpers import API_KEY, SECRET, answer
 
 UNKNOWN = {'code': -1000, 'msg': 'Unknown error, please check your request or try again later.'}
 

@@ -10,8 +10,8 @@ from decimal import Decimal
 import pytest
 import requests
 
-from ansible_collections.marketops.binance.plugins.module_utils.client import BinanceAPIError, BinanceUnknownOutcome
-from ansible_collections.marketops.binance.plugins.module_utils.mmp import (
+from ansible_collections.marketops.mmp.plugins.module_utils.client import BinanceAPIError, BinanceUnknownOutcome
+from ansible_collections.marketops.mmp.plugins.module_utils.mmp import (
     DECIMAL_RE,
     MMPApplyError,
     MMPValidationError,
@@ -23,7 +23,7 @@ from ansible_collections.marketops.binance.plugins.module_utils.mmp import (
     to_decimal,
     validate_all,
 )
-from ansible_collections.marketops.binance.tests.unit.helpers import API_KEY, SECRET, answer, apply_then
+from ansible_collections.marketops.mmp.tests.unit.helpers import API_KEY, SECRET, answer, apply_then
 
 UNKNOWN = {'code': -1000, 'msg': 'Unknown error, please check your request or try again later.'}
 

@@ -10,14 +10,14 @@ import time
 import pytest
 import requests
 
-from ansible_collections.marketops.binance.plugins.module_utils.common import BinanceTaskError, run_core, task_result
-from ansible_collections.marketops.binance.plugins.module_utils.mmp import (
+from ansible_collections.marketops.mmp.plugins.module_utils.common import BinanceTaskError, run_core, task_result
+from ansible_collections.marketops.mmp.plugins.module_utils.mmp import (
     MMP,
     MMP_INFO,
     MMP_RESET,
     underlyings_from_exchange_info,
 )
-from ansible_collections.marketops.binance.tests.unit.helpers import API_KEY, SECRET, answer
+from ansible_collections.marketops.mmp.tests.unit.helpers import API_KEY, SECRET, answer
 
 AUTH = dict(api_key=API_KEY, api_secret=SECRET, private_key=None, private_key_passphrase=None,
             base_url='https://eapi.binance.com', recv_window=5000, timeout=10.0, validate_certs=True,

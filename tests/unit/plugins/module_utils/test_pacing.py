@@ -15,8 +15,8 @@ from email.utils import formatdate
 
 import pytest
 
-from ansible_collections.marketops.binance.plugins.module_utils import pacing
-from ansible_collections.marketops.binance.plugins.module_utils.pacing import Ledger, Pacer
+from ansible_collections.marketops.mmp.plugins.module_utils import pacing
+from ansible_collections.marketops.mmp.plugins.module_utils.pacing import Ledger, Pacer
 
 URL = 'https://eapi.binance.com'
 FOR_URL = Ledger.__dict__['for_url'].__func__  # before the fixture that gives every test a private ledger
@@ -563,7 +563,7 @@ def test_the_directory_is_private_and_the_file_too(ledger):
 def test_the_ledger_path_is_per_user_and_per_url(tmp_path):
     a = FOR_URL(Ledger, 'https://eapi.binance.com', str(tmp_path))
     b = FOR_URL(Ledger, 'http://127.0.0.1:8765', str(tmp_path))
-    assert a.path != b.path and os.path.dirname(a.path) == str(tmp_path / ('marketops-binance-%d' % os.getuid()))
+    assert a.path != b.path and os.path.dirname(a.path) == str(tmp_path / ('marketops-mmp-%d' % os.getuid()))
 
 
 @pytest.mark.parametrize('headers', [

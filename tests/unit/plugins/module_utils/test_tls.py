@@ -18,8 +18,8 @@ import urllib3
 
 from cryptography.hazmat.primitives import serialization
 
-from ansible_collections.marketops.binance.plugins.module_utils import client as client_mod
-from ansible_collections.marketops.binance.plugins.module_utils.client import (
+from ansible_collections.marketops.mmp.plugins.module_utils import client as client_mod
+from ansible_collections.marketops.mmp.plugins.module_utils.client import (
     BinanceConfigError,
     BinanceOptionsClient,
     BinanceTLSError,
@@ -31,12 +31,12 @@ from ansible_collections.marketops.binance.plugins.module_utils.client import (
     shared_session,
     tls_handshake_failure,
 )
-from ansible_collections.marketops.binance.plugins.module_utils.mmp import MMPValidationError, run_mmp, validate_all
-from ansible_collections.marketops.binance.tests.emulator.certs import make_ca, write_test_pki
-from ansible_collections.marketops.binance.tests.emulator.server import Emulator, EmulatorServer
-from ansible_collections.marketops.binance.tests.unit.helpers import API_KEY, SECRET
+from ansible_collections.marketops.mmp.plugins.module_utils.mmp import MMPValidationError, run_mmp, validate_all
+from ansible_collections.marketops.mmp.tests.emulator.certs import make_ca, write_test_pki
+from ansible_collections.marketops.mmp.tests.emulator.server import Emulator, EmulatorServer
+from ansible_collections.marketops.mmp.tests.unit.helpers import API_KEY, SECRET
 
-from ansible_collections.marketops.binance.tests.unit.plugins.module_utils.test_mmp import params
+from ansible_collections.marketops.mmp.tests.unit.plugins.module_utils.test_mmp import params
 
 
 @pytest.fixture(scope='module')

@@ -12,8 +12,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from ansible_collections.marketops.binance.plugins.module_utils import pacing, watch
-from ansible_collections.marketops.binance.plugins.module_utils.client import (
+from ansible_collections.marketops.mmp.plugins.module_utils import pacing, watch
+from ansible_collections.marketops.mmp.plugins.module_utils.client import (
     BinanceAPIError,
     BinanceConfigError,
     BinanceIPBanned,
@@ -448,8 +448,8 @@ def test_a_pacing_ledger_that_cannot_be_used_is_reported_once(fake):
     def build(params):
         client = FakeClient(fake)
         client.base_url = 'https://eapi.binance.com'
-        client.pacer = SimpleNamespace(ledger=SimpleNamespace(path='/tmp/marketops-binance-0/weight-x.json'),
-                                       ledger_problem='/tmp/marketops-binance-0: directory owned by uid 7, not 0',
+        client.pacer = SimpleNamespace(ledger=SimpleNamespace(path='/tmp/marketops-mmp-0/weight-x.json'),
+                                       ledger_problem='/tmp/marketops-mmp-0: directory owned by uid 7, not 0',
                                        ledger_busy=False)
         return client
 
@@ -458,8 +458,8 @@ def test_a_pacing_ledger_that_cannot_be_used_is_reported_once(fake):
     assert w.unpaced_warning(alpha) is None  # no client yet
     alpha.poll()
     warning = w.unpaced_warning(alpha)
-    assert warning.startswith('pacing: the shared ledger /tmp/marketops-binance-0/weight-x.json could not be used '
-                              '(/tmp/marketops-binance-0: directory owned by uid 7, not 0)')
+    assert warning.startswith('pacing: the shared ledger /tmp/marketops-mmp-0/weight-x.json could not be used '
+                              '(/tmp/marketops-mmp-0: directory owned by uid 7, not 0)')
     bravo.poll()
     assert w.unpaced_warning(bravo) is None and w.unpaced_warning(alpha) is None  # said once
 
