@@ -27,7 +27,7 @@ description:
 author:
   - marketops infrastructure team (@marketops)
 extends_documentation_fragment:
-  - marketops.mmp.auth
+  - marketops.mmp.binance
   - marketops.mmp.attributes
 attributes:
   check_mode:
@@ -105,12 +105,14 @@ used_weight:
   sample: 2
 '''
 
-from ansible_collections.marketops.mmp.plugins.module_utils.common import run_module
-from ansible_collections.marketops.mmp.plugins.module_utils.killswitch import KILL_SWITCH as CORE
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.marketops.mmp.plugins.module_utils.binance.killswitch import KILL_SWITCH as CORE
+from ansible_collections.marketops.mmp.plugins.module_utils.runner import argument_spec, run_module
 
 
 def main():
-    run_module(CORE)
+    run_module(AnsibleModule(argument_spec=argument_spec(CORE), supports_check_mode=True), CORE)
 
 
 if __name__ == '__main__':

@@ -20,7 +20,7 @@ description:
 author:
   - marketops infrastructure team (@marketops)
 extends_documentation_fragment:
-  - marketops.mmp.auth
+  - marketops.mmp.binance
   - marketops.mmp.attributes
   - marketops.mmp.attributes.info_module
 options:
@@ -142,12 +142,14 @@ used_weight:
   sample: 13
 '''
 
-from ansible_collections.marketops.mmp.plugins.module_utils.common import run_module
-from ansible_collections.marketops.mmp.plugins.module_utils.mmp import MMP_INFO as CORE
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.marketops.mmp.plugins.module_utils.binance.mmp import MMP_INFO as CORE
+from ansible_collections.marketops.mmp.plugins.module_utils.runner import argument_spec, run_module
 
 
 def main():
-    run_module(CORE)
+    run_module(AnsibleModule(argument_spec=argument_spec(CORE), supports_check_mode=True), CORE)
 
 
 if __name__ == '__main__':

@@ -38,7 +38,7 @@ def test_ansible_builder_creates_the_decision_environment_build_context(tmp_path
     with tarfile.open(str(tarball)) as tar:
         names = tar.getnames()
     for needed in ('extensions/eda/plugins/event_source/mmp_watch.py', 'extensions/eda/rulebooks/mmp_oncall.yml',
-                   'plugins/module_utils/watch.py', 'playbooks/record_mmp_incident.yml'):
+                   'plugins/module_utils/binance/watch.py', 'playbooks/record_mmp_incident.yml'):
         assert needed in names, '%s is missing from the collection tarball' % needed
 
     subprocess.run([tool('ansible-builder'), 'create', '-f', str(de / 'decision-environment.yml'),

@@ -365,7 +365,7 @@ def test_a_defect_in_one_account_poll_does_not_stop_the_others(emulator, account
     import asyncio
     import runpy
 
-    from ansible_collections.marketops.mmp.plugins.module_utils import watch
+    from ansible_collections.marketops.mmp.plugins.module_utils.binance import watch
 
     original = watch.AccountWatch.poll
 

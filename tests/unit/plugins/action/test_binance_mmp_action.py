@@ -9,16 +9,20 @@ import os
 
 from ansible.release import __version__ as ansible_version
 
-from ansible_collections.marketops.mmp.plugins.action.binance_mmp import apply_env_fallbacks, connection_environment
-from ansible_collections.marketops.mmp.plugins.plugin_utils.fast_path import injects_invocation
-from ansible_collections.marketops.mmp.plugins.module_utils.mmp import mmp_argument_spec
+from ansible_collections.marketops.mmp.plugins.module_utils.binance.mmp import MMP
+from ansible_collections.marketops.mmp.plugins.module_utils.runner import argument_spec
+from ansible_collections.marketops.mmp.plugins.plugin_utils.fast_path import (
+    apply_env_fallbacks,
+    connection_environment,
+    injects_invocation,
+)
 
 
 def test_env_fallbacks_prefer_the_task_environment(monkeypatch):
     monkeypatch.setenv('BINANCE_API_KEY', 'from-the-controller')
     monkeypatch.setenv('BINANCE_API_SECRET', 'secret-from-the-controller')
     monkeypatch.delenv('BINANCE_EAPI_URL', raising=False)
-    params = apply_env_fallbacks(mmp_argument_spec(), {'underlying': 'BTCUSDT', 'api_secret': 'given'},
+    params = apply_env_fallbacks(argument_spec(MMP), {'underlying': 'BTCUSDT', 'api_secret': 'given'},
                                  {'BINANCE_API_KEY': 'from-the-task-environment'})
     assert params['api_key'] == 'from-the-task-environment'
     assert params['api_secret'] == 'given'  # a given option wins over any fallback
@@ -49,11 +53,15 @@ from unittest.mock import MagicMock  # noqa: E402 pylint: disable=wrong-import-p
 
 import pytest  # noqa: E402 pylint: disable=wrong-import-position
 
+from ansible_collections.marketops.mmp.plugins.module_utils.binance.modules import CORES  # noqa: E402 pylint: disable=wrong-import-position
 from ansible_collections.marketops.mmp.plugins.plugin_utils.fast_path import (  # noqa: E402 pylint: disable=wrong-import-position
-    CORES,
     FastPathAction,
+    core_of,
     module_of,
 )
+
+# The one action plugin of every module (meta/runtime.yml routes the others to it)
+ACTION_PLUGIN = 'binance_mmp'
 
 
 @pytest.mark.parametrize('action, module', [
@@ -65,8 +73,16 @@ def test_module_of(action, module):
     assert module_of(action) == module
 
 
+@pytest.mark.parametrize('module, found', [('binance_mmp', True), ('binance_nothing', False), ('nosuchvenue_mmp', False),
+                                           ('Binance_mmp', False), ('binance', False), ('../x_y', False)])
+def test_a_modules_core_is_found_in_its_venue_package(module, found):
+    assert (core_of(module) is not None) is found
+    if found:
+        assert core_of(module) is CORES[module]
+
+
 def make_action(module, action_name, async_val=0, transport='local'):
-    plugin = importlib.import_module('ansible_collections.marketops.mmp.plugins.action.%s' % module).ActionModule
+    plugin = importlib.import_module('ansible_collections.marketops.mmp.plugins.action.%s' % ACTION_PLUGIN).ActionModule
     assert issubclass(plugin, FastPathAction)
     task = MagicMock(action=action_name, args={'underlying': 'BTCUSDT'}, async_val=async_val, check_mode=False,
                      diff=False)

@@ -12,13 +12,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from ansible_collections.marketops.mmp.plugins.module_utils import pacing, watch
-from ansible_collections.marketops.mmp.plugins.module_utils.client import (
-    BinanceAPIError,
-    BinanceConfigError,
-    BinanceIPBanned,
-    BinanceRateLimited,
-    BinanceTransportError,
+from ansible_collections.marketops.mmp.plugins.module_utils import pacing
+from ansible_collections.marketops.mmp.plugins.module_utils.binance import watch
+from ansible_collections.marketops.mmp.plugins.module_utils.errors import (
+    APIError,
+    ConfigError,
+    IPBanned,
+    RateLimited,
+    TransportError,
 )
 
 T0 = 1_800_000_000_000  # ms
@@ -179,11 +180,11 @@ def test_poll_interval_keeps_the_weight_within_the_budget(reads, interval, budge
 
 
 def test_describe_error_scopes_and_redacts():
-    scope, details = watch.describe_error(BinanceAPIError('GET /eapi/v1/mmp?underlying=X&signature=abc: HTTP 401',
+    scope, details = watch.describe_error(APIError('GET /eapi/v1/mmp?underlying=X&signature=abc: HTTP 401',
                                                           http_status=401, code=-2015))
     assert scope == 'account' and 'abc' not in details['message'] and details['code'] == -2015
-    assert watch.describe_error(BinanceAPIError('bad underlying', http_status=400, code=-1128))[0] == 'underlying'
-    assert watch.describe_error(BinanceTransportError('down'))[0] == 'account'
+    assert watch.describe_error(APIError('bad underlying', http_status=400, code=-1128))[0] == 'underlying'
+    assert watch.describe_error(TransportError('down'))[0] == 'account'
     scope, details = watch.describe_error(ValueError(SECRET))
     assert scope == 'account' and SECRET not in repr(details)
 
@@ -372,7 +373,7 @@ def test_poll_reads_every_underlying_and_reports_changes(fake):
 def test_an_account_error_spares_the_other_underlyings_and_is_throttled(fake):
     w = make_watcher(fake, [account(underlyings=['BTCUSDT', 'ETHUSDT', 'SOLUSDT'])], error_interval=60)
     alpha = w.accounts[0]
-    fake.failures['*'] = BinanceAPIError('GET /eapi/v1/mmp: HTTP 401, code -2015', http_status=401, code=-2015)
+    fake.failures['*'] = APIError('GET /eapi/v1/mmp: HTTP 401, code -2015', http_status=401, code=-2015)
     events = alpha.poll()
     assert types(events) == [('error', 'alpha', 'BTCUSDT')] and fake.reads == ['BTCUSDT']
     assert events[0]['scope'] == 'account' and events[0]['error']['code'] == -2015
@@ -389,7 +390,7 @@ def test_an_account_error_spares_the_other_underlyings_and_is_throttled(fake):
 def test_an_underlying_error_does_not_stop_the_others(fake):
     w = make_watcher(fake, [account(underlyings=['BTCUSDT', 'XYZUSDT', 'ETHUSDT'])])
     alpha = w.accounts[0]
-    fake.failures['XYZUSDT'] = BinanceAPIError('GET /eapi/v1/mmp: HTTP 400, code -1128', http_status=400, code=-1128)
+    fake.failures['XYZUSDT'] = APIError('GET /eapi/v1/mmp: HTTP 400, code -1128', http_status=400, code=-1128)
     fake.last['ETHUSDT'] = T0 - 10
     events = alpha.poll()
     assert types(events) == [('error', 'alpha', 'XYZUSDT'), ('triggered', 'alpha', 'ETHUSDT')]
@@ -399,7 +400,7 @@ def test_an_underlying_error_does_not_stop_the_others(fake):
 def test_a_trigger_while_the_account_could_not_be_read_is_reported_when_it_can(fake):
     w = make_watcher(fake, [account(underlyings=['BTCUSDT'])])
     alpha = w.accounts[0]
-    fake.failures['*'] = BinanceTransportError('GET /eapi/v1/mmp timed out')
+    fake.failures['*'] = TransportError('GET /eapi/v1/mmp timed out')
     assert types(alpha.poll()) == [('error', 'alpha', 'BTCUSDT')]
     fake.last['BTCUSDT'] = T0 + 100
     fake.now_ms = T0 + 5000
@@ -412,7 +413,7 @@ def test_a_trigger_while_the_account_could_not_be_read_is_reported_when_it_can(f
 def test_an_account_whose_client_cannot_be_built_reports_and_the_others_go_on(fake):
     def build(params):
         if params['name'] == 'bravo':
-            raise BinanceConfigError('private_key could not be loaded: not a PEM private key (ValueError)')
+            raise ConfigError('private_key could not be loaded: not a PEM private key (ValueError)')
         return FakeClient(fake)
     w = make_watcher(fake, [account(), account(name='bravo')], build=build)
     fake.last['BTCUSDT'] = T0 - 10
@@ -422,7 +423,7 @@ def test_an_account_whose_client_cannot_be_built_reports_and_the_others_go_on(fa
 
 def test_underlyings_come_from_exchange_info_read_once_and_kept_when_a_refresh_fails(fake):
     w = make_watcher(fake, [account(underlyings=None), account(name='bravo', underlyings=None)])
-    fake.info_failure = BinanceTransportError('GET /eapi/v1/exchangeInfo timed out')
+    fake.info_failure = TransportError('GET /eapi/v1/exchangeInfo timed out')
     assert types(w.accounts[0].poll()) == [('error', 'alpha', None)]
     fake.info_failure = None
     w.accounts[0].poll()
@@ -430,7 +431,7 @@ def test_underlyings_come_from_exchange_info_read_once_and_kept_when_a_refresh_f
     assert fake.info_reads == 2 and fake.reads == ['BTCUSDT', 'ETHUSDT'] * 2
     assert w.reads_per_poll() == 4
     fake.clock = 3601
-    fake.info_failure = BinanceTransportError('down')
+    fake.info_failure = TransportError('down')
     w.accounts[0].poll()
     assert fake.info_reads == 3 and w.catalog.underlyings == ['BTCUSDT', 'ETHUSDT']
 
@@ -510,7 +511,7 @@ class StopClient(FakeClient):
     def _send(self, what):
         stop = self.pacer.current_stop()
         if stop is not None:
-            error = (BinanceIPBanned if stop[2] == 418 else BinanceRateLimited)('GET %s: nothing was sent' % what)
+            error = (IPBanned if stop[2] == 418 else RateLimited)('GET %s: nothing was sent' % what)
             error.until, error.recorded_at, error.sent = stop[0], stop[1], False
             raise error
         self.exchange.sent.append((self.exchange.clock, self.name, what))
@@ -522,7 +523,7 @@ class StopClient(FakeClient):
         if ban:
             seconds, status = ban
             until, at = self.pacer.record_stop(seconds, status)[:2]
-            kind = BinanceIPBanned if status == 418 else BinanceRateLimited
+            kind = IPBanned if status == 418 else RateLimited
             error = kind('GET %s: HTTP %d' % (what, status), http_status=status)
             error.until, error.recorded_at = until, at
             raise error
@@ -735,7 +736,7 @@ def test_a_probe_that_fails_otherwise_resumes_the_accounts_spread(stops):
     loop = Loop(w, stops)
     loop.run(EPOCH + 0.5)
     record_stop(stops, 3)
-    stops.answers.append(BinanceTransportError('GET /eapi/v1/time timed out after 10.0s, after 4 attempts'))
+    stops.answers.append(TransportError('GET /eapi/v1/time timed out after 10.0s, after 4 attempts'))
     loop.run(EPOCH + 6)
     assert [(r[0] - EPOCH, r[1], r[2]) for r in sent_between(stops, EPOCH + 0.5, EPOCH + 6)] == [
         (3.5, 'alpha', 'time'), (3.5, 'alpha', 'BTCUSDT'), (4.5, 'bravo', 'BTCUSDT'), (5.5, 'charlie', 'BTCUSDT')]
