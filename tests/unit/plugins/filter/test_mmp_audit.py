@@ -99,7 +99,7 @@ def test_missing_is_not_drift():
     assert report['summary'] == 'in sync 1, missing 4, drift 2, frozen 0, triggered 0, not configured 1, ' \
                                 'unmanaged 1, error 0'
     markdown = mmp_audit_markdown(report)
-    head = markdown.split('| account | underlying |')[0]
+    head = markdown.partition('| account | underlying |')[0]
     assert '| in sync | 1 |\n| missing | 4 |\n| drift | 2 |\n' in head
     assert '| a | SOLUSDT | missing | not configured on the exchange; inventory: window_ms 3000' in markdown
     assert '| a | ETHUSDT | drift | drift: qty_limit desired 2, exchange 3 |' in markdown
