@@ -185,7 +185,8 @@ def test_kill_switch_through_apply_is_idempotent(path, shape, emulator, accounts
 
 
 def desired_fleet(accounts, url):
-    """hmac-a: BTCUSDT in sync, ETHUSDT qty drift + kill-switch drift, SOLUSDT frozen; hmac-b: BTCUSDT never set."""
+    """hmac-a: BTCUSDT in sync, ETHUSDT qty drift + kill-switch drift, SOLUSDT frozen; hmac-b: BTCUSDT missing
+    (the emulator never configured it)."""
     return {
         'hmac-a': host_vars(accounts['hmac-a'], url, [config('BTCUSDT', qty_limit='2.0'),
                                                       dict(config('ETHUSDT', qty_limit='25'), kill_switch_ms=30000),
@@ -240,15 +241,23 @@ def test_audit_report_matches_the_exchange(path, emulator, accounts, run_playboo
     sol = rows[('hmac-a', 'SOLUSDT')]
     assert sol['status'] == 'frozen' and sol['exchange']['frozen_until'] == sol['exchange']['last_trigger_time'] + 600000
     assert 'frozen until 20' in sol['detail']
-    assert rows[('hmac-b', 'BTCUSDT')]['status'] == 'drift'
-    assert {d['field'] for d in rows[('hmac-b', 'BTCUSDT')]['drift']} == {'window_ms', 'frozen_ms', 'qty_limit',
-                                                                          'delta_limit'}
+    # desired, never configured on the exchange: missing, not drift on every field against the exchange's zeros
+    missing = rows[('hmac-b', 'BTCUSDT')]
+    assert 'BTCUSDT' not in state['mmp'].get('hmac-b', {})
+    assert missing['status'] == 'missing' and missing['drift'] == [] and missing['exchange']['configured'] is False
+    assert missing['desired'] == dict(window_ms='3000', frozen_ms='300000', qty_limit='2', delta_limit='2.3')
+    assert missing['detail'] == 'not configured on the exchange; inventory: window_ms 3000, frozen_ms 300000, ' \
+                                'qty_limit 2, delta_limit 2.3'
     assert rows[('hmac-b', 'XRPUSDT')]['status'] == 'unmanaged' and 'window_ms 100' in rows[('hmac-b', 'XRPUSDT')]['detail']
     assert rows[('hmac-a', 'DOGEUSDT')]['status'] == 'not_configured'
-    assert report['counts'] == dict(in_sync=1, drift=2, frozen=1, triggered=0, not_configured=7, unmanaged=1, error=0)
-    # report.md: counts at the top, then the table
+    assert report['counts'] == dict(in_sync=1, missing=1, drift=1, frozen=1, triggered=0, not_configured=7,
+                                    unmanaged=1, error=0)
+    assert report['alarm'] == 3  # missing, drift and frozen
+    # report.md: counts at the top, then the table, then the legend
     head = markdown.split('| account |')[0]
-    assert '| in sync | 1 |' in head and '| drift | 2 |' in head and '| frozen | 1 |' in head
+    assert '| in sync | 1 |\n| missing | 1 |\n| drift | 1 |\n| frozen | 1 |' in head
+    assert '| hmac-b | BTCUSDT | missing | not configured on the exchange; inventory: window_ms 3000, ' in markdown
+    assert '*missing*: the inventory has an MMP config that the exchange does not have' in markdown.split('Statuses: ')[1]
     assert '| hmac-a | ETHUSDT | drift | drift: qty_limit desired 25, exchange 20, kill_switch_ms desired 30000, ' \
            'exchange 0 |' in markdown
     # read-only, and one request per underlying and account plus the kill-switch reads
@@ -257,6 +266,7 @@ def test_audit_report_matches_the_exchange(path, emulator, accounts, run_playboo
     assert len(requests_to(emulator, '/eapi/v1/countdownCancelAll')) == 12
     assert len(requests_to(emulator, '/eapi/v1/exchangeInfo')) == 2
     assert 'MMP audit of 2 accounts written to %s' % out in run.output
+    assert 'in sync 1, missing 1, drift 1, frozen 1, triggered 0, not configured 7, unmanaged 1, error 0' in run.output
 
 
 def test_audit_fail_on_drift_fails_at_the_end(path, emulator, accounts, run_playbook, tmp_path):
@@ -266,7 +276,8 @@ def test_audit_fail_on_drift_fails_at_the_end(path, emulator, accounts, run_play
     run = run_playbook(hosts, '-e', 'binance_audit_dir=%s' % out, '-e', 'binance_audit_fail_on_drift=true',
                        path=path, playbook='marketops.mmp.audit_mmp')
     assert run.rc != 0
-    assert re.search(r'MMP audit: 0 accounts could not be read, 3 underlyings drift or are frozen', run.output)
+    assert re.search(r'MMP audit: 0 accounts could not be read, 3 underlyings are missing, drift or are frozen',
+                     run.output)
     assert (out / 'report.json').exists() and (out / 'report.md').exists()  # the report is written first
 
     # in sync (after a reset and an apply): the alarm stays quiet
@@ -278,6 +289,17 @@ def test_audit_fail_on_drift_fails_at_the_end(path, emulator, accounts, run_play
     assert quiet.rc == 0, quiet.output
     report = json.loads((tmp_path / 'quiet' / 'report.json').read_text())
     assert report['counts']['in_sync'] == 4 and report['alarm'] == 0
+
+    # a config the inventory adds and nobody applied yet is missing, and missing alone fails the run too
+    hosts['hmac-a']['binance_mmp_configs'].append(config('XRPUSDT'))
+    late = run_playbook(hosts, '-e', 'binance_audit_dir=%s' % (tmp_path / 'late'), '-e',
+                        'binance_audit_fail_on_drift=true', path=path, playbook='marketops.mmp.audit_mmp')
+    assert late.rc != 0
+    assert re.search(r'MMP audit: 0 accounts could not be read, 1 underlyings are missing, drift or are frozen',
+                     late.output)
+    report = json.loads((tmp_path / 'late' / 'report.json').read_text())
+    assert report['counts']['missing'] == 1 and report['counts']['drift'] == 0 and report['alarm'] == 1
+    assert [r['underlying'] for r in report['rows'] if r['status'] == 'missing'] == ['XRPUSDT']
 
 
 def test_audit_reports_an_unreadable_account_and_fails(path, emulator, accounts, run_playbook, tmp_path):
