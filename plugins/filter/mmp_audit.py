@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import datetime
 
-from decimal import Decimal, InvalidOperation
-
 from ansible.errors import AnsibleFilterError
+
+from ansible_collections.marketops.mmp.plugins.module_utils.decimals import plain as _plain, same_decimal as _same
 
 STATE_VAR = 'binance_audit_state'
 # Report order and what each status means (for the Markdown legend).
@@ -41,32 +41,6 @@ MMP_FIELDS = ('window_ms', 'frozen_ms', 'qty_limit', 'delta_limit')
 
 def _iso(ms):
     return datetime.datetime.fromtimestamp(ms / 1000.0, tz=datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
-
-
-def _decimal(value):
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        d = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        return None
-    return d if d.is_finite() else None
-
-
-def _same(desired, exchange):
-    a, b = _decimal(desired), _decimal(exchange)
-    return a is not None and b is not None and a == b
-
-
-def _plain(value):
-    """A value as the report shows it: decimals without trailing zeros, the rest as given."""
-    d = _decimal(value)
-    if d is None or isinstance(value, bool):
-        return value
-    text = format(d, 'f')
-    if '.' in text:
-        text = text.rstrip('0').rstrip('.')
-    return text
 
 
 def _desired_configs(hv):

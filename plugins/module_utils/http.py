@@ -474,8 +474,9 @@ class HttpClient:
     endpoints (see the module's docstring).
 
     ``session``, ``sleep``, ``clock`` and ``rand`` are injectable so that tests need no network and no real waiting.
-    ``pacing`` is the venue's policy: ``dict(weight_limit, weight_reserve, ledger)`` (``ledger``: 'auto', the
-    user's ledger for this URL; None, this process only; or a Ledger).
+    Pacing is the venue's policy: ``weight_limit``, ``weight_reserve``, ``weight_ledger`` ('auto': the user's ledger
+    for this URL; None: this process only; or a Ledger) and ``pacing_scope`` (None: the venue counts per IP; else
+    what it counts per, such as an account: each gets its own ledger).
     """
 
     venue_label = None            # 'Binance': in messages
@@ -487,7 +488,7 @@ class HttpClient:
 
     def __init__(self, base_url, timeout=DEFAULT_TIMEOUT, validate_certs=True, ca_path=None, session=None,
                  sleep=None, clock=None, rand=None, user_agent=None, weight_limit=None, weight_reserve=None,
-                 weight_ledger='auto'):
+                 weight_ledger='auto', pacing_scope=None):
         if not HAS_REQUESTS and session is None:
             raise MissingLibrary('requests', self.missing_library_reason)
         self.base_url = check_base_url(base_url, self.example_url, self.credentials)
@@ -510,8 +511,9 @@ class HttpClient:
         self.recoveries = []  # what had to be sent again and why (note_recovery, take_recoveries)
         self.recoveries_dropped = 0
         self.pacer = Pacer(self.base_url, weight_limit, weight_reserve,
-                           ledger=Ledger.for_url(self.base_url) if weight_ledger == 'auto' else weight_ledger,
-                           timeout=self.timeout, clock=self._clock, wait=self._wait, rand=self._rand)
+                           ledger=Ledger.for_url(self.base_url, scope=pacing_scope) if weight_ledger == 'auto'
+                           else weight_ledger, timeout=self.timeout, clock=self._clock, wait=self._wait,
+                           rand=self._rand, scope=pacing_scope)
         self._sent_at = self._received_at = None
 
     def __repr__(self):

@@ -393,6 +393,14 @@ def ledger_directory(base=None):
     return os.path.join(base or tempfile.gettempdir(), 'marketops-mmp-%d' % uid)
 
 
+def ledger_name(base_url, scope=None):
+    """The ledger file's name for ``base_url`` (its scheme, host and port) and ``scope`` (None: per IP)."""
+    parts = urlsplit(base_url)
+    key = hashlib.sha256(('%s://%s:%s%s' % (parts.scheme, (parts.hostname or '').lower(), parts.port,
+                                            '' if scope is None else '#%s' % scope)).encode('utf-8')).hexdigest()[:16]
+    return 'weight-%s.json' % key
+
+
 class Ledger:
     """One JSON file per exchange URL in the user's private directory, used under an exclusive flock.
 
@@ -407,11 +415,10 @@ class Ledger:
         self.problem = None  # why the ledger was last found unusable, for debugging
 
     @classmethod
-    def for_url(cls, base_url, base_dir=None):
-        parts = urlsplit(base_url)
-        key = hashlib.sha256(('%s://%s:%s' % (parts.scheme, (parts.hostname or '').lower(), parts.port))
-                             .encode('utf-8')).hexdigest()[:16]
-        return cls(os.path.join(ledger_directory(base_dir), 'weight-%s.json' % key))
+    def for_url(cls, base_url, base_dir=None, scope=None):
+        """The ledger of ``base_url`` (scheme, host and port), and of ``scope`` within it when the venue counts per
+        scope (an account) rather than per IP."""
+        return cls(os.path.join(ledger_directory(base_dir), ledger_name(base_url, scope)))
 
     def __repr__(self):
         return '<Ledger %s>' % self.path
@@ -530,10 +537,10 @@ def local_state(base_url):
     return _LOCAL.setdefault(base_url, empty_state())
 
 
-def recorded_stop(base_url, ledger='auto', clock=None):
+def recorded_stop(base_url, ledger='auto', clock=None, scope=None):
     """The stop recorded for ``base_url`` that holds now, ``(until, at, status)``, or None: what a watcher checks
     before each poll, without a client (this process's own record counts when the ledger cannot be used)."""
-    return Pacer(base_url.rstrip('/'), None, ledger=ledger, clock=clock).current_stop()
+    return Pacer(base_url.rstrip('/'), None, ledger=ledger, clock=clock, scope=scope).current_stop()
 
 
 class Pacer:
@@ -544,12 +551,13 @@ class Pacer:
     """
 
     def __init__(self, base_url, weight_limit, weight_reserve=None, ledger='auto', timeout=10.0,
-                 clock=None, wait=None, rand=None):
+                 clock=None, wait=None, rand=None, scope=None):
         # weight_limit: the task's cap (None: the exchange's published limit alone; 0: pacing off)
         self.weight_cap = None if weight_limit is None else max(0, int(weight_limit))
         self.explicit_reserve = None if weight_reserve is None else max(0, int(weight_reserve))
-        self.ledger = Ledger.for_url(base_url) if ledger == 'auto' else ledger
-        self.local = local_state(base_url)
+        # scope: None when the venue counts per IP (one ledger per URL), else what it counts per (an account)
+        self.ledger = Ledger.for_url(base_url, scope=scope) if ledger == 'auto' else ledger
+        self.local = local_state(base_url if scope is None else '%s#%s' % (base_url, scope))
         self.timeout = float(timeout)
         self._clock = clock or time.time
         self._wait = wait or (lambda reason, seconds: time.sleep(seconds))

@@ -51,7 +51,7 @@ def private_ledger(monkeypatch, tmp_path):
     """The same for the tests that run the source in this process."""
     from ansible_collections.marketops.mmp.plugins.module_utils import pacing
     for_url = pacing.Ledger.for_url
-    monkeypatch.setattr(pacing.Ledger, 'for_url', lambda url, base_dir=None: for_url(url, base_dir=str(tmp_path)))
+    monkeypatch.setattr(pacing.Ledger, 'for_url', lambda url, base_dir=None, scope=None: for_url(url, base_dir=str(tmp_path), scope=scope))
 
 
 def java_home():

@@ -32,7 +32,7 @@ def private_weight_ledger(monkeypatch, tmp_path, request):
     """
     from ansible_collections.marketops.mmp.plugins.module_utils import http, pacing
     ledger_dir = tmp_path / 'pacing-ledger'
-    monkeypatch.setattr(pacing.Ledger, 'for_url', classmethod(lambda cls, url, base_dir=None: cls(str(ledger_dir / 'ledger.json'))))
+    monkeypatch.setattr(pacing.Ledger, 'for_url', classmethod(lambda cls, url, base_dir=None, scope=None: cls(str(ledger_dir / 'ledger.json'))))
     monkeypatch.setattr(pacing, '_LOCAL', {})
     monkeypatch.setattr(http, '_SESSIONS', {})
     if request.node.get_closest_marker('cold_ledger') is None:

@@ -578,3 +578,14 @@ def test_odd_exchange_headers_are_ignored(headers):
     p.observe(headers, clock.now, clock.now)
     assert p.used_weight is None
     assert p.local['clock'] is None or p.local['clock'][:2] == (-pacing.ASSUMED_OFFSET, pacing.ASSUMED_OFFSET)
+
+
+def test_a_venue_that_counts_per_account_gets_a_ledger_per_account(tmp_path):
+    url = 'https://exchange.example'
+    names = {pacing.ledger_name(url, scope='acct-a'), pacing.ledger_name(url, scope='acct-b'), pacing.ledger_name(url)}
+    assert len(names) == 3 and pacing.ledger_name(url + ':443/x', scope='acct-a') != pacing.ledger_name(url)
+    assert pacing.ledger_name(url, scope='acct-a') == pacing.ledger_name(url.upper().replace('HTTPS', 'https'), 'acct-a')
+    clock = Clock(1000 * MINUTE + 20)
+    Pacer(url, 60, 0, ledger=None, clock=clock, scope='acct-a').record_stop(30, 429)
+    assert pacing.recorded_stop(url, ledger=None, clock=clock, scope='acct-a') is not None
+    assert pacing.recorded_stop(url, ledger=None, clock=clock, scope='acct-b') is None
