@@ -14,7 +14,7 @@ A *venue* (``binance/venue.py``, and one per venue) is an object with:
 - ``name`` ('binance') and ``label`` ('Binance');
 - ``connection_argument_spec()``: its connection and credential options (kept in step with its doc fragment);
 - ``validate_connection(params)``: raises ``ValidationError``; no request;
-- ``client(params, **kwargs)``: a client (an ``http.HttpClient``) built from validated options.
+- ``client(params, **kwargs)``: a client (a ``transport.HttpClient``) built from validated options.
 
 A *core* (one per module) is an object with:
 
@@ -32,7 +32,7 @@ from __future__ import annotations
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.marketops.mmp.plugins.module_utils.errors import MMPError, TaskError, ValidationError
-from ansible_collections.marketops.mmp.plugins.module_utils.http import (
+from ansible_collections.marketops.mmp.plugins.module_utils.transport import (
     HAS_REQUESTS,
     REQUESTS_IMPORT_ERROR,
     check_ca_path,

@@ -29,7 +29,7 @@ from collections import deque
 from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.marketops.mmp.plugins.module_utils.errors import IPBanned, MMPError, RateLimited, redact
-from ansible_collections.marketops.mmp.plugins.module_utils.http import utc
+from ansible_collections.marketops.mmp.plugins.module_utils.transport import utc
 from ansible_collections.marketops.mmp.plugins.module_utils.pacing import later_stop
 
 EVENT_KEY = 'mmp_watch'
@@ -50,6 +50,7 @@ PROBE_WAIT = 0.5                  # seconds between two looks of an account wait
 
 MAX_ACCOUNTS = 1000
 READ_WEIGHT = 1                   # the weight of one underlying's read in a poll
+
 
 class WatchConfigError(ValueError):
     """Bad source arguments. Raised before any request; the message names the argument, never a secret value."""
@@ -165,6 +166,7 @@ def weight_per_minute(interval, reads_per_poll, extra_per_minute=0.0):
 POLL, WAIT, PROBE = 'poll', 'wait', 'probe'
 
 OPEN, STOPPED, PROBING, RESUMING = 'open', 'stopped', 'probing', 'resuming'
+
 
 def stop_of(exc):
     """The stop an exception of the client tells, ``(until, at, status)`` (our clock), or None.

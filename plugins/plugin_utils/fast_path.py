@@ -34,7 +34,7 @@ from ansible.module_utils.errors import UnsupportedError
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.marketops.mmp.plugins.module_utils.http import HAS_REQUESTS, url_secrets
+from ansible_collections.marketops.mmp.plugins.module_utils.transport import HAS_REQUESTS, url_secrets
 from ansible_collections.marketops.mmp.plugins.module_utils.runner import argument_spec, task_result
 
 COLLECTION = 'marketops.mmp'

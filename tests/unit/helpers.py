@@ -232,7 +232,7 @@ def validate_all(params):
     """Every check of a ``binance_mmp`` task before any request: the desired config and the warnings (as the task
     gives them, without the account label). Raises ValidationError."""
     from ansible_collections.marketops.mmp.plugins.module_utils.binance.mmp import MMP
-    from ansible_collections.marketops.mmp.plugins.module_utils.http import insecure_tls_warning
+    from ansible_collections.marketops.mmp.plugins.module_utils.transport import insecure_tls_warning
     from ansible_collections.marketops.mmp.plugins.module_utils.runner import validate_connection_params
     validate_connection_params(MMP.venue, params)
     desired, warnings = MMP.validate(params)

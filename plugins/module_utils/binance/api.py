@@ -5,7 +5,7 @@
 """Binance's options REST API (eapi): signing, endpoints, its error codes, its headers and its rate limit.
 
 The Binance part of the collection's client; the transport, pacing, retries and recoveries are the core's
-(``http.py``, ``pacing.py``):
+(``transport.py``, ``pacing.py``):
 
 - signs requests with an HMAC secret, or with an Ed25519 or RSA private key (through ``cryptography``,
   imported only when such a key is used); the API key travels in ``X-MBX-APIKEY``;
@@ -42,7 +42,7 @@ from ansible_collections.marketops.mmp.plugins.module_utils.errors import (
     register_api_path,
     redact,
 )
-from ansible_collections.marketops.mmp.plugins.module_utils.http import (
+from ansible_collections.marketops.mmp.plugins.module_utils.transport import (
     Answer,
     DEFAULT_TIMEOUT,
     HttpClient,
@@ -82,12 +82,12 @@ register_api_path('/eapi/')  # the query string of an /eapi/ path (a signature) 
 
 
 def check_key_text(option, value, max_len=None):
-    """An API key or HMAC secret's text, checked before anything is sent (``http.check_key_text``)."""
+    """An API key or HMAC secret's text, checked before anything is sent (``transport.check_key_text``)."""
     return _check_key_text(option, value, max_len, VENUE_LABEL)
 
 
 def check_base_url(base_url):
-    """A Binance base URL, normalised (``http.check_base_url``: plain http only to loopback, no userinfo, query or
+    """A Binance base URL, normalised (``transport.check_base_url``: plain http only to loopback, no userinfo, query or
     fragment, none of which a message repeats). Raises ConfigError."""
     return _check_base_url(base_url, DEFAULT_BASE_URL, CREDENTIALS)
 
@@ -149,7 +149,6 @@ def published_weight_limit(data):
         elif interval in minutes:
             found.append(max(1, limit // (num * minutes[interval])))
     return min(found) if found else None
-
 
 
 HINTS = {
@@ -229,7 +228,7 @@ def read_private_key(private_key):
     path = os.path.expanduser(text)
     if not os.path.isfile(path):
         raise ConfigError('private_key is neither PEM text (starting with -----BEGIN) nor a path '
-                                 'to a readable file on the host that runs the task')
+                          'to a readable file on the host that runs the task')
     try:
         with open(path, 'r') as f:
             return f.read()
@@ -245,7 +244,7 @@ def load_private_key_signer(private_key, passphrase=None):
         from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
     except ImportError:
         raise MissingLibrary('cryptography', 'to sign with an Ed25519 or RSA private_key '
-                                    '(install it on the host that runs the task: pip install cryptography)')
+                             '(install it on the host that runs the task: pip install cryptography)')
     password = passphrase.encode('utf-8') if passphrase else None
     try:
         key = load_pem_private_key(pem.encode('utf-8'), password=password)
@@ -257,15 +256,14 @@ def load_private_key_signer(private_key, passphrase=None):
     except Exception as e:  # cryptography raises ValueError or UnsupportedAlgorithm
         if password is not None:
             raise ConfigError('private_key could not be loaded: wrong private_key_passphrase, '
-                                     'or not a PEM private key (%s)' % type(e).__name__)
+                              'or not a PEM private key (%s)' % type(e).__name__)
         raise ConfigError('private_key could not be loaded: not a PEM private key (%s)' % type(e).__name__)
     if isinstance(key, ed25519.Ed25519PrivateKey):
         return Ed25519Signer(key)
     if isinstance(key, rsa.RSAPrivateKey):
         return RsaSigner(key)
     raise ConfigError('private_key is a %s key; Binance accepts Ed25519 and RSA keys (or an HMAC '
-                             'api_secret)' % type(key).__name__.replace('_', '').replace('PrivateKey', ''))
-
+                      'api_secret)' % type(key).__name__.replace('_', '').replace('PrivateKey', ''))
 
 
 def make_signer(api_secret=None, private_key=None, private_key_passphrase=None):
@@ -277,8 +275,6 @@ def make_signer(api_secret=None, private_key=None, private_key_passphrase=None):
             raise ConfigError('private_key_passphrase goes with private_key, not with api_secret')
         return HmacSigner(api_secret)
     return load_private_key_signer(private_key, private_key_passphrase)
-
-
 
 
 # --------------------------------------------------------------------------------------------
@@ -383,7 +379,7 @@ class BinanceOptionsClient(HttpClient):
         return self._http(method, url, body, headers)
 
     def interpret(self, method, path, params, signed, status, headers, text):
-        """What a Binance answer means (``http.Answer``): its HTTP status and its ``{"code", "msg"}``."""
+        """What a Binance answer means (``transport.Answer``): its HTTP status and its ``{"code", "msg"}``."""
         what = '%s %s' % (method, path)
         data, decoded = None, False
         try:
@@ -421,7 +417,7 @@ class BinanceOptionsClient(HttpClient):
         if status == 403 and code is None:
             hint = 'HTTP 403 is a WAF rejection: check the request and the host\'s egress'
         return APIError('%s: HTTP %s, code %s: %s%s' % (what, status, code, exchange_msg or '(no message)',
-                                                         ' (%s)' % hint if hint else ''),
+                                                        ' (%s)' % hint if hint else ''),
                         http_status=status, code=code, exchange_message=exchange_msg)
 
     # -- requests --------------------------------------------------------------------------

@@ -45,7 +45,7 @@ def _countdown_value(raw, underlying):
         raw = int(raw)
     if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= LONG_MAX:
         raise TaskError('the exchange\'s kill-switch answer for %s has countdownTime=%r, not an integer '
-                               'number of milliseconds >= 0' % (underlying, raw), details=dict(underlying=underlying))
+                        'number of milliseconds >= 0' % (underlying, raw), details=dict(underlying=underlying))
     return raw
 
 
@@ -63,28 +63,28 @@ def countdown_from_api(data, underlying):
         entries = []
     else:
         raise TaskError('the exchange answered the kill-switch request for %s with %s, not an object or a '
-                               'list' % (underlying, type(data).__name__), details=dict(underlying=underlying))
+                        'list' % (underlying, type(data).__name__), details=dict(underlying=underlying))
     found = None
     for entry in entries:
         if not isinstance(entry, dict):
             raise TaskError('the exchange\'s kill-switch answer for %s holds %s, not an object'
-                                   % (underlying, type(entry).__name__), details=dict(underlying=underlying))
+                            % (underlying, type(entry).__name__), details=dict(underlying=underlying))
         name = entry.get('underlying')
         countdown = entry.get('countdownTime')
         if name is None or name == '':
             if countdown is None or _countdown_value(countdown, underlying) == 0:
                 continue  # an empty entry: nothing is active
             raise TaskError('the exchange\'s kill-switch answer for %s has countdownTime=%r without an '
-                                   'underlying' % (underlying, countdown), details=dict(underlying=underlying))
+                            'underlying' % (underlying, countdown), details=dict(underlying=underlying))
         if not isinstance(name, str) or not UNDERLYING_RE.match(name):
             raise TaskError('the exchange\'s kill-switch answer for %s names the underlying %r'
-                                   % (underlying, name), details=dict(underlying=underlying))
+                            % (underlying, name), details=dict(underlying=underlying))
         value = 0 if countdown is None else _countdown_value(countdown, underlying)
         if name.upper() != underlying:
             continue
         if found is not None and found != value:
             raise TaskError('the exchange\'s kill-switch answer for %s lists it twice, with %s and %s ms'
-                                   % (underlying, found, value), details=dict(underlying=underlying))
+                            % (underlying, found, value), details=dict(underlying=underlying))
         found = value
     return dict(underlying=underlying, countdown_ms=found or 0)
 
@@ -97,7 +97,7 @@ def read_kill_switch(client, underlying):
         raise
     except MMPError as e:
         raise TaskError('kill-switch %s: %s' % (underlying, e.message), details=dict(underlying=underlying),
-                               http_status=e.http_status, code=e.code, exchange_message=e.exchange_message)
+                        http_status=e.http_status, code=e.code, exchange_message=e.exchange_message)
 
 
 def ensure_kill_switch(client, underlying, countdown_ms, check_mode=False):

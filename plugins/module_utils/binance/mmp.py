@@ -82,7 +82,7 @@ def config_from_api(data, underlying):
     """Normalise an MMP object from the exchange into the collection's keys. Raises ApplyError."""
     if not isinstance(data, dict):
         raise ApplyError('the exchange answered the MMP request for %s with %r, not an MMP object'
-                            % (underlying, type(data).__name__))
+                         % (underlying, type(data).__name__))
     fields = {'window_ms': 'windowTimeInMilliseconds', 'frozen_ms': 'frozenTimeInMilliseconds',
               'qty_limit': 'qtyLimit', 'delta_limit': 'deltaLimit', 'last_trigger_time': 'lastTriggerTime'}
     config = {'underlying': str(data.get('underlying') or underlying).upper()}
@@ -99,7 +99,7 @@ def config_from_api(data, underlying):
             config[key] = int(d) if d is not None else None
     if config['underlying'] != underlying:
         raise ApplyError('asked for the MMP config of %s, the exchange answered for %s'
-                            % (underlying, config['underlying']))
+                         % (underlying, config['underlying']))
     return config
 
 

@@ -13,7 +13,6 @@ from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.marketops.mmp.plugins.module_utils.binance.api import (
     API_KEY_MAX_LEN,
-    CREDENTIALS,
     DEFAULT_BASE_URL,
     DEFAULT_RECV_WINDOW,
     MAX_RECV_WINDOW,
@@ -23,7 +22,7 @@ from ansible_collections.marketops.mmp.plugins.module_utils.binance.api import (
     make_signer,
 )
 from ansible_collections.marketops.mmp.plugins.module_utils.errors import MMPError, ValidationError
-from ansible_collections.marketops.mmp.plugins.module_utils.http import DEFAULT_TIMEOUT
+from ansible_collections.marketops.mmp.plugins.module_utils.transport import DEFAULT_TIMEOUT
 from ansible_collections.marketops.mmp.plugins.module_utils.validation import validate_name
 
 LONG_MAX = 2 ** 63 - 1           # the exchange's LONG parameters

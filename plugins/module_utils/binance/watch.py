@@ -42,12 +42,11 @@ from ansible_collections.marketops.mmp.plugins.module_utils.errors import (
     MMPError,
     RateLimited,
     ResponseError,
-    TaskError,
     TLSError,
     TransportError,
     ValidationError,
 )
-from ansible_collections.marketops.mmp.plugins.module_utils.http import (
+from ansible_collections.marketops.mmp.plugins.module_utils.transport import (
     DEFAULT_TIMEOUT,
     check_ca_path,
     insecure_tls_warning,
@@ -59,15 +58,8 @@ from ansible_collections.marketops.mmp.plugins.module_utils.watch import (
     DEFAULT_ERROR_INTERVAL,
     DEFAULT_INTERVAL,
     DEFAULT_WEIGHT_BUDGET,
-    EVENT_KEY,
     MAX_ACCOUNTS,
     MIN_INTERVAL,
-    OPEN,
-    POLL,
-    PROBE,
-    PROBE_WAIT,
-    STOP_RECHECK,
-    WAIT,
     ErrorThrottle,
     StopGate,
     WatchConfigError,
@@ -95,6 +87,7 @@ SOURCE_KEYS = frozenset(('accounts', 'base_url', 'interval', 'validate_certs', '
 # Errors that say the account as a whole cannot be read: its other underlyings are not asked in that poll.
 
 ACCOUNT_CODES = frozenset((-1021, -1022, -2014, -2015, -1131))
+
 
 def _underlyings(name, value):
     if value is None:

@@ -48,23 +48,28 @@ import asyncio
 import logging
 import os
 import sys
+import types
 
 from concurrent.futures import ThreadPoolExecutor
 
 
 def _import_watch():
-    """The collection's module_utils; when the collections path is not on sys.path (ansible-rulebook does not
-    add it), the one this file was installed in."""
+    """What the source uses of the collection's module_utils: the watcher's shared parts (``watch``) and Binance's
+    watcher (``binance.watch``), as one namespace. When the collections path is not on sys.path (ansible-rulebook does
+    not add it), the copy this file was installed in."""
     try:
-        from ansible_collections.marketops.mmp.plugins.module_utils.binance import watch
+        from ansible_collections.marketops.mmp.plugins.module_utils import watch as core
     except ImportError:
         here = os.path.dirname(os.path.abspath(__file__))
         parts = here.split(os.sep)
         if parts[-7:] != ['ansible_collections', 'marketops', 'mmp', 'extensions', 'eda', 'plugins', 'event_source']:
             raise
         sys.path.append(os.sep.join(parts[:-7]) or os.sep)
-        from ansible_collections.marketops.mmp.plugins.module_utils.binance import watch
-    return watch
+        from ansible_collections.marketops.mmp.plugins.module_utils import watch as core
+    from ansible_collections.marketops.mmp.plugins.module_utils.binance import watch as venue
+    return types.SimpleNamespace(EVENT_KEY=core.EVENT_KEY, make_event=core.make_event, POLL=core.POLL,
+                                 PROBE=core.PROBE, WAIT=core.WAIT, validate_watch_args=venue.validate_watch_args,
+                                 Watcher=venue.Watcher)
 
 
 LOG = logging.getLogger('marketops.mmp.mmp_watch')

@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, unquote
 import pytest
 import requests
 
-from ansible_collections.marketops.mmp.plugins.module_utils import http as http_mod
+from ansible_collections.marketops.mmp.plugins.module_utils import transport as http_mod
 from ansible_collections.marketops.mmp.plugins.module_utils.binance import api as client_mod
 from ansible_collections.marketops.mmp.plugins.module_utils.binance.api import (
     BinanceOptionsClient,

@@ -13,7 +13,7 @@ import pytest
 
 from ansible_collections.marketops.mmp.plugins.module_utils.binance.api import check_base_url, check_key_text
 from ansible_collections.marketops.mmp.plugins.module_utils.errors import ConfigError
-from ansible_collections.marketops.mmp.plugins.module_utils.http import is_loopback_host, url_secrets
+from ansible_collections.marketops.mmp.plugins.module_utils.transport import is_loopback_host, url_secrets
 from ansible_collections.marketops.mmp.plugins.module_utils.errors import ValidationError
 from ansible_collections.marketops.mmp.plugins.module_utils.runner import validate_connection_params
 from ansible_collections.marketops.mmp.plugins.module_utils.binance.modules import CORES
@@ -216,7 +216,7 @@ def test_good_keys_pass():
 def test_private_key_and_passphrase_are_not_checked_as_keys():
     # PEM text has line breaks; a passphrase may hold anything. Both are checked when the key is loaded.
     validate_connection_params(BINANCE, params(api_secret=None, private_key='-----BEGIN PRIVATE KEY-----\nabc\n-----END '
-                                      'PRIVATE KEY-----\n', private_key_passphrase='a phrase\n'))
+                                               'PRIVATE KEY-----\n', private_key_passphrase='a phrase\n'))
 
 
 # --------------------------------------------------------------------------------------------

@@ -80,7 +80,7 @@ def test_exchange_info_is_checked(data):
 
 def test_an_odd_contract_is_skipped_and_named():
     names, skipped = listed_underlyings({'optionContracts': [{'underlying': 'BTCUSDT'}, {'underlying': 'BTC/USDT'},
-                                                            {'underlying': 'ethusdt'}, {'underlying': None}, 'x']})
+                                                             {'underlying': 'ethusdt'}, {'underlying': None}, 'x']})
     assert names == ['BTCUSDT', 'ETHUSDT'] and skipped == ["'BTC/USDT'", 'None']
 
 

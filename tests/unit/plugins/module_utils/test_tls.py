@@ -18,7 +18,7 @@ import urllib3
 
 from cryptography.hazmat.primitives import serialization
 
-from ansible_collections.marketops.mmp.plugins.module_utils import http as http_mod
+from ansible_collections.marketops.mmp.plugins.module_utils import transport as http_mod
 from ansible_collections.marketops.mmp.plugins.module_utils.binance.api import BinanceOptionsClient, HmacSigner
 from ansible_collections.marketops.mmp.plugins.module_utils.errors import (
     ConfigError,
@@ -26,7 +26,7 @@ from ansible_collections.marketops.mmp.plugins.module_utils.errors import (
     TransportError,
     UnknownOutcome,
 )
-from ansible_collections.marketops.mmp.plugins.module_utils.http import (
+from ansible_collections.marketops.mmp.plugins.module_utils.transport import (
     check_ca_path,
     insecure_tls_warning,
     shared_session,

@@ -63,7 +63,7 @@ from ansible_collections.marketops.mmp.plugins.module_utils.errors import (
     UnknownOutcome,
     redact,
 )
-from ansible_collections.marketops.mmp.plugins.module_utils.pacing import ExchangeStop, Ledger, Pacer, header
+from ansible_collections.marketops.mmp.plugins.module_utils.pacing import ExchangeStop, Ledger, Pacer
 
 DEFAULT_TIMEOUT = 10.0
 # Retry budget. Everything is bounded: a run never loops on an unhealthy exchange.
@@ -154,18 +154,18 @@ def check_base_url(base_url, example, credentials='its API credentials'):
     scheme, netloc, path, query, fragment = _URI_RE.match(base_url).groups()
     if netloc and '@' in netloc:
         raise ConfigError('base_url must not carry a user name or password (the part before @): the exchange '
-                                 'authenticates with %s, and a proxy\'s credentials go in HTTPS_PROXY' % credentials)
+                          'authenticates with %s, and a proxy\'s credentials go in HTTPS_PROXY' % credentials)
     if query is not None:
         raise ConfigError('base_url must not carry a query string (the part after ?): give only '
-                                 'scheme://host[:port][/path], such as %s' % example)
+                          'scheme://host[:port][/path], such as %s' % example)
     if fragment is not None:
         raise ConfigError('base_url must not carry a fragment (the part after #): give only '
-                                 'scheme://host[:port][/path], such as %s' % example)
+                          'scheme://host[:port][/path], such as %s' % example)
     shown = _shown_url(scheme, netloc, path)
     if any(c.isspace() or not c.isprintable() for c in base_url):
         raise ConfigError('base_url contains whitespace or a control character (a line break at its end comes '
-                                 'from a YAML block scalar `|`: write it with `|-`); an http(s) URL such as %s is '
-                                 'expected' % example)
+                          'from a YAML block scalar `|`: write it with `|-`); an http(s) URL such as %s is '
+                          'expected' % example)
     if (scheme or '').lower() not in ('http', 'https') or not netloc:
         raise ConfigError('base_url must be an http(s) URL such as %s, got %s' % (example, shown))
     try:
@@ -176,16 +176,16 @@ def check_base_url(base_url, example, credentials='its API credentials'):
         problem = 'port' if 'port' in str(e).lower() else 'host'
     if problem:
         raise ConfigError('base_url is not a valid URL: it has %s'
-                                 % ('a port that is not a number in 0-65535' if problem == 'port' else
-                                    'a host that is not valid (an IPv6 address goes in brackets, such as '
-                                    'http://[::1]:8765)'))
+                          % ('a port that is not a number in 0-65535' if problem == 'port' else
+                             'a host that is not valid (an IPv6 address goes in brackets, such as '
+                             'http://[::1]:8765)'))
     if not parts.hostname:
         raise ConfigError('base_url must be an http(s) URL such as %s, got %s' % (example, shown))
     host = parts.hostname.lower()
     if parts.scheme == 'http' and not is_loopback_host(host):
         raise ConfigError('base_url: plain http is only allowed to a loopback address (127.0.0.0/8, ::1) or '
-                                 'localhost, such as a local emulator; %s is none of them (a host name counts only '
-                                 'when it is exactly localhost): use https' % host)
+                          'localhost, such as a local emulator; %s is none of them (a host name counts only '
+                          'when it is exactly localhost): use https' % host)
     return base_url.rstrip('/')
 
 
@@ -203,16 +203,16 @@ def check_key_text(option, value, max_len=None, venue_label='the exchange'):
         raise ConfigError('%s: is empty' % option)
     if value.endswith(('\n', '\r')):
         raise ConfigError('%s: ends with a newline; a Vault value written as a YAML block scalar `|` keeps one: '
-                                 'write it with `|-`, or strip it (`| trim`)' % option)
+                          'write it with `|-`, or strip it (`| trim`)' % option)
     if any(c in ' \t\n\r\v\f' for c in value):
         where = 'begins or ends with' if value != value.strip() else 'contains'
         raise ConfigError('%s: %s whitespace (a space, tab or line break), which no key has: was it copied with '
-                                 'the text around it?' % (option, where))
+                          'the text around it?' % (option, where))
     if any(not 0x21 <= ord(c) <= 0x7e for c in value):
         kind = 'a non-ASCII character (a typographic quote, a non-breaking space, ...)' \
             if any(ord(c) > 0x7f for c in value) else 'a control character'
         raise ConfigError('%s: contains %s; keys are printable ASCII only, as %s issues them: copy it again '
-                                 'from the exchange' % (option, kind, venue_label))
+                          'from the exchange' % (option, kind, venue_label))
     if max_len is not None and len(value) > max_len:
         raise ConfigError('%s: is longer than %d characters: not a key %s issues' % (option, max_len, venue_label))
     return value
@@ -249,11 +249,11 @@ def check_ca_path(ca_path):
     path = os.path.expanduser(ca_path.strip())
     if not os.path.isfile(path):
         raise ConfigError('ca_path: %s is not a file on the host that runs the task (a CA bundle file in PEM '
-                                 'format is expected)' % path)
+                          'format is expected)' % path)
     try:
         if os.stat(path).st_mode & 0o002:
             raise ConfigError('ca_path: %s is writable by every user, so anyone could make this host trust '
-                                     'them as the exchange; remove the write permission for others' % path)
+                              'them as the exchange; remove the write permission for others' % path)
         with open(path, 'rb') as f:
             head = f.read(CA_PATH_MAX_BYTES)
     except OSError as e:
