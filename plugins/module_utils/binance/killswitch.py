@@ -15,9 +15,9 @@ Nothing here sends heartbeats (``countdownCancelAllHeartBeat``): that is the tra
 from __future__ import annotations
 
 from ansible_collections.marketops.mmp.plugins.module_utils.binance.venue import (
-    BINANCE,
     LONG_MAX,
     UNDERLYING_RE,
+    UnderlyingCore,
     validate_underlying,
 )
 from ansible_collections.marketops.mmp.plugins.module_utils.desired import ensure_state
@@ -134,10 +134,10 @@ def ensure_kill_switch(client, underlying, countdown_ms, check_mode=False):
     return outcome
 
 
-class KillSwitchCore:
+class KillSwitchCore(UnderlyingCore):
     """binance_kill_switch: keep one underlying's auto-cancel countdown as code."""
 
-    venue = BINANCE
+    name = 'kill-switch'
 
     @staticmethod
     def argument_spec():
@@ -147,14 +147,6 @@ class KillSwitchCore:
     def validate(params):
         return dict(underlying=validate_underlying(params.get('underlying')),
                     countdown_ms=validate_countdown(params.get('countdown_ms'))), []
-
-    @staticmethod
-    def what(desired):
-        return 'kill-switch %s' % desired['underlying']
-
-    @staticmethod
-    def error_context(desired):
-        return dict(underlying=desired['underlying'])
 
     @staticmethod
     def run(client, desired, check_mode):

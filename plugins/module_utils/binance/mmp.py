@@ -21,6 +21,7 @@ from ansible_collections.marketops.mmp.plugins.module_utils.binance.venue import
     LONG_MAX,
     UNDERLYING_ALLOWED,
     UNDERLYING_RE,
+    UnderlyingCore,
     validate_underlying,
 )
 from ansible_collections.marketops.mmp.plugins.module_utils.decimals import format_decimal, same_decimal, to_decimal
@@ -257,19 +258,7 @@ def read_mmp_info(client, underlyings=None):
 # The modules' cores (see runner.py)
 # --------------------------------------------------------------------------------------------
 
-class _UnderlyingCore:
-    name = 'MMP'
-    venue = BINANCE
-
-    def what(self, desired):
-        return '%s %s' % (self.name, desired['underlying'])
-
-    @staticmethod
-    def error_context(desired):
-        return dict(underlying=desired['underlying'])
-
-
-class MMPCore(_UnderlyingCore):
+class MMPCore(UnderlyingCore):
     """binance_mmp: make one underlying's MMP config equal to the options."""
 
     @staticmethod
@@ -294,7 +283,7 @@ class MMPCore(_UnderlyingCore):
         return dict(changed=outcome['changed'], config=outcome['config'], diff=outcome['diff'])
 
 
-class MMPResetCore(_UnderlyingCore):
+class MMPResetCore(UnderlyingCore):
     """binance_mmp_reset: reset a frozen underlying."""
 
     name = 'MMP reset'

@@ -107,3 +107,18 @@ class BinanceVenue:
 
 
 BINANCE = BinanceVenue()
+
+
+class UnderlyingCore:
+    """What the cores of Binance's modules about one underlying share: their venue; messages name the underlying,
+    failures carry it."""
+
+    name = 'MMP'
+    venue = BINANCE
+
+    def what(self, desired):
+        return '%s %s' % (self.name, desired['underlying'])
+
+    @staticmethod
+    def error_context(desired):
+        return dict(underlying=desired['underlying'])

@@ -27,24 +27,12 @@ from ansible_collections.marketops.mmp.plugins.module_utils.binance.killswitch i
 from ansible_collections.marketops.mmp.plugins.module_utils.binance.mmp import MMP, MMP_INFO, MMP_RESET
 from ansible_collections.marketops.mmp.plugins.module_utils.pacing import ExchangeStop, Ledger, Pacer
 from ansible_collections.marketops.mmp.tests.unit.helpers import API_KEY, SECRET, answer
+from ansible_collections.marketops.mmp.tests.unit.plugins.module_utils.test_pacing import Clock
 
 URL = 'https://eapi.binance.com'
 BANNED = {'code': -1003, 'msg': 'Way too many requests; IP(1.2.3.4) banned until 1700000000000. Please use the '
                                 'websocket for live updates to avoid bans.'}
 TOO_MANY = {'code': -1003, 'msg': 'Too many requests'}
-
-
-class Clock:
-    def __init__(self, now):
-        self.now = float(now)
-        self.waits = []
-
-    def __call__(self):
-        return self.now
-
-    def wait(self, reason, seconds):
-        self.waits.append((reason, seconds))
-        self.now += seconds
 
 
 def pacer(clock, ledger, limit=None, reserve=None):
