@@ -56,10 +56,30 @@ def venue_cores(venue):
         return {}
 
 
+def venue_packages():
+    """The venue packages beside the core: ``module_utils/<venue>/`` directories that hold a ``modules.py``."""
+    found = []
+    for base in getattr(importlib.import_module(MODULE_UTILS), '__path__', []):
+        try:
+            names = sorted(os.listdir(base))
+        except OSError:
+            continue
+        found += [name for name in names if re.match(r'^[a-z][a-z0-9]*$', name) and name not in found
+                  and os.path.isfile(os.path.join(base, name, 'modules.py'))]
+    return found
+
+
 def core_of(module):
     """The core a module's tasks run (the module and the fast path alike), or None for a name of no venue's module."""
     match = _MODULE_NAME_RE.match(module or '')
     return venue_cores(match.group(1)).get(module) if match else None
+
+
+# Every venue's cores are imported with this file. Ansible's strategy loads the action plugin (and so this file) in
+# its own process before it forks a worker per host and task: the workers find them imported instead of importing
+# (compiling, through the collection loader) a venue's package for every task.
+for _venue in venue_packages():
+    venue_cores(_venue)
 
 
 def module_of(action):
