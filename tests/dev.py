@@ -31,7 +31,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV = os.path.join(ROOT, '.venv')
 TMP = os.path.join(ROOT, '.tmp')
 COLLECTIONS = os.path.join(TMP, 'collections')
-INSTALLED = os.path.join(COLLECTIONS, 'ansible_collections', 'marketops', 'binance')
+INSTALLED = os.path.join(COLLECTIONS, 'ansible_collections', 'marketops', 'mmp')
 REQUIREMENTS = os.path.join(ROOT, 'tests', 'requirements-dev.txt')
 OFFLINE_PIP = os.path.normpath(os.path.join(ROOT, '..', 'shared', 'tools', 'ansible-test-offline-pip'))
 BIN = os.path.join(VENV, 'Scripts' if os.name == 'nt' else 'bin')
@@ -80,14 +80,14 @@ def env_for_tests():
     env['ANSIBLE_COLLECTIONS_PATH'] = COLLECTIONS
     env['PYTHONPATH'] = COLLECTIONS
     env['ANSIBLE_NOCOLOR'] = '1'
-    env['MARKETOPS_BINANCE_SOURCE'] = ROOT  # for tests that need the checkout itself (galaxy.yml)
+    env['MARKETOPS_MMP_SOURCE'] = ROOT  # for tests that need the checkout itself (galaxy.yml)
     env.pop('PYTHONHOME', None)
     return env
 
 
 def install_collection():
     """Install the collection from the working tree, as a user would from a checkout."""
-    say('installing marketops.binance from the working tree into %s' % os.path.relpath(COLLECTIONS, ROOT))
+    say('installing marketops.mmp from the working tree into %s' % os.path.relpath(COLLECTIONS, ROOT))
     if os.path.isdir(INSTALLED):
         shutil.rmtree(INSTALLED)
     run([tool('ansible-galaxy'), 'collection', 'install', '--force', '-p', COLLECTIONS, ROOT],
@@ -175,12 +175,12 @@ def cmd_docs():
     env.pop('PYTHONPATH', None)
     say('HTML docs into %s' % os.path.relpath(docs, ROOT))
     run([tool('antsibull-docs'), 'sphinx-init', '--use-current', '--squash-hierarchy', '--dest-dir', docs,
-         'marketops.binance'], env=env)
+         'marketops.mmp'], env=env)
     # What build.sh does, with this checkout's tools (sphinx-init's requirements.txt is not installed: the pinned
     # antsibull-docs, Sphinx and sphinx-ansible-theme of tests/requirements-dev.txt are).
     rst = os.path.join(docs, 'rst')
     run([tool('antsibull-docs'), 'collection', '--use-current', '--squash-hierarchy', '--dest-dir', rst,
-         'marketops.binance'], env=env)
+         'marketops.mmp'], env=env)
     warnings = os.path.join(docs, 'sphinx-warnings.txt')
     run([tool('sphinx-build'), '-M', 'html', rst, os.path.join(docs, 'build'), '-c', docs, '-q', '-w', warnings],
         env=env)

@@ -91,7 +91,7 @@ class Row:
         self.venv = os.path.join(VENVS, '%s-py%s' % (self.name, controller))
         self.scratch = os.path.join(SCRATCH, self.name)
         self.collections = os.path.join(self.scratch, 'collections')
-        self.installed = os.path.join(self.collections, 'ansible_collections', 'marketops', 'binance')
+        self.installed = os.path.join(self.collections, 'ansible_collections', 'marketops', 'mmp')
 
 
 def read_matrix(path=MATRIX_FILE):
@@ -257,7 +257,7 @@ def base_env(row):
     # rows running in parallel never build the same one at once. pip keeps the user's cache.
     env['PIP_CACHE_DIR'] = env.get('PIP_CACHE_DIR') or os.path.join(os.path.expanduser('~'), '.cache', 'pip')
     env['HOME'] = os.path.join(row.venv, 'home')
-    env['MARKETOPS_BINANCE_SOURCE'] = ROOT
+    env['MARKETOPS_MMP_SOURCE'] = ROOT
     return env
 
 

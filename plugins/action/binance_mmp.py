@@ -1,17 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, marketops infrastructure team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Action plugin for binance_mmp: the controller fast path, shared by every module (plugins/plugin_utils/fast_path.py)."""
+"""The action plugin of every module of the collection (meta/runtime.yml routes the others to it): the controller fast
+path (plugins/plugin_utils/fast_path.py)."""
 
 from __future__ import annotations
 
-from ansible_collections.marketops.binance.plugins.plugin_utils.fast_path import (
-    FastPathAction,
-    apply_env_fallbacks,
-    connection_environment,
-)
-
-__all__ = ['ActionModule', 'apply_env_fallbacks', 'connection_environment']
+from ansible_collections.marketops.mmp.plugins.plugin_utils.fast_path import FastPathAction
 
 
 class ActionModule(FastPathAction):

@@ -11,10 +11,10 @@ class ModuleDocFragment:
 options: {}
 attributes:
   action_group:
-    description: Use C(group/marketops.binance.binance) in C(module_defaults) to set the credentials once.
+    description: Use C(group/marketops.mmp.binance) in C(module_defaults) to set the credentials once.
     support: full
     membership:
-      - marketops.binance.binance
+      - marketops.mmp.binance
 '''
 
     # For modules that only read: check mode changes nothing, and there is no diff.

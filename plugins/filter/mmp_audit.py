@@ -6,6 +6,7 @@
 ``mmp_audit_report`` compares, for every audited account host, what ``binance_mmp_info`` read (registered as
 ``binance_audit_state``) with the inventory's desired state (``binance_mmp_defaults`` + ``binance_mmp_configs``,
 ``kill_switch_ms`` included) and returns the report: a count per status and one row per account and underlying.
+An underlying the inventory wants and the exchange has not configured is ``missing``, not ``drift``.
 Runs on the controller, once, after every account was read.
 """
 
@@ -13,15 +14,18 @@ from __future__ import annotations
 
 import datetime
 
-from decimal import Decimal, InvalidOperation
-
 from ansible.errors import AnsibleFilterError
+
+from ansible_collections.marketops.mmp.plugins.module_utils.decimals import plain as _plain, same_decimal as _same
 
 STATE_VAR = 'binance_audit_state'
 # Report order and what each status means (for the Markdown legend).
 STATUSES = (
     ('in_sync', 'in sync', 'the exchange holds the inventory\'s config'),
-    ('drift', 'drift', 'a field differs from the inventory (which fields, desired and exchange values)'),
+    ('missing', 'missing', 'the inventory has an MMP config that the exchange does not have (not configured there, or '
+                           'the exchange does not list the underlying); the desired config is shown'),
+    ('drift', 'drift', 'the exchange has an MMP config, but a field differs from the inventory (which fields, desired '
+                       'and exchange values); a kill-switch countdown that differs is drift too'),
     ('frozen', 'frozen', 'MMP triggered and quoting is frozen (until a time, or until a manual reset)'),
     ('triggered', 'triggered', 'MMP triggered earlier and has thawed; in sync otherwise'),
     ('not_configured', 'not configured', 'neither the inventory nor the exchange has an MMP config or a kill-switch'),
@@ -29,39 +33,14 @@ STATUSES = (
     ('error', 'error', 'the account could not be read'),
 )
 LABELS = dict((key, label) for key, label, dummy in STATUSES)
-# The statuses binance_audit_fail_on_drift fails on (error always fails the run).
-ALARM = ('drift', 'frozen')
+# The statuses binance_audit_fail_on_drift fails on (error always fails the run). A missing config leaves the
+# underlying without MMP at all, which is at least as dangerous as one that drifts.
+ALARM = ('missing', 'drift', 'frozen')
 MMP_FIELDS = ('window_ms', 'frozen_ms', 'qty_limit', 'delta_limit')
 
 
 def _iso(ms):
     return datetime.datetime.fromtimestamp(ms / 1000.0, tz=datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
-
-
-def _decimal(value):
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        d = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        return None
-    return d if d.is_finite() else None
-
-
-def _same(desired, exchange):
-    a, b = _decimal(desired), _decimal(exchange)
-    return a is not None and b is not None and a == b
-
-
-def _plain(value):
-    """A value as the report shows it: decimals without trailing zeros, the rest as given."""
-    d = _decimal(value)
-    if d is None or isinstance(value, bool):
-        return value
-    text = format(d, 'f')
-    if '.' in text:
-        text = text.rstrip('0').rstrip('.')
-    return text
 
 
 def _desired_configs(hv):
@@ -80,29 +59,39 @@ def _desired_configs(hv):
     return out
 
 
+def _differences(desired, exchange, fields):
+    return [dict(field=f, desired=_plain(desired.get(f)), exchange=exchange.get(f))
+            for f in fields if not _same(desired.get(f), exchange.get(f))]
+
+
 def _row(account, underlying, desired, mmp, kill_switch):
+    """One report row. The MMP config decides the status; the kill-switch only ever adds drift (0 is "off", a value
+    the inventory may want, so the exchange cannot be "missing" a kill-switch)."""
     row = dict(account=account, underlying=underlying, status=None, detail='', drift=[],
                desired=None, exchange=None)
     if desired is not None:
         row['desired'] = dict((k, _plain(desired[k])) for k in MMP_FIELDS + ('kill_switch_ms',) if k in desired)
-    if mmp is not None:
-        row['exchange'] = dict(mmp, kill_switch_ms=(kill_switch or {}).get('countdown_ms', 0))
     if mmp is None:
-        row['status'] = 'drift'
-        row['detail'] = 'the exchange did not list this underlying'
+        row['status'] = 'missing'
+        row['detail'] = 'the exchange does not list this underlying (delisted, or a typo in the inventory?)'
         return row
+    row['exchange'] = dict(mmp, kill_switch_ms=(kill_switch or {}).get('countdown_ms', 0))
+    kill_fields = ('kill_switch_ms',) if desired is not None and 'kill_switch_ms' in desired else ()
+    # binance_mmp_info: configured is window_ms > 0; an underlying never configured reads as zeros.
+    # Missing: its MMP fields are not compared (nothing to compare with), its kill-switch still is.
+    missing = desired is not None and not mmp.get('configured')
     if desired is not None:
-        fields = MMP_FIELDS + (('kill_switch_ms',) if 'kill_switch_ms' in desired else ())
-        for field in fields:
-            want, have = desired.get(field), row['exchange'].get(field)
-            if not _same(want, have):
-                row['drift'].append(dict(field=field, desired=_plain(want), exchange=have))
+        row['drift'] = _differences(desired, row['exchange'], kill_fields if missing else MMP_FIELDS + kill_fields)
     details = []
     if mmp.get('frozen'):
         row['status'] = 'frozen'
         until = mmp.get('frozen_until')
         details.append('frozen until %s' % _iso(until) if until else 'frozen until a manual reset')
         details.append('triggered at %s' % _iso(mmp['last_trigger_time']))
+    if missing:
+        row['status'] = row['status'] or 'missing'
+        details.append('not configured on the exchange; inventory: ' + ', '.join(
+            '%s %s' % (k, row['desired'][k]) for k in MMP_FIELDS if k in row['desired']))
     if row['drift']:
         row['status'] = row['status'] or 'drift'
         details.append('drift: ' + ', '.join('%s desired %s, exchange %s' % (d['field'], d['desired'], d['exchange'])

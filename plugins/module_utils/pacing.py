@@ -2,10 +2,11 @@
 # Copyright: (c) 2026, marketops infrastructure team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Pacing of requests under Binance's per-IP request weight, and the ledger shared on one controller.
+"""Pacing of requests under a venue's request weight limit, and the ledger shared on one controller. No venue named.
 
-Binance counts request weight per IP in fixed windows of one minute of *its* clock and answers 429
-(then bans the IP with 418) when a minute's weight crosses the limit. Every worker of a run (forked
+The policy: the venue counts request weight per scope (Binance: per IP; a venue that counts per account gives
+each account its own ledger) in fixed windows of one minute of *its* clock, answers 429 when a minute's
+weight crosses the limit, then bans (Binance: 418). Every worker of a run (forked
 fast-path workers, module processes) sends from the same IP, so they coordinate here:
 
 - **Claims before sending.** A request is sent only after its weight was claimed, atomically under an
@@ -21,7 +22,7 @@ fast-path workers, module processes) sends from the same IP, so they coordinate 
   minute is never assumed to have begun before it surely has. Until the clock is known (first request
   of a controller, or after ``CLOCK_MAX_AGE`` of silence) one worker at a time sends a request to learn
   it, the others wait for its answer.
-- **Upward correction.** ``X-MBX-USED-WEIGHT-1M`` is the weight the whole IP used in the exchange's
+- **Upward correction.** The used weight the venue reports (Binance: a header) is the weight the whole IP used in the exchange's
   minute of the answer's ``Date``; a minute's count is raised to it (other systems behind the IP), never
   lowered.
 - **Retry-After** of a 429 is written to the ledger so that every worker holds back.
@@ -34,7 +35,7 @@ fast-path workers, module processes) sends from the same IP, so they coordinate 
   and kept in the ledger (``rate_limit``); ``DEFAULT_WEIGHT_LIMIT`` when it cannot be read.
 
 The ledger is one small JSON file per exchange URL in a private directory of the user
-(``<tmp>/marketops-binance-<uid>/``, created 0700). A directory or file owned by someone else, writable
+(``<tmp>/marketops-mmp-<uid>/``, created 0700). A directory or file owned by someone else, writable
 by group or others, a link, anything but a regular file, a lock that cannot be taken within
 ``LOCK_TIMEOUT``: the ledger is not used, and pacing relies on this process's own view (its own claims
 and the exchange's headers); ``Pacer.ledger_problem`` says why, and the task warns about it. Every value
@@ -81,12 +82,11 @@ PROBE_POLL = 0.05              # seconds between looks at the ledger while anoth
 MAX_LEDGER_BYTES = 65536
 MAX_MINUTES = 8                # minute entries kept in a ledger
 MAX_USED_HEADER = 10 ** 9
-DEFAULT_WEIGHT_LIMIT = 2400    # Binance's documented REQUEST_WEIGHT per IP and minute, when its own cannot be read
+DEFAULT_WEIGHT_LIMIT = 2400    # the limit when none is published or given (a venue's client gives its own)
 MAX_PUBLISHED_LIMIT = 10 ** 7    # a published (or recorded) limit above this is not believed
 LIMIT_MAX_AGE = 3600.0         # seconds a published limit is used before it is read again
 LIMIT_RETRY = 300.0            # seconds before a limit that could not be read is tried again (DEFAULT_WEIGHT_LIMIT meanwhile)
 MAX_STOP = 3 * 86400.0         # seconds: the exchange's longest ban; a recorded stop further ahead is not believed
-DEFAULT_BAN = 120.0            # seconds of a 418 that says neither Retry-After nor until when (Binance's shortest ban)
 DEFAULT_STOP_429 = 60.0        # seconds of a 429 given up on without a Retry-After (the rest of a minute at most)
 STOP_STATUSES = (418, 429)
 
@@ -390,7 +390,15 @@ class LedgerUnavailable(Exception):
 
 def ledger_directory(base=None):
     uid = os.getuid() if hasattr(os, 'getuid') else 0
-    return os.path.join(base or tempfile.gettempdir(), 'marketops-binance-%d' % uid)
+    return os.path.join(base or tempfile.gettempdir(), 'marketops-mmp-%d' % uid)
+
+
+def ledger_name(base_url, scope=None):
+    """The ledger file's name for ``base_url`` (its scheme, host and port) and ``scope`` (None: per IP)."""
+    parts = urlsplit(base_url)
+    key = hashlib.sha256(('%s://%s:%s%s' % (parts.scheme, (parts.hostname or '').lower(), parts.port,
+                                            '' if scope is None else '#%s' % scope)).encode('utf-8')).hexdigest()[:16]
+    return 'weight-%s.json' % key
 
 
 class Ledger:
@@ -407,11 +415,10 @@ class Ledger:
         self.problem = None  # why the ledger was last found unusable, for debugging
 
     @classmethod
-    def for_url(cls, base_url, base_dir=None):
-        parts = urlsplit(base_url)
-        key = hashlib.sha256(('%s://%s:%s' % (parts.scheme, (parts.hostname or '').lower(), parts.port))
-                             .encode('utf-8')).hexdigest()[:16]
-        return cls(os.path.join(ledger_directory(base_dir), 'weight-%s.json' % key))
+    def for_url(cls, base_url, base_dir=None, scope=None):
+        """The ledger of ``base_url`` (scheme, host and port), and of ``scope`` within it when the venue counts per
+        scope (an account) rather than per IP."""
+        return cls(os.path.join(ledger_directory(base_dir), ledger_name(base_url, scope)))
 
     def __repr__(self):
         return '<Ledger %s>' % self.path
@@ -530,10 +537,10 @@ def local_state(base_url):
     return _LOCAL.setdefault(base_url, empty_state())
 
 
-def recorded_stop(base_url, ledger='auto', clock=None):
+def recorded_stop(base_url, ledger='auto', clock=None, scope=None):
     """The stop recorded for ``base_url`` that holds now, ``(until, at, status)``, or None: what a watcher checks
     before each poll, without a client (this process's own record counts when the ledger cannot be used)."""
-    return Pacer(base_url.rstrip('/'), None, ledger=ledger, clock=clock).current_stop()
+    return Pacer(base_url.rstrip('/'), None, ledger=ledger, clock=clock, scope=scope).current_stop()
 
 
 class Pacer:
@@ -544,17 +551,18 @@ class Pacer:
     """
 
     def __init__(self, base_url, weight_limit, weight_reserve=None, ledger='auto', timeout=10.0,
-                 clock=None, wait=None, rand=None):
+                 clock=None, wait=None, rand=None, scope=None):
         # weight_limit: the task's cap (None: the exchange's published limit alone; 0: pacing off)
         self.weight_cap = None if weight_limit is None else max(0, int(weight_limit))
         self.explicit_reserve = None if weight_reserve is None else max(0, int(weight_reserve))
-        self.ledger = Ledger.for_url(base_url) if ledger == 'auto' else ledger
-        self.local = local_state(base_url)
+        # scope: None when the venue counts per IP (one ledger per URL), else what it counts per (an account)
+        self.ledger = Ledger.for_url(base_url, scope=scope) if ledger == 'auto' else ledger
+        self.local = local_state(base_url if scope is None else '%s#%s' % (base_url, scope))
         self.timeout = float(timeout)
         self._clock = clock or time.time
         self._wait = wait or (lambda reason, seconds: time.sleep(seconds))
         self._rand = rand or random.random
-        self.used_weight = None  # the last X-MBX-USED-WEIGHT-1M seen
+        self.used_weight = None  # the last used weight the venue reported
         self.gave_up = 0  # requests sent after MAX_PACING_WAIT without room
         self._probing = False
         self._held_until = 0.0  # the end of the Retry-After this client waits for itself
@@ -784,8 +792,8 @@ class Pacer:
 
     # -- after an answer -------------------------------------------------------------------
 
-    def observe(self, headers, sent_at=None, received_at=None, weight=1, stop=None):
-        """Learn the exchange's clock (Date) and the IP's used weight (X-MBX-USED-WEIGHT-1M).
+    def observe(self, headers, sent_at=None, received_at=None, weight=1, stop=None, used=None):
+        """Learn the exchange's clock (Date) and the used weight the venue reported (``used``: its header, parsed).
 
         ``stop``: ``(seconds, status)`` when the answer said to stop (a 418), recorded in the same transaction that
         ends a clock probe, so that no worker sends between the two."""
@@ -796,7 +804,7 @@ class Pacer:
         sent_at = received_at if _number(sent_at) is None or sent_at > received_at else sent_at
         self._rtt = received_at - sent_at
         date = parse_date(header(headers, 'Date'), received_at)
-        used = parse_used(header(headers, 'X-MBX-USED-WEIGHT-1M'))
+        used = used if isinstance(used, int) and not isinstance(used, bool) and 0 <= used <= MAX_USED_HEADER else None
         if used is not None:
             self.used_weight = used
         observed = None
@@ -843,7 +851,7 @@ class Pacer:
 
     @staticmethod
     def _minute_of_used(date, clock, sent_at, received_at, now):
-        """The exchange minute X-MBX-USED-WEIGHT-1M speaks of, when it is certain."""
+        """The exchange minute a reported used weight speaks of, when it is certain."""
         if date is not None:
             # Date's second fixes the minute, unless the weight was counted a moment before a new minute
             # began: in a minute's first two seconds the header is not attributed.
@@ -881,7 +889,7 @@ class Pacer:
         return (clock[0] + clock[1]) / 2
 
     def known_time_offset_ms(self):
-        """The time offset an earlier /eapi/v1/time synchronisation found (any worker), or None."""
+        """The time offset an earlier synchronisation with the venue's clock found (any worker), or None."""
         def change(state, shared, now):
             return False, state['sync'][0] if state['sync'] else None
         try:

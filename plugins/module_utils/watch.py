@@ -2,19 +2,17 @@
 # Copyright: (c) 2026, marketops infrastructure team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Watching MMP: the logic behind the ``marketops.binance.mmp_watch`` event source. Plain Python, no asyncio.
+"""Watching MMP, whatever the venue: the pieces behind the ``marketops.mmp.mmp_watch`` event source that are the
+same for every venue. Plain Python, no asyncio; no venue named here (a venue's watcher: ``binance/watch.py``).
 
-- ``validate_watch_args()`` checks the source's arguments before any request;
-- ``mmp_events()`` is the state machine: the previous state of an underlying, the exchange's new answer
-  and the exchange's clock give the new state and the events (``triggered``, ``thawed``);
+- ``make_event()``: one event, with the keys every event carries;
 - ``ErrorThrottle`` decides when an ``error`` event is due: once per change of state, then at most every
-  ``error_interval`` seconds, and ``recovered`` once when the account can be read again;
+  ``error_interval`` seconds, and ``recovered`` once when the account can be read again; ``describe_error()``;
 - ``poll_interval()`` stretches the interval so that the watcher's request weight stays within its budget;
-- ``AccountWatch`` polls one account with the collection's client (signing, retries, pacing) and returns
-  events; ``UnderlyingCatalog`` caches the exchange's list of underlyings;
 - ``StopGate`` decides, before every poll of every account, whether it may poll: not while a stop (a ban, a 429
   not retried) recorded in the pacing ledger holds; after it, one probe request, then the accounts spread over
-  the interval. ``Watcher`` ties them together for the event source, which awaits what it decides.
+  the interval;
+- the argument checks every venue's watcher uses (``WatchConfigError``).
 
 Events never hold a secret: only the account's name, the underlying, the normalised MMP config and error
 messages built by the client, which redacts them.
@@ -23,7 +21,6 @@ messages built by the client, which redacts them.
 from __future__ import annotations
 
 import math
-import os
 import threading
 import time
 
@@ -31,64 +28,33 @@ from collections import deque
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
-from ansible_collections.marketops.binance.plugins.module_utils.client import (
-    API_KEY_MAX_LEN,
-    BinanceAPIError,
-    BinanceConfigError,
-    BinanceError,
-    BinanceIPBanned,
-    BinanceRateLimited,
-    BinanceTLSError,
-    BinanceTransportError,
-    DEFAULT_BASE_URL,
-    DEFAULT_RECV_WINDOW,
-    DEFAULT_TIMEOUT,
-    DEFAULT_WEIGHT_LIMIT,
-    check_base_url,
-    check_ca_path,
-    check_key_text,
-    insecure_tls_warning,
-    pacing_ledger_warning,
-    redact,
-    utc,
-)
-from ansible_collections.marketops.binance.plugins.module_utils.mmp import (
-    MMPValidationError,
-    UNDERLYING_RE,
-    client_from_params,
-    config_from_api,
-    mmp_status,
-    validate_connection_params,
-)
-from ansible_collections.marketops.binance.plugins.module_utils.pacing import later_stop, recorded_stop
+from ansible_collections.marketops.mmp.plugins.module_utils.errors import IPBanned, MMPError, RateLimited, redact
+from ansible_collections.marketops.mmp.plugins.module_utils.transport import utc
+from ansible_collections.marketops.mmp.plugins.module_utils.pacing import later_stop
 
 EVENT_KEY = 'mmp_watch'
-DEFAULT_INTERVAL = 10
-MIN_INTERVAL = 1
-DEFAULT_WEIGHT_BUDGET = 600
-DEFAULT_ERROR_INTERVAL = 300
-UNDERLYINGS_REFRESH = 3600.0      # seconds between two reads of exchangeInfo
-MMP_READ_WEIGHT = 1               # GET /eapi/v1/mmp
-EXCHANGE_INFO_WEIGHT = 1          # GET /eapi/v1/exchangeInfo
-STOP_RECHECK = 60.0               # seconds: the longest wait while a stop holds; the ledger is read again after it
-STOP_MIN_WAIT = 0.05              # seconds: the shortest wait (a timer that fires a little early never spins)
-PROBE_WAIT = 0.5                  # seconds between two looks of an account waiting for the probe's answer
-MAX_ACCOUNTS = 1000
 
-ACCOUNT_KEYS = frozenset(('name', 'api_key', 'api_secret', 'private_key', 'private_key_passphrase', 'underlyings'))
-SOURCE_KEYS = frozenset(('accounts', 'base_url', 'interval', 'validate_certs', 'ca_path', 'recv_window', 'timeout',
-                         'weight_budget', 'error_interval'))
-# Errors that say the account as a whole cannot be read: its other underlyings are not asked in that poll.
-ACCOUNT_CODES = frozenset((-1021, -1022, -2014, -2015, -1131))
+DEFAULT_INTERVAL = 10
+
+MIN_INTERVAL = 1
+
+DEFAULT_WEIGHT_BUDGET = 600
+
+DEFAULT_ERROR_INTERVAL = 300
+
+STOP_RECHECK = 60.0               # seconds: the longest wait while a stop holds; the ledger is read again after it
+
+STOP_MIN_WAIT = 0.05              # seconds: the shortest wait (a timer that fires a little early never spins)
+
+PROBE_WAIT = 0.5                  # seconds between two looks of an account waiting for the probe's answer
+
+MAX_ACCOUNTS = 1000
+READ_WEIGHT = 1                   # the weight of one underlying's read in a poll
 
 
 class WatchConfigError(ValueError):
     """Bad source arguments. Raised before any request; the message names the argument, never a secret value."""
 
-
-# --------------------------------------------------------------------------------------------
-# Arguments
-# --------------------------------------------------------------------------------------------
 
 def _number(name, value, low, high, integer=False):
     if isinstance(value, str):
@@ -116,108 +82,10 @@ def _text(name, value):
     return value
 
 
-def _underlyings(name, value):
-    if value is None:
-        return None
-    if not isinstance(value, list) or not value:
-        raise WatchConfigError('%s: got %r; a non-empty list such as [BTCUSDT, ETHUSDT], or omit it to watch every '
-                               'underlying the exchange lists' % (name, value))
-    out = []
-    for item in value:
-        if not isinstance(item, str) or not UNDERLYING_RE.match(item.strip()):
-            raise WatchConfigError('%s: got %r; letters and digits only (1 to 32), such as BTCUSDT' % (name, item))
-        item = item.strip().upper()
-        if item not in out:
-            out.append(item)
-    return out
-
-
-def validate_watch_args(args, environ=None):
-    """Check the event source's arguments and return them normalised. Raises WatchConfigError; makes no request.
-
-    ``environ`` (default ``os.environ``) supplies ``BINANCE_EAPI_URL`` when ``base_url`` is not set.
-    """
-    environ = os.environ if environ is None else environ
-    if not isinstance(args, dict):
-        raise WatchConfigError('the arguments of marketops.binance.mmp_watch must be a mapping')
-    unknown = sorted(k for k in args if k not in SOURCE_KEYS and not str(k).startswith('eda_'))
-    if unknown:
-        raise WatchConfigError('unknown argument(s): %s; known: %s' % (', '.join(map(str, unknown)),
-                                                                       ', '.join(sorted(SOURCE_KEYS))))
-    base_url = args.get('base_url') or environ.get('BINANCE_EAPI_URL') or DEFAULT_BASE_URL
-    try:
-        check_base_url(base_url)  # the modules' rules and messages: never the URL's userinfo, query or fragment
-    except BinanceError as e:
-        raise WatchConfigError(e.message)
-    settings = dict(
-        base_url=base_url,
-        interval=_number('interval', args.get('interval', DEFAULT_INTERVAL), MIN_INTERVAL, 86400),
-        validate_certs=_bool('validate_certs', args.get('validate_certs', True)),
-        ca_path=None,
-        recv_window=_number('recv_window', args.get('recv_window', DEFAULT_RECV_WINDOW), 1, 59999, integer=True),
-        timeout=_number('timeout', args.get('timeout', DEFAULT_TIMEOUT), 0.001, 300),
-        weight_budget=_number('weight_budget', args.get('weight_budget', DEFAULT_WEIGHT_BUDGET), 1,
-                              DEFAULT_WEIGHT_LIMIT, integer=True),
-        error_interval=_number('error_interval', args.get('error_interval', DEFAULT_ERROR_INTERVAL), 1, 86400),
-    )
-    if args.get('ca_path') is not None:
-        try:
-            settings['ca_path'] = check_ca_path(args['ca_path'])
-        except BinanceError as e:
-            raise WatchConfigError(e.message)
-    insecure = insecure_tls_warning(base_url, settings['validate_certs'])
-    settings['warnings'] = [insecure] if insecure else []
-    accounts = args.get('accounts')
-    if not isinstance(accounts, list) or not accounts or len(accounts) > MAX_ACCOUNTS:
-        raise WatchConfigError('accounts: a list of 1 to %d accounts, each {name, api_key, api_secret or private_key '
-                               '(+ private_key_passphrase), underlyings}' % MAX_ACCOUNTS)
-    settings['accounts'] = []
-    names = set()
-    for index, account in enumerate(accounts):
-        where = 'accounts[%d]' % index
-        if not isinstance(account, dict):
-            raise WatchConfigError('%s: a mapping {name, api_key, api_secret or private_key, underlyings}' % where)
-        unknown = sorted(str(k) for k in account if k not in ACCOUNT_KEYS)
-        if unknown:
-            raise WatchConfigError('%s: unknown key(s) %s; known: %s' % (where, ', '.join(unknown),
-                                                                         ', '.join(sorted(ACCOUNT_KEYS))))
-        name = _text(where + '.name', account.get('name')).strip()
-        if name in names:
-            raise WatchConfigError('%s.name: %r is used twice; each account needs its own name' % (where, name))
-        names.add(name)
-        where = 'accounts[%d] (%s)' % (index, name)
-        try:
-            api_key = check_key_text(where + '.api_key', account.get('api_key'), API_KEY_MAX_LEN)
-        except BinanceError as e:
-            raise WatchConfigError(e.message)
-        params = dict(api_key=api_key, api_secret=account.get('api_secret'), private_key=account.get('private_key'),
-                      private_key_passphrase=account.get('private_key_passphrase'), base_url=base_url,
-                      recv_window=settings['recv_window'], timeout=settings['timeout'],
-                      validate_certs=settings['validate_certs'], ca_path=settings['ca_path'],
-                      weight_limit=None, weight_reserve=None)
-        for key in ('api_secret', 'private_key', 'private_key_passphrase'):
-            if params[key] is not None and not isinstance(params[key], str):
-                raise WatchConfigError('%s.%s: must be a string' % (where, key))
-        try:
-            validate_connection_params(params)
-        except MMPValidationError as e:
-            raise WatchConfigError('%s.%s' % (where, e))
-        if params['private_key_passphrase'] and not params['private_key']:
-            raise WatchConfigError('%s.private_key_passphrase: goes with private_key, not with api_secret' % where)
-        params['name'] = name
-        params['underlyings'] = _underlyings(where + '.underlyings', account.get('underlyings'))
-        settings['accounts'].append(params)
-    return settings
-
-
-# --------------------------------------------------------------------------------------------
-# The state machine
-# --------------------------------------------------------------------------------------------
-
-def make_event(kind, account, underlying, config=None, now_ms=None, **extra):
+def make_event(kind, account, underlying, config=None, now_ms=None, status_of=None, **extra):
     """One event (the value under ``mmp_watch``) with the keys every event carries."""
     config = dict(config) if config else None
-    status = mmp_status(config, now_ms) if config and now_ms is not None else None
+    status = status_of(config, now_ms) if config and now_ms is not None and status_of is not None else None
     event = dict(type=kind, account=account, underlying=underlying, initial=False,
                  last_trigger_time=config.get('last_trigger_time') if config else None,
                  frozen=status['frozen'] if status else None,
@@ -228,85 +96,18 @@ def make_event(kind, account, underlying, config=None, now_ms=None, **extra):
     return event
 
 
-def mmp_events(previous, config, now_ms, account, since_ms=None):
-    """Previous state + the exchange's new answer + the exchange's clock -> (new state, events).
-
-    ``previous`` is None before the first answer for this underlying (start-up), else what this function
-    returned last time: ``{last_trigger_time, frozen, frozen_until, config}``. ``config`` is what
-    ``config_from_api()`` returns; ``now_ms`` is the exchange's clock in milliseconds. ``since_ms`` is when the
-    watch of this account began: a first answer whose trigger is later than that (the account could not be
-    read at first) is a new trigger, not an initial one.
-
-    - ``triggered`` when ``last_trigger_time`` moves forward; at start-up, for an underlying already frozen
-      (``initial: true``). A trigger whose freeze has already ended when it is seen (a short ``frozen_ms``)
-      gives ``triggered`` then ``thawed``, so that every ``triggered`` is followed by one ``thawed``.
-    - ``thawed`` when an underlying this function reported frozen is no longer frozen: its frozen time
-      passed (``reason: expired``), ``last_trigger_time`` went back (``reason: reset``: a manual reset), or
-      its ``frozen_ms`` changed (``reason: frozen_ms_changed``). ``frozen_until`` is then the time the
-      freeze was planned to end (null for a freeze until a reset).
-    - a ``last_trigger_time`` that goes back never produces ``triggered`` again for the same trigger.
-    """
-    underlying = config['underlying']
-    last = config.get('last_trigger_time') or 0
-    status = mmp_status(config, now_ms)
-    state = dict(last_trigger_time=last, frozen=status['frozen'], frozen_until=status['frozen_until'],
-                 config=dict(config))
-    events = []
-    if previous is None and since_ms is not None and last > since_ms:
-        previous = dict(last_trigger_time=0, frozen=False, frozen_until=None, config=None)
-    if previous is None:
-        if status['frozen']:
-            events.append(make_event('triggered', account, underlying, config, now_ms, initial=True,
-                                     previous_trigger_time=None))
-        return state, events
-
-    seen = previous.get('last_trigger_time') or 0
-    if last > seen:
-        events.append(make_event('triggered', account, underlying, config, now_ms, previous_trigger_time=seen))
-        if not status['frozen']:
-            events.append(make_event('thawed', account, underlying, config, now_ms, reason='expired',
-                                     frozen_until=last + (config.get('frozen_ms') or 0)))
-        return state, events
-
-    # No new trigger: keep the highest trigger time seen, so that an answer going back and forth
-    # (replicas that disagree) never reports the same trigger twice.
-    state['last_trigger_time'] = max(seen, last)
-    if previous.get('frozen') and not status['frozen']:
-        if last < seen:
-            reason = 'reset'
-        elif (config.get('frozen_ms') or 0) != ((previous.get('config') or {}).get('frozen_ms') or 0):
-            reason = 'frozen_ms_changed'
-        else:
-            reason = 'expired'
-        events.append(make_event('thawed', account, underlying, config, now_ms, reason=reason,
-                                 frozen_until=previous.get('frozen_until')))
-    elif not previous.get('frozen') and status['frozen']:
-        # Frozen again without a new trigger (frozen_ms changed to 0 after an old trigger): the exchange does
-        # not re-freeze an old trigger, so this is not reported, and no thawed follows either.
-        state['frozen'], state['frozen_until'] = False, None
-    return state, events
-
-
-# --------------------------------------------------------------------------------------------
-# Errors
-# --------------------------------------------------------------------------------------------
-
-def describe_error(exc):
+def describe_error(exc, venue_label='', underlying_scope=None):
     """What an event says of an exception: ``(scope, details)``; scope is 'account' or 'underlying'.
 
-    BinanceError messages are built by the client and redacted there; anything else is reported by its
-    class name only.
+    ``underlying_scope(exc)`` (the venue's) says whether an MMPError concerns one underlying only (else: the whole
+    account). MMPError messages are built by the clients and redacted there; anything else is reported by its class
+    name only. ``kind`` is the error's kind with the venue's label (``APIError``).
     """
-    if isinstance(exc, BinanceError):
-        details = dict(kind=type(exc).__name__, message=redact(exc.message), code=exc.code,
+    if isinstance(exc, MMPError):
+        details = dict(kind=exc.kind(venue_label), message=redact(exc.message), code=exc.code,
                        http_status=exc.http_status)
-        underlying_scope = (isinstance(exc, BinanceAPIError) and exc.code not in ACCOUNT_CODES
-                            and exc.http_status not in (401, 403)) or type(exc).__name__ in ('BinanceResponseError',
-                                                                                             'MMPApplyError')
-        if isinstance(exc, (BinanceTransportError, BinanceIPBanned, BinanceRateLimited, BinanceConfigError,
-                            BinanceTLSError)):
-            underlying_scope = False
-        return ('underlying' if underlying_scope else 'account'), details
+        scope = 'underlying' if underlying_scope is not None and underlying_scope(exc) else 'account'
+        return scope, details
     return 'account', dict(kind=type(exc).__name__, message='unexpected %s while reading the MMP state'
                            % type(exc).__name__, code=None, http_status=None)
 
@@ -345,10 +146,6 @@ class ErrorThrottle:
         return [k for k in self.failing if k[0] == account]
 
 
-# --------------------------------------------------------------------------------------------
-# Request weight
-# --------------------------------------------------------------------------------------------
-
 def poll_interval(interval, reads_per_poll, budget, extra_per_minute=0.0):
     """The interval between polls: ``interval``, stretched so that the reads stay within ``budget`` per minute.
 
@@ -356,266 +153,32 @@ def poll_interval(interval, reads_per_poll, budget, extra_per_minute=0.0):
     the other requests (exchangeInfo refreshes). Returns (seconds, stretched).
     """
     room = max(budget - extra_per_minute, 1e-9)
-    needed = reads_per_poll * MMP_READ_WEIGHT * 60.0 / room
+    needed = reads_per_poll * READ_WEIGHT * 60.0 / room
     if needed > interval:
         return needed, True
     return float(interval), False
 
 
 def weight_per_minute(interval, reads_per_poll, extra_per_minute=0.0):
-    return reads_per_poll * MMP_READ_WEIGHT * 60.0 / interval + extra_per_minute
+    return reads_per_poll * READ_WEIGHT * 60.0 / interval + extra_per_minute
 
-
-# --------------------------------------------------------------------------------------------
-# Polling (blocking; the event source runs it in threads)
-# --------------------------------------------------------------------------------------------
-
-class UnderlyingCatalog:
-    """Every underlying the exchange lists (``exchangeInfo.optionContracts[].underlying``), read rarely."""
-
-    def __init__(self, refresh=UNDERLYINGS_REFRESH, clock=time.monotonic):
-        self.refresh = refresh
-        self._clock = clock
-        self._lock = threading.Lock()
-        self.underlyings = None
-        self.read_at = None
-        self.reads = 0
-
-    def get(self, client):
-        """The cached list; read through ``client`` when missing or older than ``refresh``. Raises BinanceError
-        only when no list was ever read (a failed refresh keeps the old one)."""
-        with self._lock:
-            now = self._clock()
-            if self.underlyings is not None and now - self.read_at < self.refresh:
-                return self.underlyings
-            try:
-                self.reads += 1
-                data = client.exchange_info()
-                contracts = data.get('optionContracts') if isinstance(data, dict) else None
-                if not isinstance(contracts, list):
-                    raise BinanceError('GET /eapi/v1/exchangeInfo answered without optionContracts')
-                found = []
-                for contract in contracts:
-                    value = contract.get('underlying') if isinstance(contract, dict) else None
-                    if isinstance(value, str) and UNDERLYING_RE.match(value) and value.upper() not in found:
-                        found.append(value.upper())
-                if not found:
-                    raise BinanceError('GET /eapi/v1/exchangeInfo lists no underlying')
-            except BinanceError:
-                if self.underlyings is None:
-                    raise
-                self.read_at = now  # keep the old list; try again after another refresh period
-                return self.underlyings
-            self.underlyings, self.read_at = sorted(found), now
-            return self.underlyings
-
-
-class AccountWatch:
-    """One account: its client, the state of each underlying, its error throttle.
-
-    ``poll()`` is blocking (run it in a thread) and returns the events of one poll. One account is never
-    polled by two threads at once.
-    """
-
-    def __init__(self, params, client_factory, catalog, error_interval=DEFAULT_ERROR_INTERVAL, clock=time.monotonic,
-                 index=0):
-        self.name = params['name']
-        self.underlyings = params['underlyings']
-        self.index = index  # its place among the source's accounts (polls resume spread in that order)
-        self._params = params
-        self._client_factory = client_factory
-        self._catalog = catalog
-        self._clock = clock
-        self.client = None
-        self.states = {}
-        self.errors = ErrorThrottle(error_interval)
-        self.stop = None  # set by poll(): the stop its client met, ``(until, at, status)``, or None
-        self.started_ms = None  # the exchange's clock when this account's watch began
-
-    def ensure_client(self):
-        """The account's client, built through its factory when it has none yet."""
-        if self.client is None:
-            self.client = self._client_factory(self._params)
-        return self.client
-
-    def watched(self):
-        """The underlyings this account's next poll reads (None: not known before exchangeInfo was read)."""
-        return self.underlyings if self.underlyings is not None else self._catalog.underlyings
-
-    def _error(self, events, underlying, exc, now_ms):
-        scope, details = describe_error(exc)
-        key = (self.name, underlying if scope == 'underlying' else None)
-        due = self.errors.failure(key, details, self._clock())
-        if due is not None:
-            known = (self.states.get(underlying) or {}).get('config') if underlying else None
-            events.append(make_event('error', self.name, underlying, known, now_ms if known else None,
-                                     scope=scope, error=due))
-        stop = stop_of(exc)
-        if stop is not None:
-            self.stop = later_stop(self.stop, stop)
-        return scope
-
-    def _recovered(self, events, underlying, now_ms):
-        for key in ((self.name, None), (self.name, underlying)):
-            back = self.errors.success(key, self._clock())
-            if back is not None:
-                state = self.states.get(underlying) or {}
-                events.append(make_event('recovered', self.name, key[1], state.get('config') if key[1] else None,
-                                         now_ms if key[1] else None, **back))
-
-    def poll(self):
-        events = []
-        self.stop = None
-        try:
-            self.ensure_client()
-            if self.started_ms is None:
-                self.started_ms = self.client.server_now_ms()
-            underlyings = self.underlyings if self.underlyings is not None else self._catalog.get(self.client)
-        except Exception as exc:  # pylint: disable=broad-except
-            self._error(events, None, exc, None)
-            return events
-        for gone in set(self.states) - set(underlyings):
-            del self.states[gone]
-        for underlying in underlyings:
-            try:
-                answer = self.client.get_mmp(underlying)
-                now_ms = self.client.server_now_ms()
-                config = config_from_api(answer, underlying)
-            except Exception as exc:  # pylint: disable=broad-except
-                if self._error(events, underlying, exc, self.client.server_now_ms()) == 'account':
-                    break  # the others would fail the same way: spare the weight
-                continue
-            self._recovered(events, underlying, now_ms)
-            self.states[underlying], found = mmp_events(self.states.get(underlying), config, now_ms, self.name,
-                                                        since_ms=self.started_ms)
-            events.extend(found)
-        return events
-
-
-def client_factory(user_agent='marketops.binance mmp_watch'):
-    """A function building one account's client from its validated params (TLS settings included)."""
-    def build(params):
-        return client_from_params(params, user_agent=user_agent)
-    return build
-
-
-class Watcher:
-    """Every account of one event source, the shared list of underlyings, the interval and the stop gate.
-
-    The event loop's thread calls ``interval_now()``; ``before_poll()``, ``probe()`` and ``poll()`` run in worker
-    threads (they may read the pacing ledger, or send requests). ``read_stop`` (default: ``pacing.recorded_stop``
-    for the source's ``base_url``) and ``wall_clock`` (epoch seconds, the clock stops are recorded in) are
-    injectable for tests.
-    """
-
-    def __init__(self, settings, build_client=None, clock=time.monotonic, refresh=UNDERLYINGS_REFRESH, read_stop=None,
-                 wall_clock=time.time):
-        self.settings = settings
-        self.catalog = UnderlyingCatalog(refresh=refresh, clock=clock)
-        build_client = build_client or client_factory()
-        self.accounts = [AccountWatch(params, build_client, self.catalog, settings['error_interval'], clock, index)
-                         for index, params in enumerate(settings['accounts'])]
-        if read_stop is None:
-            # the client's own key for its base URL (check_base_url): this process's record counts without a ledger
-            base_url = settings['base_url'].rstrip('/')
-
-            def read_stop():
-                return recorded_stop(base_url, clock=wall_clock)
-        self.gate = StopGate(len(self.accounts), read_stop, clock=wall_clock)
-        self._reported = (float(settings['interval']), False)
-        self._unpaced_reported = False
-
-    def reads_per_poll(self):
-        return sum(len(account.watched() or ()) for account in self.accounts)
-
-    def extra_per_minute(self):
-        if any(account.underlyings is None for account in self.accounts):
-            return EXCHANGE_INFO_WEIGHT * 60.0 / self.catalog.refresh
-        return 0.0
-
-    def interval_now(self):
-        """(seconds between two polls of an account, a message to report once or None)."""
-        reads, extra = self.reads_per_poll(), self.extra_per_minute()
-        interval, stretched = poll_interval(self.settings['interval'], reads, self.settings['weight_budget'], extra)
-        interval = round(interval, 3)
-        message = None
-        if (interval, stretched) != self._reported and (stretched or self._reported[1]):
-            message = dict(interval=interval, requested_interval=self.settings['interval'], stretched=stretched,
-                           reads_per_poll=reads, weight_budget=self.settings['weight_budget'],
-                           weight_per_minute=round(weight_per_minute(interval, reads, extra), 1))
-        self._reported = (interval, stretched)
-        return interval, message
-
-    def unpaced_warning(self, account):
-        """Once per watcher: the warning that the account's client paced without the shared ledger, or None."""
-        if self._unpaced_reported:
-            return None
-        warning = pacing_ledger_warning(account.client)
-        self._unpaced_reported = warning is not None
-        return warning
-
-    @staticmethod
-    def recoveries(account):
-        """What the account's client had to send again (a timeout, a 5xx, a 429, -1021) since the last call, and why."""
-        take = getattr(account.client, 'take_recoveries', None)
-        return take() if take is not None else []
-
-    @property
-    def current_interval(self):
-        """The interval last computed by ``interval_now()`` (seconds)."""
-        return self._reported[0]
-
-    def before_poll(self, account):
-        """What ``account`` does before its poll: ``(POLL, 0)``, ``(WAIT, seconds)`` then ask again, or ``(PROBE, 0)``:
-        call ``probe(account)``, then ask again."""
-        return self.gate.before_poll(account.index)
-
-    def probe(self, account):
-        """The one request after a stop: the exchange's time (unsigned, weight 1), through ``account``'s client (built
-        when it has none yet). Returns the exception it failed with, or None; the gate learns the outcome."""
-        error = None
-        try:
-            account.ensure_client().probe()
-        except Exception as exc:  # pylint: disable=broad-except
-            error = exc
-        finally:
-            self.gate.after_probe(error, self.current_interval)
-        return error
-
-    def poll(self, account):
-        """One poll of ``account`` (its events); a stop its client met holds the other accounts at once."""
-        events = account.poll()
-        if account.stop is not None:
-            self.gate.note(account.stop)
-        return events
-
-    def take_notices(self):
-        """What the gate has to say since the last call: ``(message, info event)`` per stop and per resume."""
-        out = []
-        while self.gate.notices:
-            out.append(self.gate.notices.popleft())
-        return out
-
-
-# --------------------------------------------------------------------------------------------
-# Stops: a ban (HTTP 418) or a 429 the client gave up on, recorded in the pacing ledger
-# --------------------------------------------------------------------------------------------
 
 POLL, WAIT, PROBE = 'poll', 'wait', 'probe'
+
 OPEN, STOPPED, PROBING, RESUMING = 'open', 'stopped', 'probing', 'resuming'
 
 
 def stop_of(exc):
     """The stop an exception of the client tells, ``(until, at, status)`` (our clock), or None.
 
-    BinanceIPBanned / BinanceRateLimited carry ``until`` when a 418 was received, a 429 was given up on (both recorded
+    IPBanned / RateLimited carry ``until`` when a 418 was received, a 429 was given up on (both recorded
     in the ledger), or a recorded stop refused the request (``sent`` False)."""
     until = getattr(exc, 'until', None)
-    if not isinstance(exc, (BinanceIPBanned, BinanceRateLimited)) or not isinstance(until, (int, float)):
+    if not isinstance(exc, (IPBanned, RateLimited)) or not isinstance(until, (int, float)):
         return None
     at = getattr(exc, 'recorded_at', None)
     return (float(until), float(at) if isinstance(at, (int, float)) else float(until),
-            418 if isinstance(exc, BinanceIPBanned) else 429)
+            418 if isinstance(exc, IPBanned) else 429)
 
 
 def _ms(seconds):
@@ -637,7 +200,8 @@ class StopGate:
     are in (epoch seconds). Thread-safe. ``notices`` holds ``(message, info event)``: one per stop, one per resume.
     """
 
-    def __init__(self, count, read_stop, clock=time.time, recheck=STOP_RECHECK):
+    def __init__(self, count, read_stop, clock=time.time, recheck=STOP_RECHECK, venue_label='', probe_request='',
+                 describe=describe_error):
         self.count = max(1, count)
         self._read_stop = read_stop
         self._clock = clock
@@ -651,6 +215,9 @@ class StopGate:
         self._resumed = set()    # accounts that polled since the resume
         self._announced = None
         self.notices = deque()
+        self.venue_label = venue_label
+        self.probe_request = probe_request
+        self.describe = describe
 
     def _read(self, now):
         """The stop that holds at ``now``, or None."""
@@ -669,7 +236,7 @@ class StopGate:
         self._resumed = set()
         if stop != self._announced:
             self._announced = stop
-            self.notices.append(stop_notice(stop, now))
+            self.notices.append(stop_notice(stop, now, self.venue_label, self.probe_request))
 
     def before_poll(self, index):
         """What account ``index`` does now: ``(POLL, 0)``, ``(WAIT, seconds)`` or ``(PROBE, 0)`` (it alone)."""
@@ -716,22 +283,22 @@ class StopGate:
                 return
             ended = self.stop
             self.state, self.resumed_at, self.spread, self._resumed = RESUMING, now, float(spread), set()
-            self.notices.append(resume_notice(ended, error, now, self.spread, self.count))
+            self.notices.append(resume_notice(ended, error, now, self.spread, self.count, self.describe))
 
 
-def stop_notice(stop, now):
+def stop_notice(stop, now, venue_label, probe_request):
     """The warning and the ``info`` event of a stop: until when, for how long, which status."""
     until, at, status = stop
     seconds = max(0, int(math.ceil(until - now)))
     kind = 'banned this IP (HTTP 418)' if status == 418 else 'rate-limited this IP (HTTP 429, not retried)'
-    message = ('no request to the exchange until %s (%d s): Binance %s, recorded at %s; no account polls until '
-               'then, then one request (GET /eapi/v1/time) probes the exchange before polling resumes'
-               % (utc(until), seconds, kind, utc(at)))
+    message = ('no request to the exchange until %s (%d s): %s %s, recorded at %s; no account polls until '
+               'then, then one request (%s) probes the exchange before polling resumes'
+               % (utc(until), seconds, venue_label, kind, utc(at), probe_request))
     return message, make_event('info', None, None, reason='exchange_stop', status=status, until=_ms(until),
                                recorded_at=_ms(at), seconds=seconds)
 
 
-def resume_notice(stop, error, now, spread, count):
+def resume_notice(stop, error, now, spread, count, describe):
     """The warning and the ``info`` event of polling resumed after ``stop`` (None when not known)."""
     status, until = (stop[2], _ms(stop[0])) if stop else (None, None)
     spread_text = 'the %d accounts spread over %g s' % (count, round(spread, 3)) if count > 1 else 'the account'
@@ -740,7 +307,7 @@ def resume_notice(stop, error, now, spread, count):
                    % (' until %s' % utc(stop[0]) if stop else '', spread_text))
         probe, details = 'answered', None
     else:
-        details = describe_error(error)[1]
+        details = describe(error)[1]
         message = ('the probe after the stop%s failed (%s): polling resumes, %s; the polls report what fails'
                    % (' until %s' % utc(stop[0]) if stop else '', details['message'], spread_text))
         probe = 'failed'

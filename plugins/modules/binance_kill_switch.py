@@ -27,8 +27,8 @@ description:
 author:
   - marketops infrastructure team (@marketops)
 extends_documentation_fragment:
-  - marketops.binance.auth
-  - marketops.binance.attributes
+  - marketops.mmp.binance
+  - marketops.mmp.attributes
 attributes:
   check_mode:
     support: full
@@ -50,7 +50,7 @@ options:
     type: int
     required: true
 seealso:
-  - module: marketops.binance.binance_mmp_info
+  - module: marketops.mmp.binance_mmp_info
   - name: Binance options auto-cancel endpoints
     description: The exchange's documentation of countdownCancelAll and its heartbeat.
     link: https://developers.binance.com/docs/derivatives/option/trade
@@ -58,7 +58,7 @@ seealso:
 
 EXAMPLES = r'''
 - name: Turn the BTCUSDT kill-switch off
-  marketops.binance.binance_kill_switch:
+  marketops.mmp.binance_kill_switch:
     underlying: BTCUSDT
     countdown_ms: 0
     account: "{{ inventory_hostname }}"
@@ -66,7 +66,7 @@ EXAMPLES = r'''
     api_secret: "{{ binance_api_secret }}"
 
 - name: Arm a 30 s kill-switch on ETHUSDT (the trading system must send heartbeats)
-  marketops.binance.binance_kill_switch:
+  marketops.mmp.binance_kill_switch:
     underlying: ETHUSDT
     countdown_ms: 30000
 '''
@@ -105,12 +105,14 @@ used_weight:
   sample: 2
 '''
 
-from ansible_collections.marketops.binance.plugins.module_utils.common import run_module
-from ansible_collections.marketops.binance.plugins.module_utils.killswitch import KILL_SWITCH as CORE
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.marketops.mmp.plugins.module_utils.binance.killswitch import KILL_SWITCH as CORE
+from ansible_collections.marketops.mmp.plugins.module_utils.runner import argument_spec, run_module
 
 
 def main():
-    run_module(CORE)
+    run_module(AnsibleModule(argument_spec=argument_spec(CORE), supports_check_mode=True), CORE)
 
 
 if __name__ == '__main__':

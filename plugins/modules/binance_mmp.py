@@ -24,8 +24,8 @@ description:
 author:
   - marketops infrastructure team (@marketops)
 extends_documentation_fragment:
-  - marketops.binance.auth
-  - marketops.binance.attributes
+  - marketops.mmp.binance
+  - marketops.mmp.attributes
 attributes:
   check_mode:
     support: full
@@ -64,21 +64,21 @@ options:
     required: true
 notes:
   - "Put the credentials in Ansible Vault and set them once for a play with C(module_defaults:
-    group/marketops.binance.binance: ...)."
+    group/marketops.mmp.binance: ...)."
   - What the exchange answers for an underlying that was never configured is not documented; an answer
     with zero values is treated as a config that differs from any valid request.
 seealso:
   - name: Binance options MMP API
     description: The exchange's documentation of the MMP endpoints.
     link: https://developers.binance.com/docs/derivatives/option/market-maker-endpoints
-  - module: marketops.binance.binance_mmp_info
-  - module: marketops.binance.binance_mmp_reset
-  - module: marketops.binance.binance_kill_switch
+  - module: marketops.mmp.binance_mmp_info
+  - module: marketops.mmp.binance_mmp_reset
+  - module: marketops.mmp.binance_kill_switch
 '''
 
 EXAMPLES = r'''
 - name: Set the BTCUSDT MMP config of one account
-  marketops.binance.binance_mmp:
+  marketops.mmp.binance_mmp:
     underlying: BTCUSDT
     window_ms: 3000
     frozen_ms: 300000
@@ -89,12 +89,12 @@ EXAMPLES = r'''
 
 - name: Credentials set once for a block, an Ed25519 key from a file, several underlyings
   module_defaults:
-    group/marketops.binance.binance:
+    group/marketops.mmp.binance:
       api_key: "{{ binance_api_key }}"
       private_key: "{{ binance_private_key_path }}"
   block:
     - name: Apply the MMP configs
-      marketops.binance.binance_mmp:
+      marketops.mmp.binance_mmp:
         underlying: "{{ item.underlying }}"
         window_ms: "{{ item.window_ms }}"
         frozen_ms: "{{ item.frozen_ms }}"
@@ -106,7 +106,7 @@ EXAMPLES = r'''
       delegate_to: localhost
 
 - name: See what would change, without writing (run with --check --diff)
-  marketops.binance.binance_mmp:
+  marketops.mmp.binance_mmp:
     underlying: ethusdt
     window_ms: 5000
     frozen_ms: 0
@@ -168,12 +168,14 @@ used_weight:
   sample: 2
 '''
 
-from ansible_collections.marketops.binance.plugins.module_utils.common import run_module
-from ansible_collections.marketops.binance.plugins.module_utils.mmp import MMP as CORE
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.marketops.mmp.plugins.module_utils.binance.mmp import MMP as CORE
+from ansible_collections.marketops.mmp.plugins.module_utils.runner import argument_spec, run_module
 
 
 def main():
-    run_module(CORE)
+    run_module(AnsibleModule(argument_spec=argument_spec(CORE), supports_check_mode=True), CORE)
 
 
 if __name__ == '__main__':

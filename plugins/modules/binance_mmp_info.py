@@ -20,9 +20,9 @@ description:
 author:
   - marketops infrastructure team (@marketops)
 extends_documentation_fragment:
-  - marketops.binance.auth
-  - marketops.binance.attributes
-  - marketops.binance.attributes.info_module
+  - marketops.mmp.binance
+  - marketops.mmp.attributes
+  - marketops.mmp.attributes.info_module
 options:
   underlyings:
     description:
@@ -40,14 +40,14 @@ notes:
   - Whether a reset clears C(lastTriggerTime) is not documented. If the exchange keeps it, an underlying with
     C(frozen_ms=0) keeps reading as frozen after a reset.
 seealso:
-  - module: marketops.binance.binance_mmp
-  - module: marketops.binance.binance_mmp_reset
-  - module: marketops.binance.binance_kill_switch
+  - module: marketops.mmp.binance_mmp
+  - module: marketops.mmp.binance_mmp_reset
+  - module: marketops.mmp.binance_kill_switch
 '''
 
 EXAMPLES = r'''
 - name: Read the MMP state of every underlying the exchange lists
-  marketops.binance.binance_mmp_info:
+  marketops.mmp.binance_mmp_info:
     account: "{{ inventory_hostname }}"
     api_key: "{{ binance_api_key }}"
     api_secret: "{{ binance_api_secret }}"
@@ -58,7 +58,7 @@ EXAMPLES = r'''
     msg: "{{ state.mmp | selectattr('frozen') | map(attribute='underlying') | list }}"
 
 - name: Read two underlyings only
-  marketops.binance.binance_mmp_info:
+  marketops.mmp.binance_mmp_info:
     underlyings: [BTCUSDT, ETHUSDT]
     api_key: "{{ binance_api_key }}"
     private_key: "{{ binance_private_key }}"
@@ -69,7 +69,7 @@ RETURN = r'''
 mmp:
   description:
     - One entry per underlying, in the order read; an empty list when there is none.
-    - The config keys are those of the C(config) of M(marketops.binance.binance_mmp); the derived keys are
+    - The config keys are those of the C(config) of M(marketops.mmp.binance_mmp); the derived keys are
       computed by the module from them and the exchange's clock.
   returned: success
   type: list
@@ -142,12 +142,14 @@ used_weight:
   sample: 13
 '''
 
-from ansible_collections.marketops.binance.plugins.module_utils.common import run_module
-from ansible_collections.marketops.binance.plugins.module_utils.mmp import MMP_INFO as CORE
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.marketops.mmp.plugins.module_utils.binance.mmp import MMP_INFO as CORE
+from ansible_collections.marketops.mmp.plugins.module_utils.runner import argument_spec, run_module
 
 
 def main():
-    run_module(CORE)
+    run_module(AnsibleModule(argument_spec=argument_spec(CORE), supports_check_mode=True), CORE)
 
 
 if __name__ == '__main__':

@@ -23,8 +23,8 @@ description:
 author:
   - marketops infrastructure team (@marketops)
 extends_documentation_fragment:
-  - marketops.binance.auth
-  - marketops.binance.attributes
+  - marketops.mmp.binance
+  - marketops.mmp.attributes
 attributes:
   check_mode:
     support: full
@@ -52,13 +52,13 @@ options:
     type: bool
     default: true
 seealso:
-  - module: marketops.binance.binance_mmp_info
-  - module: marketops.binance.binance_mmp
+  - module: marketops.mmp.binance_mmp_info
+  - module: marketops.mmp.binance_mmp
 '''
 
 EXAMPLES = r'''
 - name: Reset BTCUSDT if MMP froze it
-  marketops.binance.binance_mmp_reset:
+  marketops.mmp.binance_mmp_reset:
     underlying: BTCUSDT
     account: "{{ inventory_hostname }}"
     api_key: "{{ binance_api_key }}"
@@ -66,7 +66,7 @@ EXAMPLES = r'''
   register: reset
 
 - name: See what would be reset, without sending anything
-  marketops.binance.binance_mmp_reset:
+  marketops.mmp.binance_mmp_reset:
     underlying: ETHUSDT
   check_mode: true
 '''
@@ -74,7 +74,7 @@ EXAMPLES = r'''
 RETURN = r'''
 config:
   description:
-    - The MMP config after the task, with the keys of the C(config) of M(marketops.binance.binance_mmp). After a
+    - The MMP config after the task, with the keys of the C(config) of M(marketops.mmp.binance_mmp). After a
       reset, the exchange's answer to it. In check mode, or when nothing was sent, the config read.
   returned: success
   type: dict
@@ -127,12 +127,14 @@ used_weight:
   sample: 2
 '''
 
-from ansible_collections.marketops.binance.plugins.module_utils.common import run_module
-from ansible_collections.marketops.binance.plugins.module_utils.mmp import MMP_RESET as CORE
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.marketops.mmp.plugins.module_utils.binance.mmp import MMP_RESET as CORE
+from ansible_collections.marketops.mmp.plugins.module_utils.runner import argument_spec, run_module
 
 
 def main():
-    run_module(CORE)
+    run_module(AnsibleModule(argument_spec=argument_spec(CORE), supports_check_mode=True), CORE)
 
 
 if __name__ == '__main__':

@@ -1,17 +1,19 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, marketops infrastructure team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The controller fast path shared by every module of the collection (one implementation, many action plugins).
+"""The controller fast path shared by every module of the collection, of every venue (one implementation).
 
-Each module's action plugin (plugins/action/<module>.py) is a subclass of ``FastPathAction`` with nothing of
-its own: the module is found from ``self._task.action``. When the task runs on the controller (a ``local``
+Every module's tasks are handled by one action plugin (a ``FastPathAction`` with nothing of its own, in
+``plugins/action/``; ``meta/runtime.yml`` routes the other modules to it): the module is found from
+``self._task.action``, and its core from the venue package its name begins with (``<venue>_<name>`` ->
+``module_utils/<venue>/modules.py``'s ``CORES``). When the task runs on the controller (a ``local``
 connection, which includes ``delegate_to: localhost``),
 the work is done here, in the worker process, with the same module_utils code, argument spec,
 validation, check and diff mode, warnings and secret masking as the module, without packaging and
 starting the module in a new interpreter for every task item (about 20 times cheaper).
 
 When the task runs anywhere else (for example delegated to a whitelisted egress host), when the variable
-``marketops_binance_fast_path`` is false, for an ``async:`` task, or for a module this file does not know,
+``marketops_mmp_fast_path`` is false, for an ``async:`` task, or for a module this file does not know,
 the module is executed as usual.
 """
 
@@ -19,7 +21,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import os
+import re
 
 from ansible import constants as C
 from ansible.errors import AnsibleError
@@ -30,37 +34,65 @@ from ansible.module_utils.errors import UnsupportedError
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.marketops.binance.plugins.module_utils.client import HAS_REQUESTS, url_secrets
-from ansible_collections.marketops.binance.plugins.module_utils.common import argument_spec, task_result
-from ansible_collections.marketops.binance.plugins.module_utils.killswitch import KILL_SWITCH
-from ansible_collections.marketops.binance.plugins.module_utils.mmp import MMP, MMP_INFO, MMP_RESET
+from ansible_collections.marketops.mmp.plugins.module_utils.transport import HAS_REQUESTS, url_secrets
+from ansible_collections.marketops.mmp.plugins.module_utils.runner import argument_spec, task_result
 
-COLLECTION = 'marketops.binance'
-FAST_PATH_VAR = 'marketops_binance_fast_path'
+COLLECTION = 'marketops.mmp'
+FAST_PATH_VAR = 'marketops_mmp_fast_path'
 # What requests reads from the environment to connect: proxies and CA bundles. The module sees them in the task's
 # ``environment:``; the fast path sets them in its own process while the task runs, so that both paths agree.
 CONNECTION_ENV = tuple(v for name in ('https_proxy', 'http_proxy', 'all_proxy', 'no_proxy')
                        for v in (name, name.upper())) + ('REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE')
-# module short name -> its core (plugins/module_utils/common.py); the module's main() runs the same core
-CORES = {
-    'binance_mmp': MMP,
-    'binance_mmp_info': MMP_INFO,
-    'binance_mmp_reset': MMP_RESET,
-    'binance_kill_switch': KILL_SWITCH,
-}
+MODULE_UTILS = 'ansible_collections.marketops.mmp.plugins.module_utils'
+_MODULE_NAME_RE = re.compile(r'^([a-z][a-z0-9]*)_[a-z0-9_]+$')
+
+
+@functools.lru_cache(maxsize=None)
+def venue_cores(venue):
+    """``{module short name: core}`` of a venue package (its ``modules.CORES``), {} when there is no such package."""
+    try:
+        return dict(importlib.import_module('%s.%s.modules' % (MODULE_UTILS, venue)).CORES)
+    except ImportError:
+        return {}
+
+
+def venue_packages():
+    """The venue packages beside the core: ``module_utils/<venue>/`` directories that hold a ``modules.py``."""
+    found = []
+    for base in getattr(importlib.import_module(MODULE_UTILS), '__path__', []):
+        try:
+            names = sorted(os.listdir(base))
+        except OSError:
+            continue
+        found += [name for name in names if re.match(r'^[a-z][a-z0-9]*$', name) and name not in found
+                  and os.path.isfile(os.path.join(base, name, 'modules.py'))]
+    return found
+
+
+def core_of(module):
+    """The core a module's tasks run (the module and the fast path alike), or None for a name of no venue's module."""
+    match = _MODULE_NAME_RE.match(module or '')
+    return venue_cores(match.group(1)).get(module) if match else None
+
+
+# Every venue's cores are imported with this file. Ansible's strategy loads the action plugin (and so this file) in
+# its own process before it forks a worker per host and task: the workers find them imported instead of importing
+# (compiling, through the collection loader) a venue's package for every task.
+for _venue in venue_packages():
+    venue_cores(_venue)
 
 
 def module_of(action):
     """The short name of one of the collection's modules for a task's action name, else None.
 
-    ``action`` is what the task says: ``binance_mmp_info`` (with ``collections:``), ``marketops.binance.binance_mmp_info``.
+    ``action`` is what the task says: the module's short name (with ``collections:``) or its FQCN.
     """
     if not isinstance(action, str):
         return None
     namespace, dummy, short = action.rpartition('.')
     if namespace not in ('', COLLECTION, 'ansible_collections.' + COLLECTION + '.plugins.modules'):
         return None
-    return short if short in CORES else None
+    return short if core_of(short) is not None else None
 
 
 def injects_invocation(task_vars):
@@ -113,7 +145,7 @@ def connection_environment(environment):
 @functools.lru_cache(maxsize=None)
 def validator(module):
     """One validator per module and process: building one deep-copies the argument spec (milliseconds per item)."""
-    return ModuleArgumentSpecValidator(argument_spec(CORES[module]))
+    return ModuleArgumentSpecValidator(argument_spec(core_of(module)))
 
 
 class FastPathAction(ActionBase):
@@ -154,9 +186,9 @@ class FastPathAction(ActionBase):
         result.update(out)
         return result
 
-    def run_in_process(self, args, check_mode, diff_mode, module='binance_mmp'):
+    def run_in_process(self, args, check_mode, diff_mode, module):
         """What the module would return, computed here. Every value of a no_log option is masked."""
-        core = CORES[module]
+        core = core_of(module)
         environment = {}
         self._compute_environment_string(raw_environment_out=environment)
         params = apply_env_fallbacks(argument_spec(core), args, environment)

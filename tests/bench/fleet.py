@@ -112,8 +112,8 @@ def write_fleet(workdir, accounts, unders, weight_limit):
 
 def playbook(inventory, url, forks, fast, extra=()):
     cmd = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', inventory,
-           'marketops.binance.apply_mmp', '-f', str(forks), '-e', 'binance_base_url=%s' % url,
-           '-e', 'marketops_binance_fast_path=%s' % ('true' if fast else 'false')] + list(extra)
+           'marketops.mmp.apply_mmp', '-f', str(forks), '-e', 'binance_base_url=%s' % url,
+           '-e', 'marketops_mmp_fast_path=%s' % ('true' if fast else 'false')] + list(extra)
     return cmd
 
 

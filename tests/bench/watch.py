@@ -38,7 +38,7 @@ UNDERLYINGS = ['BTCUSDT', 'ETHUSDT', 'BNBUSDT', 'SOLUSDT', 'XRPUSDT', 'DOGEUSDT'
 def plugin_main():
     """The event source as ansible-rulebook loads it: the installed copy when there is one, else the checkout's."""
     for base in os.environ.get('ANSIBLE_COLLECTIONS_PATH', '').split(os.pathsep) + [None]:
-        path = os.path.join(base, 'ansible_collections', 'marketops', 'binance') if base else ROOT
+        path = os.path.join(base, 'ansible_collections', 'marketops', 'mmp') if base else ROOT
         path = os.path.join(path, 'extensions', 'eda', 'plugins', 'event_source', 'mmp_watch.py')
         if os.path.isfile(path):
             return runpy.run_path(path)['main']

@@ -17,8 +17,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from ansible_collections.marketops.binance.tests.emulator.certs import write_test_pki
-from ansible_collections.marketops.binance.tests.emulator.server import Emulator, EmulatorServer
+from ansible_collections.marketops.mmp.tests.emulator.certs import write_test_pki
+from ansible_collections.marketops.mmp.tests.emulator.server import Emulator, EmulatorServer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 COLLECTION = os.path.dirname(os.path.dirname(HERE))
@@ -28,10 +28,10 @@ PATHS = ['module', 'fast']  # the module executed as usual, and the action plugi
 
 def source_tree():
     """The checkout (with galaxy.yml): this tree, or the one tests/dev.py names when testing an installed copy."""
-    for candidate in (os.environ.get('MARKETOPS_BINANCE_SOURCE'), COLLECTION):
+    for candidate in (os.environ.get('MARKETOPS_MMP_SOURCE'), COLLECTION):
         if candidate and os.path.isfile(os.path.join(candidate, 'galaxy.yml')):
             return candidate
-    pytest.fail('no source tree with galaxy.yml: set MARKETOPS_BINANCE_SOURCE')
+    pytest.fail('no source tree with galaxy.yml: set MARKETOPS_MMP_SOURCE')
     return None
 
 
@@ -175,7 +175,7 @@ def run_playbook(tmp_path):
     """Write an inventory and run ansible-playbook over it; returns a PlaybookRun."""
     counter = [0]
 
-    def run(hosts, *args, path='module', playbook='marketops.binance.apply_mmp', forks=5, verbose=None,
+    def run(hosts, *args, path='module', playbook='marketops.mmp.apply_mmp', forks=5, verbose=None,
             env_extra=None):
         counter[0] += 1
         inventory = tmp_path / ('inventory-%d.yml' % counter[0])
@@ -183,7 +183,7 @@ def run_playbook(tmp_path):
         for name, hv in hosts.items():
             hv = dict(hv)
             if path == 'module':
-                hv['marketops_binance_fast_path'] = False
+                hv['marketops_mmp_fast_path'] = False
             inv_hosts[name] = hv
         inventory.write_text(json.dumps({'binance_accounts': {'hosts': inv_hosts}}))
         results = tmp_path / ('results-%d.jsonl' % counter[0])

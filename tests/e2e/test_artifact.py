@@ -5,7 +5,7 @@
 
 No virtualenv, cache, test output, scratch directory or key material other than the emulator's demo keys may be
 in it; the full GPL-3.0-or-later text is its LICENSE. The checkout is the one tests/dev.py names
-($MARKETOPS_BINANCE_SOURCE; CI's clean clone, with the virtualenvs and scratch files the earlier steps made).
+($MARKETOPS_MMP_SOURCE; CI's clean clone, with the virtualenvs and scratch files the earlier steps made).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from ansible_collections.marketops.binance.tests.e2e.conftest import source_tree
+from ansible_collections.marketops.mmp.tests.e2e.conftest import source_tree
 
 # sha256 of the GPL version 3 text as the FSF publishes it (Debian: /usr/share/common-licenses/GPL-3).
 GPL3_SHA256 = '3972dc9744f6499f0f9b2dbf76696f2ae7ad8af9b23dde66d6af86c9dfb36986'
@@ -129,11 +129,11 @@ def test_build_ignore_drops_what_a_working_checkout_holds(tmp_path):
             os.makedirs(str(copy / os.path.dirname(name)), exist_ok=True)
             shutil.copy2(os.path.join(source, name), str(copy / name))
     junk = ['.venv/bin/python', '.venv/pyvenv.cfg', '.venv-matrix/ansible-core-2.16-py3.10/pyvenv.cfg',
-            '.venv-docs/lib/x.py', '.tmp/collections/ansible_collections/marketops/binance/galaxy.yml',
+            '.venv-docs/lib/x.py', '.tmp/collections/ansible_collections/marketops/mmp/galaxy.yml',
             '.tmp/docs/build/html/index.html', 'tests/output/junit/python3.11-units.xml',
             'plugins/module_utils/__pycache__/client.cpython-311.pyc', 'tests/unit/__pycache__/conftest.cpython-311.pyc',
             '.pytest_cache/v/cache/lastfailed', 'tests/.pytest_cache/README.md', '.ansible/collections/x.txt',
-            'tests/e2e/.pytest_cache/CACHEDIR.TAG', 'marketops-binance-0.9.0.tar.gz',
+            'tests/e2e/.pytest_cache/CACHEDIR.TAG', 'marketops-mmp-0.9.0.tar.gz',
             'execution-environment/context/Containerfile', 'execution-environment/collections/x.tar.gz']
     for name in junk:
         os.makedirs(str(copy / os.path.dirname(name)), exist_ok=True)

@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from ansible_collections.marketops.binance.tests.e2e.conftest import PATHS, host_vars
+from ansible_collections.marketops.mmp.tests.e2e.conftest import PATHS, host_vars
 
 pytestmark = pytest.mark.parametrize('path', PATHS)
 
@@ -44,9 +44,9 @@ def write_playbook(tmp_path, account, url):
     tasks = []
     for module, args in sorted(MODULE_ARGS.items()):
         for case, connection, dummy, dummy in CASES:
-            tasks.append({'name': '%s %s' % (module, case), 'marketops.binance.%s' % module: dict(args, **dict(auth, **connection)),
+            tasks.append({'name': '%s %s' % (module, case), 'marketops.mmp.%s' % module: dict(args, **dict(auth, **connection)),
                           'ignore_errors': True})
-    tasks.append({'name': CONTROL, 'marketops.binance.binance_mmp_info': dict(MODULE_ARGS['binance_mmp_info'], **auth)})
+    tasks.append({'name': CONTROL, 'marketops.mmp.binance_mmp_info': dict(MODULE_ARGS['binance_mmp_info'], **auth)})
     secret = account['secret']
     # The values are in a vars file, as they would be in a Vault-encrypted one (ansible-core shows the playbook lines
     # around a failed task, never a vars file's), and the key is written as Vault values often are: a YAML block scalar

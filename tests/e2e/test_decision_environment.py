@@ -13,8 +13,8 @@ import tarfile
 
 import yaml
 
-from ansible_collections.marketops.binance.tests.e2e.conftest import source_tree
-from ansible_collections.marketops.binance.tests.e2e.test_execution_environment import tool
+from ansible_collections.marketops.mmp.tests.e2e.conftest import source_tree
+from ansible_collections.marketops.mmp.tests.e2e.test_execution_environment import tool
 
 
 def test_ansible_builder_creates_the_decision_environment_build_context(tmp_path):
@@ -25,7 +25,7 @@ def test_ansible_builder_creates_the_decision_environment_build_context(tmp_path
     shutil.copytree(os.path.join(source, 'decision-environment'), str(de))
     with open(str(de / 'requirements.yml')) as f:
         wanted = yaml.safe_load(f)['collections'][0]['name']
-    assert wanted == '/build/collections/marketops-binance-%s.tar.gz' % version, 'requirements.yml names another version'
+    assert wanted == '/build/collections/marketops-mmp-%s.tar.gz' % version, 'requirements.yml names another version'
     with open(str(de / 'decision-environment.yml')) as f:
         definition = yaml.safe_load(f)
     with open(os.path.join(source, 'tests', 'requirements-dev.txt')) as f:
@@ -38,7 +38,7 @@ def test_ansible_builder_creates_the_decision_environment_build_context(tmp_path
     with tarfile.open(str(tarball)) as tar:
         names = tar.getnames()
     for needed in ('extensions/eda/plugins/event_source/mmp_watch.py', 'extensions/eda/rulebooks/mmp_oncall.yml',
-                   'plugins/module_utils/watch.py', 'playbooks/record_mmp_incident.yml'):
+                   'plugins/module_utils/binance/watch.py', 'playbooks/record_mmp_incident.yml'):
         assert needed in names, '%s is missing from the collection tarball' % needed
 
     subprocess.run([tool('ansible-builder'), 'create', '-f', str(de / 'decision-environment.yml'),

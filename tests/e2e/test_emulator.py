@@ -20,9 +20,9 @@ from urllib.parse import urlencode
 import certifi
 import pytest
 
-from ansible_collections.marketops.binance.tests.emulator import control as ctl
-from ansible_collections.marketops.binance.tests.emulator.certs import write_test_pki
-from ansible_collections.marketops.binance.tests.emulator.server import Emulator, EmulatorServer, verify_signature
+from ansible_collections.marketops.mmp.tests.emulator import control as ctl
+from ansible_collections.marketops.mmp.tests.emulator.certs import write_test_pki
+from ansible_collections.marketops.mmp.tests.emulator.server import Emulator, EmulatorServer, verify_signature
 
 sdk = pytest.importorskip('binance_sdk_derivatives_trading_options')
 from binance_common.configuration import ConfigurationRestAPI  # noqa: E402 pylint: disable=wrong-import-position
@@ -310,7 +310,7 @@ def test_started_by_hand_over_https(tmp_path, accounts):
 def test_example_accounts_file_matches_the_example_inventory():
     here = os.path.dirname(os.path.abspath(__file__))
     accounts_file = os.path.join(here, '..', 'emulator', 'accounts.example.json')
-    from ansible_collections.marketops.binance.tests.emulator.server import load_accounts
+    from ansible_collections.marketops.mmp.tests.emulator.server import load_accounts
     accounts, underlyings = load_accounts(accounts_file)
     assert sorted(a['name'] for a in accounts) == ['acct-alpha', 'acct-bravo', 'acct-charlie']
     assert any(a.get('public_key') for a in accounts)

@@ -13,7 +13,7 @@ import sys
 import pytest
 import yaml
 
-from ansible_collections.marketops.binance.tests.e2e.conftest import source_tree
+from ansible_collections.marketops.mmp.tests.e2e.conftest import source_tree
 
 BIN = os.path.dirname(sys.executable)
 
@@ -33,7 +33,7 @@ def test_ansible_builder_creates_the_build_context(tmp_path):
     shutil.copytree(os.path.join(source, 'execution-environment'), str(ee))
     with open(str(ee / 'requirements.yml')) as f:
         wanted = yaml.safe_load(f)['collections'][0]['name']
-    assert wanted == '/build/collections/marketops-binance-%s.tar.gz' % version, 'requirements.yml names another version'
+    assert wanted == '/build/collections/marketops-mmp-%s.tar.gz' % version, 'requirements.yml names another version'
 
     subprocess.run([tool('ansible-galaxy'), 'collection', 'build', '--force', '--output-path', str(ee / 'collections'),
                     source], check=True, stdout=subprocess.DEVNULL)

@@ -18,14 +18,14 @@ import time
 
 import pytest
 
-from ansible_collections.marketops.binance.tests.e2e.conftest import COLLECTION, secrets_of
+from ansible_collections.marketops.mmp.tests.e2e.conftest import COLLECTION, secrets_of
 
 BIN = os.path.dirname(sys.executable)
 RULEBOOK = '''---
 - name: MMP watch, end to end
   hosts: all
   sources:
-    - marketops.binance.mmp_watch:
+    - marketops.mmp.mmp_watch:
         accounts: "{{ watch_accounts }}"
         base_url: "{{ watch_url }}"
         interval: "{{ watch_interval }}"
@@ -49,9 +49,9 @@ def private_tmp(tmp_path):
 @pytest.fixture
 def private_ledger(monkeypatch, tmp_path):
     """The same for the tests that run the source in this process."""
-    from ansible_collections.marketops.binance.plugins.module_utils import pacing
+    from ansible_collections.marketops.mmp.plugins.module_utils import pacing
     for_url = pacing.Ledger.for_url
-    monkeypatch.setattr(pacing.Ledger, 'for_url', lambda url, base_dir=None: for_url(url, base_dir=str(tmp_path)))
+    monkeypatch.setattr(pacing.Ledger, 'for_url', lambda url, base_dir=None, scope=None: for_url(url, base_dir=str(tmp_path), scope=scope))
 
 
 def java_home():
@@ -266,7 +266,7 @@ def test_the_example_rulebook_records_the_incident_with_a_vaulted_secret(tmp_pat
                TMPDIR=private_tmp(tmp_path),
                ANSIBLE_COLLECTIONS_PATH=COLLECTION.split(os.sep + 'ansible_collections' + os.sep)[0])
     env.pop('PYTHONPATH', None)
-    proc = subprocess.Popen([os.path.join(BIN, 'ansible-rulebook'), '-r', 'marketops.binance.mmp_oncall',
+    proc = subprocess.Popen([os.path.join(BIN, 'ansible-rulebook'), '-r', 'marketops.mmp.mmp_oncall',
                              '-i', str(tmp_path / 'inventory.yml'), '--vars', str(tmp_path / 'vars.yml'),
                              '--vault-password-file', str(password)], cwd=str(tmp_path), env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -277,7 +277,7 @@ def test_the_example_rulebook_records_the_incident_with_a_vaulted_secret(tmp_pat
     def audited():
         if audit:
             return bool(list(audits.rglob('report.json')))
-        return 'Could not find a playbook for marketops.binance.audit_mmp' in ''.join(lines)
+        return 'Could not find a playbook for marketops.mmp.audit_mmp' in ''.join(lines)
 
     try:
         deadline = time.monotonic() + 60
@@ -307,7 +307,7 @@ def test_the_example_rulebook_records_the_incident_with_a_vaulted_secret(tmp_pat
     if audit:
         assert list(audits.rglob('report.json')), output[-3000:]
     else:
-        assert 'Could not find a playbook for marketops.binance.audit_mmp' in output
+        assert 'Could not find a playbook for marketops.mmp.audit_mmp' in output
     assert accounts['hmac-a']['secret'] not in output and accounts['hmac-a']['api_key'] not in output
 
 
@@ -365,7 +365,7 @@ def test_a_defect_in_one_account_poll_does_not_stop_the_others(emulator, account
     import asyncio
     import runpy
 
-    from ansible_collections.marketops.binance.plugins.module_utils import watch
+    from ansible_collections.marketops.mmp.plugins.module_utils.binance import watch
 
     original = watch.AccountWatch.poll
 
@@ -473,7 +473,7 @@ def test_a_stop_in_the_ledger_when_the_watch_starts_holds_every_account(emulator
     import asyncio
     import runpy
 
-    from ansible_collections.marketops.binance.plugins.module_utils import pacing
+    from ansible_collections.marketops.mmp.plugins.module_utils import pacing
 
     monkeypatch.setattr(pacing, '_LOCAL', {})
     until = pacing.Pacer(emulator.url, None).record_stop(4, 418)[0]

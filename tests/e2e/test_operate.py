@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from ansible_collections.marketops.binance.tests.e2e.conftest import PATHS, config, host_vars
+from ansible_collections.marketops.mmp.tests.e2e.conftest import PATHS, config, host_vars
 
 pytestmark = pytest.mark.parametrize('path', PATHS)
 
@@ -29,7 +29,7 @@ AUTH_DEFAULTS = {
 def write_playbook(tmp_path, tasks, name='operate.yml'):
     """A play over the account hosts with the collection's action group defaults; JSON is YAML."""
     play = [{'name': 'Operate MMP', 'hosts': 'binance_accounts', 'gather_facts': False,
-             'module_defaults': {'group/marketops.binance.binance': AUTH_DEFAULTS}, 'tasks': tasks}]
+             'module_defaults': {'group/marketops.mmp.binance': AUTH_DEFAULTS}, 'tasks': tasks}]
     path = tmp_path / name
     path.write_text(json.dumps(play))
     return str(path)
@@ -67,7 +67,7 @@ def setup_mixed_account(emulator, api_key):
 def test_info_over_a_mixed_account(path, shape, emulator, accounts, run_playbook, tmp_path):
     emulator.settings['countdown_get_shape'] = shape
     setup_mixed_account(emulator, accounts['hmac-a']['api_key'])
-    playbook = write_playbook(tmp_path, [{'name': 'Read', 'marketops.binance.binance_mmp_info': None}])
+    playbook = write_playbook(tmp_path, [{'name': 'Read', 'marketops.mmp.binance_mmp_info': None}])
     hosts = {'hmac-a': host_vars(accounts['hmac-a'], emulator.url, [])}
     run = run_playbook(hosts, path=path, playbook=playbook)
     assert run.rc == 0, run.output
@@ -103,7 +103,7 @@ def test_reset_playbook_only_frozen_check_then_apply_then_ok(path, emulator, acc
              'hmac-b': host_vars(accounts['hmac-b'], emulator.url, [])}
     task = 'Reset each frozen underlying'
 
-    check = run_playbook(hosts, '--check', path=path, playbook='marketops.binance.reset_mmp')
+    check = run_playbook(hosts, '--check', path=path, playbook='marketops.mmp.reset_mmp')
     assert check.rc == 0, check.output
     assert sorted(r['result']['item']['underlying'] for r in check.for_host('hmac-a', task=task)
                   if r['result']['changed']) == ['BTCUSDT', 'ETHUSDT']
@@ -112,7 +112,7 @@ def test_reset_playbook_only_frozen_check_then_apply_then_ok(path, emulator, acc
     assert 'changed: [hmac-a] => (item=BTCUSDT)' in check.output
 
     emulator.journal.clear()
-    run = run_playbook(hosts, '-l', 'hmac-a', path=path, playbook='marketops.binance.reset_mmp')
+    run = run_playbook(hosts, '-l', 'hmac-a', path=path, playbook='marketops.mmp.reset_mmp')
     assert run.rc == 0, run.output
     items = {r['result']['item']['underlying']: r['result'] for r in run.for_host('hmac-a', task=task)}
     assert sorted(items) == ['BTCUSDT', 'ETHUSDT']
@@ -125,7 +125,7 @@ def test_reset_playbook_only_frozen_check_then_apply_then_ok(path, emulator, acc
     assert state['BTCUSDT']['windowTimeInMilliseconds'] == 3000  # a reset keeps the config
 
     emulator.journal.clear()
-    again = run_playbook(hosts, '-l', 'hmac-a', path=path, playbook='marketops.binance.reset_mmp')
+    again = run_playbook(hosts, '-l', 'hmac-a', path=path, playbook='marketops.mmp.reset_mmp')
     assert again.rc == 0 and again.recap()['hmac-a']['changed'] == 0, again.output
     assert posts(emulator) == []
 
@@ -134,8 +134,8 @@ def test_reset_module_only_if_frozen_false_and_selected_underlyings(path, emulat
     setup_mixed_account(emulator, accounts['hmac-a']['api_key'])
     playbook = write_playbook(tmp_path, [
         {'name': 'Reset always',
-         'marketops.binance.binance_mmp_reset': {'underlying': 'solusdt', 'only_if_frozen': False}},
-        {'name': 'Reset if frozen', 'marketops.binance.binance_mmp_reset': {'underlying': 'XRPUSDT'}},
+         'marketops.mmp.binance_mmp_reset': {'underlying': 'solusdt', 'only_if_frozen': False}},
+        {'name': 'Reset if frozen', 'marketops.mmp.binance_mmp_reset': {'underlying': 'XRPUSDT'}},
     ])
     run = run_playbook({'hmac-a': host_vars(accounts['hmac-a'], emulator.url, [])}, '--diff', path=path,
                        playbook=playbook)
@@ -185,7 +185,8 @@ def test_kill_switch_through_apply_is_idempotent(path, shape, emulator, accounts
 
 
 def desired_fleet(accounts, url):
-    """hmac-a: BTCUSDT in sync, ETHUSDT qty drift + kill-switch drift, SOLUSDT frozen; hmac-b: BTCUSDT never set."""
+    """hmac-a: BTCUSDT in sync, ETHUSDT qty drift + kill-switch drift, SOLUSDT frozen; hmac-b: BTCUSDT missing
+    (the emulator never configured it)."""
     return {
         'hmac-a': host_vars(accounts['hmac-a'], url, [config('BTCUSDT', qty_limit='2.0'),
                                                       dict(config('ETHUSDT', qty_limit='25'), kill_switch_ms=30000),
@@ -212,7 +213,7 @@ def test_audit_report_matches_the_exchange(path, emulator, accounts, run_playboo
     out = tmp_path / 'audit'
     # --check: the audit is read-only anyway, and its report (a local file) is written in check mode too
     run = run_playbook(desired_fleet(accounts, emulator.url), '--check', '-e', 'binance_audit_dir=%s' % out,
-                       path=path, forks=2, playbook='marketops.binance.audit_mmp')
+                       path=path, forks=2, playbook='marketops.mmp.audit_mmp')
     assert run.rc == 0, run.output
     report = json.loads((out / 'report.json').read_text())
     markdown = (out / 'report.md').read_text()
@@ -240,15 +241,23 @@ def test_audit_report_matches_the_exchange(path, emulator, accounts, run_playboo
     sol = rows[('hmac-a', 'SOLUSDT')]
     assert sol['status'] == 'frozen' and sol['exchange']['frozen_until'] == sol['exchange']['last_trigger_time'] + 600000
     assert 'frozen until 20' in sol['detail']
-    assert rows[('hmac-b', 'BTCUSDT')]['status'] == 'drift'
-    assert {d['field'] for d in rows[('hmac-b', 'BTCUSDT')]['drift']} == {'window_ms', 'frozen_ms', 'qty_limit',
-                                                                          'delta_limit'}
+    # desired, never configured on the exchange: missing, not drift on every field against the exchange's zeros
+    missing = rows[('hmac-b', 'BTCUSDT')]
+    assert 'BTCUSDT' not in state['mmp'].get('hmac-b', {})
+    assert missing['status'] == 'missing' and missing['drift'] == [] and missing['exchange']['configured'] is False
+    assert missing['desired'] == dict(window_ms='3000', frozen_ms='300000', qty_limit='2', delta_limit='2.3')
+    assert missing['detail'] == 'not configured on the exchange; inventory: window_ms 3000, frozen_ms 300000, ' \
+                                'qty_limit 2, delta_limit 2.3'
     assert rows[('hmac-b', 'XRPUSDT')]['status'] == 'unmanaged' and 'window_ms 100' in rows[('hmac-b', 'XRPUSDT')]['detail']
     assert rows[('hmac-a', 'DOGEUSDT')]['status'] == 'not_configured'
-    assert report['counts'] == dict(in_sync=1, drift=2, frozen=1, triggered=0, not_configured=7, unmanaged=1, error=0)
-    # report.md: counts at the top, then the table
+    assert report['counts'] == dict(in_sync=1, missing=1, drift=1, frozen=1, triggered=0, not_configured=7,
+                                    unmanaged=1, error=0)
+    assert report['alarm'] == 3  # missing, drift and frozen
+    # report.md: counts at the top, then the table, then the legend
     head = markdown.split('| account |')[0]
-    assert '| in sync | 1 |' in head and '| drift | 2 |' in head and '| frozen | 1 |' in head
+    assert '| in sync | 1 |\n| missing | 1 |\n| drift | 1 |\n| frozen | 1 |' in head
+    assert '| hmac-b | BTCUSDT | missing | not configured on the exchange; inventory: window_ms 3000, ' in markdown
+    assert '*missing*: the inventory has an MMP config that the exchange does not have' in markdown.split('Statuses: ')[1]
     assert '| hmac-a | ETHUSDT | drift | drift: qty_limit desired 25, exchange 20, kill_switch_ms desired 30000, ' \
            'exchange 0 |' in markdown
     # read-only, and one request per underlying and account plus the kill-switch reads
@@ -257,6 +266,7 @@ def test_audit_report_matches_the_exchange(path, emulator, accounts, run_playboo
     assert len(requests_to(emulator, '/eapi/v1/countdownCancelAll')) == 12
     assert len(requests_to(emulator, '/eapi/v1/exchangeInfo')) == 2
     assert 'MMP audit of 2 accounts written to %s' % out in run.output
+    assert 'in sync 1, missing 1, drift 1, frozen 1, triggered 0, not configured 7, unmanaged 1, error 0' in run.output
 
 
 def test_audit_fail_on_drift_fails_at_the_end(path, emulator, accounts, run_playbook, tmp_path):
@@ -264,9 +274,10 @@ def test_audit_fail_on_drift_fails_at_the_end(path, emulator, accounts, run_play
     hosts = desired_fleet(accounts, emulator.url)
     out = tmp_path / 'alarm'
     run = run_playbook(hosts, '-e', 'binance_audit_dir=%s' % out, '-e', 'binance_audit_fail_on_drift=true',
-                       path=path, playbook='marketops.binance.audit_mmp')
+                       path=path, playbook='marketops.mmp.audit_mmp')
     assert run.rc != 0
-    assert re.search(r'MMP audit: 0 accounts could not be read, 3 underlyings drift or are frozen', run.output)
+    assert re.search(r'MMP audit: 0 accounts could not be read, 3 underlyings are missing, drift or are frozen',
+                     run.output)
     assert (out / 'report.json').exists() and (out / 'report.md').exists()  # the report is written first
 
     # in sync (after a reset and an apply): the alarm stays quiet
@@ -274,17 +285,28 @@ def test_audit_fail_on_drift_fails_at_the_end(path, emulator, accounts, run_play
     apply = run_playbook(hosts, path=path)
     assert apply.rc == 0, apply.output
     quiet = run_playbook(hosts, '-e', 'binance_audit_dir=%s' % (tmp_path / 'quiet'), '-e',
-                         'binance_audit_fail_on_drift=true', path=path, playbook='marketops.binance.audit_mmp')
+                         'binance_audit_fail_on_drift=true', path=path, playbook='marketops.mmp.audit_mmp')
     assert quiet.rc == 0, quiet.output
     report = json.loads((tmp_path / 'quiet' / 'report.json').read_text())
     assert report['counts']['in_sync'] == 4 and report['alarm'] == 0
+
+    # a config the inventory adds and nobody applied yet is missing, and missing alone fails the run too
+    hosts['hmac-a']['binance_mmp_configs'].append(config('XRPUSDT'))
+    late = run_playbook(hosts, '-e', 'binance_audit_dir=%s' % (tmp_path / 'late'), '-e',
+                        'binance_audit_fail_on_drift=true', path=path, playbook='marketops.mmp.audit_mmp')
+    assert late.rc != 0
+    assert re.search(r'MMP audit: 0 accounts could not be read, 1 underlyings are missing, drift or are frozen',
+                     late.output)
+    report = json.loads((tmp_path / 'late' / 'report.json').read_text())
+    assert report['counts']['missing'] == 1 and report['counts']['drift'] == 0 and report['alarm'] == 1
+    assert [r['underlying'] for r in report['rows'] if r['status'] == 'missing'] == ['XRPUSDT']
 
 
 def test_audit_reports_an_unreadable_account_and_fails(path, emulator, accounts, run_playbook, tmp_path):
     hosts = desired_fleet(accounts, emulator.url)
     hosts['not-mm'] = host_vars(accounts['not-mm'], emulator.url, [config()])
     run = run_playbook(hosts, '-e', 'binance_audit_dir=%s' % (tmp_path / 'r'), path=path,
-                       playbook='marketops.binance.audit_mmp')
+                       playbook='marketops.mmp.audit_mmp')
     assert run.rc != 0
     report = json.loads((tmp_path / 'r' / 'report.json').read_text())
     (error,) = [r for r in report['rows'] if r['status'] == 'error']
@@ -319,7 +341,7 @@ def test_bad_input_to_the_new_modules_fails_with_zero_requests(path, emulator, a
                'binance_mmp_reset': ('underlying', 'only_if_frozen'),
                'binance_mmp_info': ('underlyings', 'underlying', 'recv_window')}
     tasks = [{'name': 'Bad %s' % module, 'when': "bad_module == '%s'" % module,
-              'marketops.binance.%s' % module: {o: '{{ bad_args.%s | default(omit) }}' % o for o in names}}
+              'marketops.mmp.%s' % module: {o: '{{ bad_args.%s | default(omit) }}' % o for o in names}}
              for module, names in options.items()]
     playbook = write_playbook(tmp_path, tasks)
     hosts = {}

@@ -16,9 +16,9 @@ import time
 
 import pytest
 
-from ansible_collections.marketops.binance.plugins.module_utils.pacing import Ledger
-from ansible_collections.marketops.binance.tests.e2e.conftest import COLLECTION, below_the_exchange, config, host_vars
-from ansible_collections.marketops.binance.tests.emulator.server import Emulator, EmulatorServer
+from ansible_collections.marketops.mmp.plugins.module_utils.pacing import Ledger
+from ansible_collections.marketops.mmp.tests.e2e.conftest import COLLECTION, below_the_exchange, config, host_vars
+from ansible_collections.marketops.mmp.tests.emulator.server import Emulator, EmulatorServer
 
 UNDERLYINGS = ('BTCUSDT', 'ETHUSDT', 'BNBUSDT')
 LIMIT = 60
@@ -61,7 +61,7 @@ def start_playbook(workdir, tmpdir, accounts, url, path, forks, reserve=None, un
     """apply_mmp in the background; ``limit`` None leaves weight_limit unset (the limit the emulator publishes)."""
     workdir.mkdir(parents=True, exist_ok=True)
     tmpdir.mkdir(parents=True, exist_ok=True)
-    extra = dict(binance_recv_window=RECV_WINDOW, binance_timeout=TIMEOUT, marketops_binance_fast_path=path == 'fast')
+    extra = dict(binance_recv_window=RECV_WINDOW, binance_timeout=TIMEOUT, marketops_mmp_fast_path=path == 'fast')
     if limit is not None:
         extra['binance_weight_limit'] = limit
     if reserve is not None:
@@ -70,7 +70,7 @@ def start_playbook(workdir, tmpdir, accounts, url, path, forks, reserve=None, un
     inventory = workdir / 'inventory.json'
     inventory.write_text(json.dumps({'binance_accounts': {'hosts': hosts}}))
     cmd = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', str(inventory),
-           'marketops.binance.apply_mmp', '-f', str(forks)]
+           'marketops.mmp.apply_mmp', '-f', str(forks)]
     return subprocess.Popen(below_the_exchange(cmd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=playbook_env(tmpdir, workdir))
 

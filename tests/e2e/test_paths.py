@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.marketops.binance.tests.e2e.conftest import config, host_vars
+from ansible_collections.marketops.mmp.tests.e2e.conftest import config, host_vars
 
 TASK = 'Apply the MMP config of each underlying'
 
@@ -62,22 +62,22 @@ def test_both_paths_return_identical_results(emulator, accounts, run_playbook):
 
 
 OPERATE_TASKS = [
-    {'name': 'Info', 'marketops.binance.binance_mmp_info': {'underlyings': ['BTCUSDT', 'ETHUSDT', 'SOLUSDT']}},
-    {'name': 'Info bad', 'marketops.binance.binance_mmp_info': {'underlyings': ['BTC/USDT']}, 'ignore_errors': True},
-    {'name': 'Reset', 'marketops.binance.binance_mmp_reset': {'underlying': 'BTCUSDT'}},
-    {'name': 'Reset again', 'marketops.binance.binance_mmp_reset': {'underlying': 'BTCUSDT'}},
-    {'name': 'Reset unknown', 'marketops.binance.binance_mmp_reset': {'underlying': 'FOOUSDT'}, 'ignore_errors': True},
-    {'name': 'Kill-switch', 'marketops.binance.binance_kill_switch': {'underlying': 'ETHUSDT', 'countdown_ms': 30000}},
+    {'name': 'Info', 'marketops.mmp.binance_mmp_info': {'underlyings': ['BTCUSDT', 'ETHUSDT', 'SOLUSDT']}},
+    {'name': 'Info bad', 'marketops.mmp.binance_mmp_info': {'underlyings': ['BTC/USDT']}, 'ignore_errors': True},
+    {'name': 'Reset', 'marketops.mmp.binance_mmp_reset': {'underlying': 'BTCUSDT'}},
+    {'name': 'Reset again', 'marketops.mmp.binance_mmp_reset': {'underlying': 'BTCUSDT'}},
+    {'name': 'Reset unknown', 'marketops.mmp.binance_mmp_reset': {'underlying': 'FOOUSDT'}, 'ignore_errors': True},
+    {'name': 'Kill-switch', 'marketops.mmp.binance_kill_switch': {'underlying': 'ETHUSDT', 'countdown_ms': 30000}},
     {'name': 'Kill-switch again',
-     'marketops.binance.binance_kill_switch': {'underlying': 'ETHUSDT', 'countdown_ms': 30000}},
-    {'name': 'Kill-switch bad', 'marketops.binance.binance_kill_switch': {'underlying': 'ETHUSDT', 'countdown_ms': 10},
+     'marketops.mmp.binance_kill_switch': {'underlying': 'ETHUSDT', 'countdown_ms': 30000}},
+    {'name': 'Kill-switch bad', 'marketops.mmp.binance_kill_switch': {'underlying': 'ETHUSDT', 'countdown_ms': 10},
      'ignore_errors': True},
 ]
 
 
 def test_new_modules_return_identical_results_on_both_paths(emulator, accounts, run_playbook, tmp_path):
     """binance_mmp_info, binance_mmp_reset and binance_kill_switch through a real playbook, module vs fast path."""
-    from ansible_collections.marketops.binance.tests.e2e.test_operate import write_playbook
+    from ansible_collections.marketops.mmp.tests.e2e.test_operate import write_playbook
     playbook = write_playbook(tmp_path, OPERATE_TASKS)
     hosts = {'hmac-a': host_vars(accounts['hmac-a'], emulator.url, [])}
     api_key = accounts['hmac-a']['api_key']

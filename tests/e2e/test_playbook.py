@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, marketops infrastructure team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Real ansible-playbook runs of marketops.binance.apply_mmp against the emulator on 127.0.0.1."""
+"""Real ansible-playbook runs of marketops.mmp.apply_mmp against the emulator on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from ansible_collections.marketops.binance.tests.e2e.conftest import PATHS, config, host_vars, secrets_of
+from ansible_collections.marketops.mmp.tests.e2e.conftest import PATHS, config, host_vars, secrets_of
 
 pytestmark = pytest.mark.parametrize('path', PATHS)
 

@@ -2,13 +2,13 @@
 # Copyright: (c) 2026, marketops infrastructure team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """TLS as production uses it: the emulator over HTTPS with a certificate of a throwaway private CA, through both
-execution paths of marketops.binance.apply_mmp."""
+execution paths of marketops.mmp.apply_mmp."""
 
 from __future__ import annotations
 
 import pytest
 
-from ansible_collections.marketops.binance.tests.e2e.conftest import PATHS, config, host_vars, secrets_of
+from ansible_collections.marketops.mmp.tests.e2e.conftest import PATHS, config, host_vars, secrets_of
 
 pytestmark = pytest.mark.parametrize('path', PATHS)
 
@@ -100,7 +100,7 @@ def test_requests_ca_bundle_in_the_task_environment_is_trusted(path, https_emula
     REQUESTS_CA_BUNDLE: "{{ e2e_ca_bundle }}"
   tasks:
     - name: Apply the MMP config of each underlying
-      marketops.binance.binance_mmp:
+      marketops.mmp.binance_mmp:
         api_key: "{{ binance_api_key }}"
         api_secret: "{{ binance_api_secret }}"
         base_url: "{{ binance_base_url }}"

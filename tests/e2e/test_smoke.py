@@ -20,8 +20,8 @@ import sys
 
 import pytest
 
-from ansible_collections.marketops.binance.tests.e2e.conftest import COLLECTION, HERE, PlaybookRun, below_the_exchange
-from ansible_collections.marketops.binance.tests.emulator.server import Emulator, EmulatorServer, load_accounts
+from ansible_collections.marketops.mmp.tests.e2e.conftest import COLLECTION, HERE, PlaybookRun, below_the_exchange
+from ansible_collections.marketops.mmp.tests.emulator.server import Emulator, EmulatorServer, load_accounts
 
 pytestmark = pytest.mark.smoke
 
@@ -88,7 +88,7 @@ def test_example_inventory_check_apply_reapply(path, python, tmp_path):
     accounts, underlyings = load_accounts(ACCOUNTS)
     secrets = [a['secret'] for a in accounts if a.get('secret')]
     emulator = Emulator(accounts, underlyings=underlyings, limit_format='padded')
-    extra = {'marketops_binance_fast_path': path == 'fast'}
+    extra = {'marketops_mmp_fast_path': path == 'fast'}
     if python:
         extra['ansible_python_interpreter'] = python
     with EmulatorServer(emulator) as server:
@@ -102,7 +102,7 @@ def test_example_inventory_check_apply_reapply(path, python, tmp_path):
         def play(*args):
             emulator.journal.clear()
             cmd = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', INVENTORY,
-                   'marketops.binance.apply_mmp', '--vault-password-file', VAULT_PASSWORD, '-e', json.dumps(extra)]
+                   'marketops.mmp.apply_mmp', '--vault-password-file', VAULT_PASSWORD, '-e', json.dumps(extra)]
             proc = subprocess.run(below_the_exchange(cmd + list(args)), stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, text=True, env=env, timeout=300, check=False)
             for secret in secrets:

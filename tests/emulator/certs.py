@@ -27,7 +27,7 @@ OTHER_HOST = 'eapi.other-host.test'
 
 
 def _name(common_name):
-    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, 'marketops.binance tests'),
+    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, 'marketops.mmp tests'),
                       x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
@@ -42,7 +42,7 @@ def _key_usage(cert_sign):
                          encipher_only=False, decipher_only=False)
 
 
-def make_ca(common_name='marketops.binance test CA', days=2):
+def make_ca(common_name='marketops.mmp test CA', days=2):
     """(private key, certificate) of a new self-signed CA."""
     key = ec.generate_private_key(ec.SECP256R1())
     builder = _validity(x509.CertificateBuilder(), days).subject_name(_name(common_name)).issuer_name(

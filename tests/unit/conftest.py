@@ -11,7 +11,7 @@ import time
 import pytest
 import responses
 
-from ansible_collections.marketops.binance.tests.unit.helpers import FakeExchange
+from ansible_collections.marketops.mmp.tests.unit.helpers import FakeExchange
 
 
 @pytest.fixture
@@ -30,11 +30,11 @@ def private_weight_ledger(monkeypatch, tmp_path, request):
     ago, so that a test's first request is the one it is about. Tests of reading the limit (and of an empty ledger)
     say ``@pytest.mark.cold_ledger``: their ledger starts empty.
     """
-    from ansible_collections.marketops.binance.plugins.module_utils import client, pacing
+    from ansible_collections.marketops.mmp.plugins.module_utils import transport, pacing
     ledger_dir = tmp_path / 'pacing-ledger'
-    monkeypatch.setattr(pacing.Ledger, 'for_url', classmethod(lambda cls, url, base_dir=None: cls(str(ledger_dir / 'ledger.json'))))
+    monkeypatch.setattr(pacing.Ledger, 'for_url', classmethod(lambda cls, url, base_dir=None, scope=None: cls(str(ledger_dir / 'ledger.json'))))
     monkeypatch.setattr(pacing, '_LOCAL', {})
-    monkeypatch.setattr(client, '_SESSIONS', {})
+    monkeypatch.setattr(transport, '_SESSIONS', {})
     if request.node.get_closest_marker('cold_ledger') is None:
         ledger_dir.mkdir(mode=0o700)
         path = ledger_dir / 'ledger.json'

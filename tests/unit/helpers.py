@@ -219,3 +219,22 @@ def apply_then(status, body, headers=None):
         exchange._set_mmp(urlsplit(request.url).query, request.body or '', request)
         return status, headers or {}, body
     return fault
+
+
+def run_mmp(params, check_mode=False, client_factory=None):
+    """Everything a ``binance_mmp`` task does: (result, error), see runner.run_core()."""
+    from ansible_collections.marketops.mmp.plugins.module_utils.binance.mmp import MMP
+    from ansible_collections.marketops.mmp.plugins.module_utils.runner import run_core
+    return run_core(MMP, params, check_mode=check_mode, client_factory=client_factory)
+
+
+def validate_all(params):
+    """Every check of a ``binance_mmp`` task before any request: the desired config and the warnings (as the task
+    gives them, without the account label). Raises ValidationError."""
+    from ansible_collections.marketops.mmp.plugins.module_utils.binance.mmp import MMP
+    from ansible_collections.marketops.mmp.plugins.module_utils.transport import insecure_tls_warning
+    from ansible_collections.marketops.mmp.plugins.module_utils.runner import validate_connection_params
+    validate_connection_params(MMP.venue, params)
+    desired, warnings = MMP.validate(params)
+    insecure = insecure_tls_warning(params.get('base_url'), params.get('validate_certs', True))
+    return desired, ([insecure] if insecure else []) + warnings

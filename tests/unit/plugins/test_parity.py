@@ -9,15 +9,17 @@ from __future__ import annotations
 import copy
 import importlib
 import json
+import os
 import time
 
 from unittest.mock import MagicMock
 
 import pytest
+import yaml
 
-from ansible_collections.marketops.binance.plugins.plugin_utils.fast_path import CORES
-from ansible_collections.marketops.binance.tests.unit.helpers import API_KEY, SECRET, answer
-from ansible_collections.marketops.binance.tests.unit.plugins.modules.test_binance_mmp import (  # noqa: F401 pylint: disable=unused-import
+from ansible_collections.marketops.mmp.plugins.module_utils.binance.modules import CORES
+from ansible_collections.marketops.mmp.tests.unit.helpers import API_KEY, SECRET, answer
+from ansible_collections.marketops.mmp.tests.unit.plugins.modules.test_binance_mmp import (  # noqa: F401 pylint: disable=unused-import
     module_process,  # an autouse fixture: modules run as in a process of their own
     patch_module_args,
     warning_text,
@@ -63,8 +65,20 @@ CASES = [(module, scenario) for module, scenarios in SCENARIOS.items() for scena
 def test_every_module_has_scenarios_and_an_action_plugin():
     assert sorted(SCENARIOS) == sorted(CORES)
     for module in CORES:
-        importlib.import_module('ansible_collections.marketops.binance.plugins.modules.%s' % module)
-        importlib.import_module('ansible_collections.marketops.binance.plugins.action.%s' % module)
+        importlib.import_module('ansible_collections.marketops.mmp.plugins.modules.%s' % module)
+        assert action_plugin_of(module) == 'binance_mmp'
+    importlib.import_module('ansible_collections.marketops.mmp.plugins.action.binance_mmp')
+
+
+def action_plugin_of(module):
+    """The action plugin that handles ``module``'s tasks: its own, or the one meta/runtime.yml routes it to."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, '..', '..', '..', 'meta', 'runtime.yml')) as f:
+        routing = yaml.safe_load(f).get('plugin_routing', {}).get('modules', {})
+    routed = (routing.get(module) or {}).get('action_plugin')
+    if routed:
+        return routed.rsplit('.', 1)[-1]
+    return module if os.path.exists(os.path.join(here, '..', '..', '..', 'plugins', 'action', module + '.py')) else None
 
 
 @pytest.fixture(autouse=True)
@@ -79,8 +93,8 @@ def fresh_module_warnings():
 def run_module(capsys, module, args, check_mode):
     # the action plugin runs a module under its FQCN (as ansible-playbook names it)
     args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=False,
-                _ansible_module_name='marketops.binance.%s' % module)
-    main = importlib.import_module('ansible_collections.marketops.binance.plugins.modules.%s' % module).main
+                _ansible_module_name='marketops.mmp.%s' % module)
+    main = importlib.import_module('ansible_collections.marketops.mmp.plugins.modules.%s' % module).main
     with patch_module_args(args):
         with pytest.raises(SystemExit):
             main()
@@ -88,7 +102,8 @@ def run_module(capsys, module, args, check_mode):
 
 
 def run_action(module, args, check_mode, action_name):
-    plugin = importlib.import_module('ansible_collections.marketops.binance.plugins.action.%s' % module).ActionModule
+    plugin = importlib.import_module('ansible_collections.marketops.mmp.plugins.action.%s'
+                                     % action_plugin_of(module)).ActionModule
     task = MagicMock(action=action_name, args=dict(args), async_val=0, check_mode=check_mode, diff=False)
     connection = MagicMock(transport='local')
     play_context = MagicMock(check_mode=check_mode, diff=False)
@@ -124,7 +139,7 @@ def test_module_and_fast_path_return_the_same(exchange, capsys, module, scenario
         if path == 'module':
             results.append(comparable(run_module(capsys, module, args, check_mode)))
         else:
-            action = 'marketops.binance.%s' % module if action_name == 'fqcn' else module
+            action = 'marketops.mmp.%s' % module if action_name == 'fqcn' else module
             results.append(comparable(run_action(module, args, check_mode, action)))
         results[-1]['_requests'] = [(j['method'], j['path']) for j in exchange.journal[before:]]
     assert results[0] == results[1]

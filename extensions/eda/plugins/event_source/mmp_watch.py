@@ -4,8 +4,8 @@
 
 """mmp_watch: an ansible-rulebook event source that tells, within seconds, that MMP triggered or thawed.
 
-It polls ``GET /eapi/v1/mmp`` for every account and underlying with the collection's client (signing,
-retries, pacing) and puts one event per change on the queue, under the key ``mmp_watch``:
+It polls Binance's MMP config (one read per underlying) for every account and underlying with the collection's
+client (signing, retries, pacing) and puts one event per change on the queue, under the key ``mmp_watch``:
 
 - ``type: triggered`` when an underlying's ``lastTriggerTime`` moves forward, and at start-up for every
   underlying already frozen (``initial: true``);
@@ -18,7 +18,7 @@ retries, pacing) and puts one event per change on the queue, under the key ``mmp
 
 A ban (HTTP 418) or a 429 the client gave up on is recorded in the controller's pacing ledger. Before every poll of
 every account the source reads that record: while it holds (whoever recorded it: this source, a playbook, another
-source) no account polls; when it ends one request (GET /eapi/v1/time) probes the exchange. A probe banned (or
+source) no account polls; when it ends one request (the exchange's time) probes the exchange. A probe banned (or
 rate-limited) again waits for that new stop; otherwise the accounts resume, spread over the interval (after a probe
 that failed otherwise, a timeout or a 5xx, their polls report what fails).
 
@@ -28,7 +28,7 @@ returns it) and ``observed_at`` (the exchange's clock, ms). Never a secret.
 
 Arguments:
     accounts: list of {name, api_key, api_secret | private_key (+ private_key_passphrase), underlyings};
-        underlyings omitted: every underlying GET /eapi/v1/exchangeInfo lists (read once an hour)
+        underlyings omitted: every underlying the exchange lists in its exchange info (read once an hour)
     base_url: default BINANCE_EAPI_URL, else https://eapi.binance.com
     interval: seconds between two polls of an account, default 10, at least 1
     weight_budget: request weight per minute the source may use, default 600 (the exchange allows 2400 per
@@ -37,7 +37,7 @@ Arguments:
     validate_certs (default true), ca_path, recv_window (default 5000), timeout (default 10)
 
 Example:
-    - marketops.binance.mmp_watch:
+    - marketops.mmp.mmp_watch:
         accounts: "{{ mmp_watch_accounts }}"
         interval: 10
 """
@@ -48,26 +48,31 @@ import asyncio
 import logging
 import os
 import sys
+import types
 
 from concurrent.futures import ThreadPoolExecutor
 
 
 def _import_watch():
-    """The collection's module_utils; when the collections path is not on sys.path (ansible-rulebook does not
-    add it), the one this file was installed in."""
+    """What the source uses of the collection's module_utils: the watcher's shared parts (``watch``) and Binance's
+    watcher (``binance.watch``), as one namespace. When the collections path is not on sys.path (ansible-rulebook does
+    not add it), the copy this file was installed in."""
     try:
-        from ansible_collections.marketops.binance.plugins.module_utils import watch
+        from ansible_collections.marketops.mmp.plugins.module_utils import watch as core
     except ImportError:
         here = os.path.dirname(os.path.abspath(__file__))
         parts = here.split(os.sep)
-        if parts[-7:] != ['ansible_collections', 'marketops', 'binance', 'extensions', 'eda', 'plugins', 'event_source']:
+        if parts[-7:] != ['ansible_collections', 'marketops', 'mmp', 'extensions', 'eda', 'plugins', 'event_source']:
             raise
         sys.path.append(os.sep.join(parts[:-7]) or os.sep)
-        from ansible_collections.marketops.binance.plugins.module_utils import watch
-    return watch
+        from ansible_collections.marketops.mmp.plugins.module_utils import watch as core
+    from ansible_collections.marketops.mmp.plugins.module_utils.binance import watch as venue
+    return types.SimpleNamespace(EVENT_KEY=core.EVENT_KEY, make_event=core.make_event, POLL=core.POLL,
+                                 PROBE=core.PROBE, WAIT=core.WAIT, validate_watch_args=venue.validate_watch_args,
+                                 Watcher=venue.Watcher)
 
 
-LOG = logging.getLogger('marketops.binance.mmp_watch')
+LOG = logging.getLogger('marketops.mmp.mmp_watch')
 MAX_WORKERS = 8
 
 
@@ -90,7 +95,8 @@ async def _announce(queue, watcher, watch):
     """What the watcher decided about a stop (a ban, a 429 given up on): logged, and put on the queue as ``info``."""
     for message, event in watcher.take_notices():
         LOG.warning('mmp_watch: %s', message)
-        await queue.put({watch.EVENT_KEY: event})
+        if event is not None:
+            await queue.put({watch.EVENT_KEY: event})
 
 
 async def _until_allowed(queue, watcher, account, executor, watch):

@@ -9,16 +9,20 @@ import os
 
 from ansible.release import __version__ as ansible_version
 
-from ansible_collections.marketops.binance.plugins.action.binance_mmp import apply_env_fallbacks, connection_environment
-from ansible_collections.marketops.binance.plugins.plugin_utils.fast_path import injects_invocation
-from ansible_collections.marketops.binance.plugins.module_utils.mmp import mmp_argument_spec
+from ansible_collections.marketops.mmp.plugins.module_utils.binance.mmp import MMP
+from ansible_collections.marketops.mmp.plugins.module_utils.runner import argument_spec
+from ansible_collections.marketops.mmp.plugins.plugin_utils.fast_path import (
+    apply_env_fallbacks,
+    connection_environment,
+    injects_invocation,
+)
 
 
 def test_env_fallbacks_prefer_the_task_environment(monkeypatch):
     monkeypatch.setenv('BINANCE_API_KEY', 'from-the-controller')
     monkeypatch.setenv('BINANCE_API_SECRET', 'secret-from-the-controller')
     monkeypatch.delenv('BINANCE_EAPI_URL', raising=False)
-    params = apply_env_fallbacks(mmp_argument_spec(), {'underlying': 'BTCUSDT', 'api_secret': 'given'},
+    params = apply_env_fallbacks(argument_spec(MMP), {'underlying': 'BTCUSDT', 'api_secret': 'given'},
                                  {'BINANCE_API_KEY': 'from-the-task-environment'})
     assert params['api_key'] == 'from-the-task-environment'
     assert params['api_secret'] == 'given'  # a given option wins over any fallback
@@ -49,24 +53,36 @@ from unittest.mock import MagicMock  # noqa: E402 pylint: disable=wrong-import-p
 
 import pytest  # noqa: E402 pylint: disable=wrong-import-position
 
-from ansible_collections.marketops.binance.plugins.plugin_utils.fast_path import (  # noqa: E402 pylint: disable=wrong-import-position
-    CORES,
+from ansible_collections.marketops.mmp.plugins.module_utils.binance.modules import CORES  # noqa: E402 pylint: disable=wrong-import-position
+from ansible_collections.marketops.mmp.plugins.plugin_utils.fast_path import (  # noqa: E402 pylint: disable=wrong-import-position
     FastPathAction,
+    core_of,
     module_of,
 )
 
+# The one action plugin of every module (meta/runtime.yml routes the others to it)
+ACTION_PLUGIN = 'binance_mmp'
+
 
 @pytest.mark.parametrize('action, module', [
-    ('binance_mmp_info', 'binance_mmp_info'), ('marketops.binance.binance_kill_switch', 'binance_kill_switch'),
-    ('ansible_collections.marketops.binance.plugins.modules.binance_mmp_reset', 'binance_mmp_reset'),
-    ('other.collection.binance_mmp', None), ('marketops.binance.unknown', None), (None, None),
+    ('binance_mmp_info', 'binance_mmp_info'), ('marketops.mmp.binance_kill_switch', 'binance_kill_switch'),
+    ('ansible_collections.marketops.mmp.plugins.modules.binance_mmp_reset', 'binance_mmp_reset'),
+    ('other.collection.binance_mmp', None), ('marketops.mmp.unknown', None), (None, None),
 ])
 def test_module_of(action, module):
     assert module_of(action) == module
 
 
+@pytest.mark.parametrize('module, found', [('binance_mmp', True), ('binance_nothing', False), ('nosuchvenue_mmp', False),
+                                           ('Binance_mmp', False), ('binance', False), ('../x_y', False)])
+def test_a_modules_core_is_found_in_its_venue_package(module, found):
+    assert (core_of(module) is not None) is found
+    if found:
+        assert core_of(module) is CORES[module]
+
+
 def make_action(module, action_name, async_val=0, transport='local'):
-    plugin = importlib.import_module('ansible_collections.marketops.binance.plugins.action.%s' % module).ActionModule
+    plugin = importlib.import_module('ansible_collections.marketops.mmp.plugins.action.%s' % ACTION_PLUGIN).ActionModule
     assert issubclass(plugin, FastPathAction)
     task = MagicMock(action=action_name, args={'underlying': 'BTCUSDT'}, async_val=async_val, check_mode=False,
                      diff=False)
@@ -81,7 +97,7 @@ def make_action(module, action_name, async_val=0, transport='local'):
 
 @pytest.mark.parametrize('module', sorted(CORES))
 def test_every_module_takes_the_fast_path_on_the_controller(module):
-    action = make_action(module, 'marketops.binance.%s' % module)
+    action = make_action(module, 'marketops.mmp.%s' % module)
     result = action.run(task_vars={})
     assert result['in_process'] is True and not action._execute_module.called
     assert action.run_in_process.call_args.kwargs['module'] == module
@@ -93,16 +109,16 @@ def test_async_tasks_run_the_module(module):
     result = action.run(task_vars={})
     assert result['executed'] is True and not action.run_in_process.called
     kwargs = action._execute_module.call_args.kwargs
-    assert kwargs['module_name'] == 'marketops.binance.%s' % module and kwargs['wrap_async'] is True
+    assert kwargs['module_name'] == 'marketops.mmp.%s' % module and kwargs['wrap_async'] is True
     assert not action._remove_tmp_path.called  # the async wrapper cleans up after itself
 
 
 def test_remote_disabled_or_unknown_run_the_module():
-    remote = make_action('binance_mmp_reset', 'marketops.binance.binance_mmp_reset', transport='ssh')
+    remote = make_action('binance_mmp_reset', 'marketops.mmp.binance_mmp_reset', transport='ssh')
     assert remote.run(task_vars={})['executed'] is True
     assert remote._execute_module.call_args.kwargs['wrap_async'] is False and remote._remove_tmp_path.called
     disabled = make_action('binance_mmp_info', 'binance_mmp_info')
-    assert disabled.run(task_vars={'marketops_binance_fast_path': False})['executed'] is True
+    assert disabled.run(task_vars={'marketops_mmp_fast_path': False})['executed'] is True
     unknown = make_action('binance_mmp', 'someone.else.binance_mmp')
     assert unknown.run(task_vars={})['executed'] is True
     assert unknown._execute_module.call_args.kwargs['module_name'] == 'someone.else.binance_mmp'

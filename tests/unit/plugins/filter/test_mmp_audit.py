@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.marketops.binance.plugins.filter.mmp_audit import mmp_audit_markdown, mmp_audit_report
+from ansible_collections.marketops.mmp.plugins.filter.mmp_audit import mmp_audit_markdown, mmp_audit_report
 
 
 def entry(underlying, window_ms=3000, frozen_ms=300000, qty_limit='2', delta_limit='2.3', last_trigger_time=0,
@@ -49,14 +49,71 @@ def test_statuses_and_precedence():
     assert rows[('a', 'XRPUSDT')]['status'] == 'triggered'
     assert rows[('a', 'BNBUSDT')]['status'] == 'not_configured'
     assert rows[('a', 'DOGEUSDT')]['status'] == 'unmanaged' and 'kill_switch_ms 5000' in rows[('a', 'DOGEUSDT')]['detail']
-    assert rows[('a', 'LTCUSDT')]['status'] == 'drift' and 'did not list' in rows[('a', 'LTCUSDT')]['detail']
+    assert rows[('a', 'LTCUSDT')]['status'] == 'missing' and 'does not list' in rows[('a', 'LTCUSDT')]['detail']
     assert rows[('b', None)]['status'] == 'error' and rows[('b', None)]['detail'].startswith('account b: ')
-    assert report['counts'] == dict(in_sync=1, drift=2, frozen=1, triggered=1, not_configured=1, unmanaged=1, error=1)
+    assert report['counts'] == dict(in_sync=1, missing=1, drift=1, frozen=1, triggered=1, not_configured=1, unmanaged=1,
+                                    error=1)
     assert report['alarm'] == 3 and report['errors'] == 1 and report['accounts'] == 2
     markdown = mmp_audit_markdown(report)
-    assert markdown.index('| drift | 2 |') < markdown.index('| account | underlying |')
+    assert markdown.index('| drift | 1 |') < markdown.index('| account | underlying |')
     assert '| a | ETHUSDT | drift | drift: qty_limit desired 2, exchange 3 |' in markdown
     assert '| b | - | error | account b: MMP info: GET /eapi/v1/exchangeInfo: HTTP 500 |' in markdown
+
+
+def test_missing_is_not_drift():
+    """Desired but never configured on the exchange (binance_mmp_info: configured false, zeros) is missing."""
+    zeros = dict(window_ms=0, frozen_ms=0, qty_limit='0', delta_limit='0')
+    want = dict(qty_limit='2', delta_limit='2.3')
+    hostvars = {'a': host([entry('BTCUSDT'), entry('ETHUSDT', qty_limit='3'), entry('SOLUSDT', **zeros),
+                           entry('XRPUSDT', **zeros), entry('BNBUSDT', **zeros), entry('ADAUSDT'),
+                           entry('DOGEUSDT', **zeros), entry('TRXUSDT'),
+                           entry('AVAXUSDT', last_trigger_time=1700000000000, **zeros)],
+                          kill={'BNBUSDT': 30000},
+                          configs=[dict(want, underlying='BTCUSDT'), dict(want, underlying='ETHUSDT'),
+                                   dict(want, underlying='SOLUSDT'),
+                                   dict(want, underlying='XRPUSDT', kill_switch_ms=30000),
+                                   dict(want, underlying='BNBUSDT', kill_switch_ms=30000),
+                                   dict(want, underlying='TRXUSDT', kill_switch_ms=30000),
+                                   dict(want, underlying='AVAXUSDT')])}
+    report = mmp_audit_report(hostvars, ['a'], '2026-01-01T00:00:00Z')
+    rows = {r['underlying']: r for r in report['rows']}
+    status = dict((u, r['status']) for u, r in rows.items())
+    assert status == dict(BTCUSDT='in_sync', ETHUSDT='drift', SOLUSDT='missing', XRPUSDT='missing', BNBUSDT='missing',
+                          ADAUSDT='unmanaged', DOGEUSDT='not_configured', TRXUSDT='drift', AVAXUSDT='missing')
+    sol = rows['SOLUSDT']
+    # the MMP fields are not listed as drifting against the zeros of an unconfigured underlying
+    assert sol['drift'] == [] and sol['exchange']['configured'] is False
+    assert sol['desired'] == dict(window_ms='3000', frozen_ms='300000', qty_limit='2', delta_limit='2.3')
+    assert sol['detail'] == 'not configured on the exchange; inventory: window_ms 3000, frozen_ms 300000, qty_limit 2, ' \
+                            'delta_limit 2.3'
+    # the kill-switch of a missing row is still compared, and shown as drift in the row
+    assert rows['XRPUSDT']['drift'] == [dict(field='kill_switch_ms', desired='30000', exchange=0)]
+    assert rows['XRPUSDT']['detail'].endswith('; drift: kill_switch_ms desired 30000, exchange 0')
+    assert rows['BNBUSDT']['drift'] == [] and 'drift' not in rows['BNBUSDT']['detail']
+    # MMP in sync, kill-switch desired but none active: drift, as before (0 is "off", not "not configured")
+    assert rows['TRXUSDT']['drift'] == [dict(field='kill_switch_ms', desired='30000', exchange=0)]
+    assert 'last triggered' not in rows['AVAXUSDT']['detail']  # missing wins over triggered
+    assert report['counts'] == dict(in_sync=1, missing=4, drift=2, frozen=0, triggered=0, not_configured=1,
+                                    unmanaged=1, error=0)
+    assert report['alarm'] == 6  # missing counts as an alarm, as drift and frozen do
+    assert report['summary'] == 'in sync 1, missing 4, drift 2, frozen 0, triggered 0, not configured 1, ' \
+                                'unmanaged 1, error 0'
+    markdown = mmp_audit_markdown(report)
+    head = markdown.partition('| account | underlying |')[0]
+    assert '| in sync | 1 |\n| missing | 4 |\n| drift | 2 |\n' in head
+    assert '| a | SOLUSDT | missing | not configured on the exchange; inventory: window_ms 3000' in markdown
+    assert '| a | ETHUSDT | drift | drift: qty_limit desired 2, exchange 3 |' in markdown
+    legend = markdown.split('Statuses: ')[1]
+    assert '*missing*: the inventory has an MMP config that the exchange does not have' in legend
+    assert legend.index('*in sync*') < legend.index('*missing*') < legend.index('*drift*')
+
+
+def test_frozen_wins_over_missing():
+    zeros = dict(window_ms=0, frozen_ms=0, qty_limit='0', delta_limit='0')
+    hostvars = {'a': host([entry('BTCUSDT', last_trigger_time=1700000000000, frozen=True, **zeros)],
+                          configs=[dict(underlying='BTCUSDT', qty_limit='2', delta_limit='2.3')])}
+    (row,) = mmp_audit_report(hostvars, ['a'])['rows']
+    assert row['status'] == 'frozen' and 'not configured on the exchange' in row['detail']
 
 
 def test_unread_account_and_bad_inventory_are_errors():

@@ -13,38 +13,26 @@ from email.utils import formatdate
 
 import pytest
 
-from ansible_collections.marketops.binance.plugins.module_utils import pacing
-from ansible_collections.marketops.binance.plugins.module_utils.client import (
-    BinanceIPBanned,
+from ansible_collections.marketops.mmp.plugins.module_utils import pacing
+from ansible_collections.marketops.mmp.plugins.module_utils.binance.api import (
+    DEFAULT_BAN,
     BinanceOptionsClient,
-    BinanceRateLimited,
     HmacSigner,
     published_weight_limit,
     stop_seconds,
 )
-from ansible_collections.marketops.binance.plugins.module_utils.common import task_result
-from ansible_collections.marketops.binance.plugins.module_utils.killswitch import KILL_SWITCH
-from ansible_collections.marketops.binance.plugins.module_utils.mmp import MMP, MMP_INFO, MMP_RESET
-from ansible_collections.marketops.binance.plugins.module_utils.pacing import ExchangeStop, Ledger, Pacer
-from ansible_collections.marketops.binance.tests.unit.helpers import API_KEY, SECRET, answer
+from ansible_collections.marketops.mmp.plugins.module_utils.errors import IPBanned, RateLimited
+from ansible_collections.marketops.mmp.plugins.module_utils.runner import task_result
+from ansible_collections.marketops.mmp.plugins.module_utils.binance.killswitch import KILL_SWITCH
+from ansible_collections.marketops.mmp.plugins.module_utils.binance.mmp import MMP, MMP_INFO, MMP_RESET
+from ansible_collections.marketops.mmp.plugins.module_utils.pacing import ExchangeStop, Ledger, Pacer
+from ansible_collections.marketops.mmp.tests.unit.helpers import API_KEY, SECRET, answer
+from ansible_collections.marketops.mmp.tests.unit.plugins.module_utils.test_pacing import Clock
 
 URL = 'https://eapi.binance.com'
 BANNED = {'code': -1003, 'msg': 'Way too many requests; IP(1.2.3.4) banned until 1700000000000. Please use the '
                                 'websocket for live updates to avoid bans.'}
 TOO_MANY = {'code': -1003, 'msg': 'Too many requests'}
-
-
-class Clock:
-    def __init__(self, now):
-        self.now = float(now)
-        self.waits = []
-
-    def __call__(self):
-        return self.now
-
-    def wait(self, reason, seconds):
-        self.waits.append((reason, seconds))
-        self.now += seconds
 
 
 def pacer(clock, ledger, limit=None, reserve=None):
@@ -163,8 +151,8 @@ def test_a_ban_ends_a_clock_probe_in_the_same_transaction(ledger):
     (418, {'Retry-After': '600'}, None, 600),
     (418, {'retry-after': ' 7 '}, None, 7),
     (418, {}, 'IP(1.2.3.4) banned until 1000000300000. Please', 300),  # Binance's message: the exchange's ms
-    (418, {}, 'banned', pacing.DEFAULT_BAN),
-    (418, {'Retry-After': 'garbage'}, None, pacing.DEFAULT_BAN),
+    (418, {}, 'banned', DEFAULT_BAN),
+    (418, {'Retry-After': 'garbage'}, None, DEFAULT_BAN),
     (418, {'Retry-After': formatdate(1_000_000_000 + 90, usegmt=True)}, None, 90),
     (418, {'Retry-After': '99999999'}, None, pacing.MAX_STOP),
     (418, {'Retry-After': '0'}, None, 1),
@@ -177,7 +165,7 @@ def test_stop_seconds(status, headers, msg, expected):
 
 
 def test_a_ban_of_the_default_length_is_at_least_two_minutes():
-    assert pacing.DEFAULT_BAN >= 120
+    assert DEFAULT_BAN >= 120
 
 
 # ---------------------------------------------------------------------------------------------
@@ -186,11 +174,11 @@ def test_a_ban_of_the_default_length_is_at_least_two_minutes():
 
 def test_a_418_is_recorded_and_the_next_client_sends_nothing(exchange, sleeps):
     exchange.add_fault('GET', '/eapi/v1/mmp', answer(418, BANNED, {'Retry-After': '600'}))
-    with pytest.raises(BinanceIPBanned) as first:
+    with pytest.raises(IPBanned) as first:
         make_client().get_mmp('BTCUSDT')
     assert first.value.sent and first.value.until == pytest.approx(time.time() + 600, abs=5)
     assert len(exchange.journal) == 1
-    with pytest.raises(BinanceIPBanned) as later:
+    with pytest.raises(IPBanned) as later:
         make_client().set_mmp('ETHUSDT', 3000, 300000, '2', '2.3')
     message = str(later.value)
     assert message.startswith('POST /eapi/v1/mmpSet: Binance banned this IP until ')
@@ -203,17 +191,17 @@ def test_a_418_without_retry_after_is_read_from_binances_message(exchange, sleep
     until_ms = int((time.time() + 900) * 1000)
     exchange.add_fault('GET', '/eapi/v1/mmp', answer(418, {'code': -1003, 'msg': 'Way too many requests; IP(1.2.3.4) '
                                                            'banned until %d.' % until_ms}))
-    with pytest.raises(BinanceIPBanned) as e:
+    with pytest.raises(IPBanned) as e:
         make_client().get_mmp('BTCUSDT')
     assert e.value.until == pytest.approx(until_ms / 1000.0, abs=5)
 
 
 def test_a_429_given_up_on_is_recorded_too(exchange, sleeps):
     exchange.add_fault('GET', '/eapi/v1/mmp', answer(429, TOO_MANY, {'Retry-After': '300'}))  # > 120 s: not waited
-    with pytest.raises(BinanceRateLimited) as e:
+    with pytest.raises(RateLimited) as e:
         make_client().get_mmp('BTCUSDT')
     assert 'recorded so that no task, run or watcher on this controller sends before' in str(e.value)
-    with pytest.raises(BinanceRateLimited) as later:
+    with pytest.raises(RateLimited) as later:
         make_client().get_mmp('ETHUSDT')
     assert 'Binance rate-limited this IP (HTTP 429, not retried) until ' in str(later.value)
     assert 'nothing was sent' in str(later.value) and not later.value.sent
@@ -229,7 +217,7 @@ def test_a_429_that_is_waited_out_records_no_stop(exchange, sleeps):
 
 def test_when_the_ban_ends_requests_go_again(exchange, sleeps, monkeypatch):
     exchange.add_fault('GET', '/eapi/v1/mmp', answer(418, BANNED, {'Retry-After': '600'}))
-    with pytest.raises(BinanceIPBanned):
+    with pytest.raises(IPBanned):
         make_client().get_mmp('BTCUSDT')
     later = time.time() + 601
     monkeypatch.setattr(time, 'time', lambda: later)
@@ -334,9 +322,9 @@ def test_the_info_modules_exchange_info_read_also_teaches_the_limit(exchange, sl
 @pytest.mark.cold_ledger
 def test_a_ban_on_the_limit_read_fails_the_task_and_records_the_ban(exchange, sleeps):
     exchange.add_fault('GET', '/eapi/v1/exchangeInfo', answer(418, BANNED, {'Retry-After': '60'}))
-    with pytest.raises(BinanceIPBanned):
+    with pytest.raises(IPBanned):
         make_client().get_mmp('BTCUSDT')
-    with pytest.raises(BinanceIPBanned):
+    with pytest.raises(IPBanned):
         make_client().get_mmp('BTCUSDT')
     assert [j['path'] for j in exchange.journal] == ['/eapi/v1/exchangeInfo']
 
@@ -427,6 +415,6 @@ def test_the_probe_is_one_request_whatever_it_gets(exchange, sleeps, fault):
 def test_a_probe_answered_429_records_a_stop(exchange, sleeps):
     exchange.add_fault('GET', '/eapi/v1/time', answer(429, TOO_MANY, {'Retry-After': '30'}))
     c = make_client()
-    with pytest.raises(BinanceRateLimited):
+    with pytest.raises(RateLimited):
         c.probe()
     assert c.pacer.current_stop()[2] == 429

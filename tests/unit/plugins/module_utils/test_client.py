@@ -15,26 +15,29 @@ from urllib.parse import parse_qsl, unquote
 import pytest
 import requests
 
-from ansible_collections.marketops.binance.plugins.module_utils import client as client_mod
-from ansible_collections.marketops.binance.plugins.module_utils.client import (
-    BinanceAPIError,
-    BinanceConfigError,
-    BinanceIPBanned,
-    BinanceMissingLibrary,
+from ansible_collections.marketops.mmp.plugins.module_utils import transport as http_mod
+from ansible_collections.marketops.mmp.plugins.module_utils.binance import api as client_mod
+from ansible_collections.marketops.mmp.plugins.module_utils.binance.api import (
     BinanceOptionsClient,
-    BinanceRateLimited,
-    BinanceResponseError,
-    BinanceTransportError,
-    BinanceUnknownOutcome,
-    HmacSigner,
     check_base_url,
+    HmacSigner,
     load_private_key_signer,
     make_signer,
-    redact,
 )
-from ansible_collections.marketops.binance.plugins.module_utils.pacing import Ledger
+from ansible_collections.marketops.mmp.plugins.module_utils.errors import (
+    APIError,
+    ConfigError,
+    IPBanned,
+    MissingLibrary,
+    RateLimited,
+    redact,
+    ResponseError,
+    TransportError,
+    UnknownOutcome,
+)
+from ansible_collections.marketops.mmp.plugins.module_utils.pacing import Ledger
 
-from ansible_collections.marketops.binance.tests.unit.helpers import (
+from ansible_collections.marketops.mmp.tests.unit.helpers import (
     API_KEY,
     SECRET,
     answer,
@@ -120,36 +123,36 @@ def test_private_key_from_path(tmp_path):
 def test_encrypted_private_key():
     pem = fixture('ed25519_test_key_encrypted.pem')
     assert load_private_key_signer(pem, 'correct-horse').key_type == 'ed25519'
-    with pytest.raises(BinanceConfigError, match='set private_key_passphrase'):
+    with pytest.raises(ConfigError, match='set private_key_passphrase'):
         load_private_key_signer(pem)
-    with pytest.raises(BinanceConfigError, match='wrong private_key_passphrase') as e:
+    with pytest.raises(ConfigError, match='wrong private_key_passphrase') as e:
         load_private_key_signer(pem, 'wrong-passphrase')
     assert 'wrong-passphrase' not in str(e.value)
-    with pytest.raises(BinanceConfigError, match='not encrypted'):
+    with pytest.raises(ConfigError, match='not encrypted'):
         load_private_key_signer(fixture('ed25519_test_key.pem'), 'correct-horse')
 
 
 def test_private_key_errors_do_not_echo_the_key():
-    with pytest.raises(BinanceConfigError, match='neither PEM text') as e:
+    with pytest.raises(ConfigError, match='neither PEM text') as e:
         load_private_key_signer('/no/such/key.pem')
-    with pytest.raises(BinanceConfigError, match='not a PEM private key') as e:
+    with pytest.raises(ConfigError, match='not a PEM private key') as e:
         load_private_key_signer('-----BEGIN PRIVATE KEY-----\nQUFBQUFBQQ==\n-----END PRIVATE KEY-----')
     assert 'QUFBQUFBQQ' not in str(e.value)
-    with pytest.raises(BinanceConfigError, match='Ed25519 and RSA'):
+    with pytest.raises(ConfigError, match='Ed25519 and RSA'):
         load_private_key_signer(fixture('ec_test_key.pem'))
 
 
 def test_missing_cryptography_is_reported(monkeypatch):
     monkeypatch.setitem(sys.modules, 'cryptography.hazmat.primitives.serialization', None)
-    with pytest.raises(BinanceMissingLibrary) as e:
+    with pytest.raises(MissingLibrary) as e:
         load_private_key_signer(fixture('ed25519_test_key.pem'))
     assert e.value.library == 'cryptography'
 
 
 def test_make_signer_needs_exactly_one():
-    with pytest.raises(BinanceConfigError, match='exactly one'):
+    with pytest.raises(ConfigError, match='exactly one'):
         make_signer()
-    with pytest.raises(BinanceConfigError, match='exactly one'):
+    with pytest.raises(ConfigError, match='exactly one'):
         make_signer(api_secret='a', private_key=fixture('ed25519_test_key.pem'))
     assert make_signer(api_secret='a').key_type == 'hmac'
 
@@ -172,7 +175,7 @@ def test_check_base_url(url, ok):
     if ok:
         assert not check_base_url(url).endswith('/')
     else:
-        with pytest.raises(BinanceConfigError):
+        with pytest.raises(ConfigError):
             check_base_url(url)
 
 
@@ -230,7 +233,7 @@ def test_1021_resyncs_the_clock_and_retries_once(exchange, sleeps):
 
 def test_1021_twice_fails_with_a_hint(exchange, sleeps):
     exchange.add_fault('GET', '/eapi/v1/mmp', answer(400, {'code': -1021, 'msg': 'Timestamp outside recvWindow'}), times=3)
-    with pytest.raises(BinanceAPIError, match=r'code -1021.*NTP') as e:
+    with pytest.raises(APIError, match=r'code -1021.*NTP') as e:
         make_client().get_mmp('BTCUSDT')
     assert e.value.code == -1021
     assert [j['path'] for j in exchange.journal] == ['/eapi/v1/mmp', '/eapi/v1/time', '/eapi/v1/mmp']
@@ -261,7 +264,7 @@ def test_minus_1008_is_a_rate_limit(exchange, sleeps):
 
 def test_429_is_bounded(exchange, sleeps):
     exchange.add_fault('GET', '/eapi/v1/mmp', answer(429, TOO_MANY, {'Retry-After': '3'}), times=5)
-    with pytest.raises(BinanceRateLimited, match='avoid an IP ban'):
+    with pytest.raises(RateLimited, match='avoid an IP ban'):
         make_client().get_mmp('BTCUSDT')
     assert sleeps == [3.0, 3.0]
     assert len(exchange.journal) == 3
@@ -269,7 +272,7 @@ def test_429_is_bounded(exchange, sleeps):
 
 def test_429_with_a_huge_retry_after_fails_without_waiting(exchange, sleeps):
     exchange.add_fault('GET', '/eapi/v1/mmp', answer(429, TOO_MANY, {'Retry-After': '3600'}))
-    with pytest.raises(BinanceRateLimited, match='Retry-After 3600s'):
+    with pytest.raises(RateLimited, match='Retry-After 3600s'):
         make_client().get_mmp('BTCUSDT')
     assert sleeps == [] and len(exchange.journal) == 1
 
@@ -277,7 +280,7 @@ def test_429_with_a_huge_retry_after_fails_without_waiting(exchange, sleeps):
 def test_418_fails_at_once(exchange, sleeps):
     exchange.add_fault('GET', '/eapi/v1/mmp', answer(418, {'code': -1003, 'msg': 'Way too many requests; IP banned '
                                                            'until 1700000000000.'}, {'Retry-After': '120'}))
-    with pytest.raises(BinanceIPBanned) as e:
+    with pytest.raises(IPBanned) as e:
         make_client().get_mmp('BTCUSDT')
     assert 'Binance banned this IP until ' in str(e.value) and '(120 s left)' in str(e.value)
     assert '1700000000000' in str(e.value) and 'Not retried, and recorded' in str(e.value)
@@ -289,7 +292,7 @@ def test_5xx_on_read_is_retried_with_jittered_backoff(exchange, sleeps):
     exchange.add_fault('GET', '/eapi/v1/mmp', answer(500, internal), times=2)
     c = make_client()
     c.get_mmp('BTCUSDT')
-    assert len(sleeps) == 2 and all(0 < s <= client_mod.BACKOFF_CAP for s in sleeps)
+    assert len(sleeps) == 2 and all(0 < s <= http_mod.BACKOFF_CAP for s in sleeps)
     assert len(exchange.journal) == 3
     assert c.take_recoveries() == ['GET /eapi/v1/mmp for BTCUSDT: HTTP 500 from the exchange (code -1001: Internal '
                                    'error; unable to process your request. Please try again.); sent again (attempt %d '
@@ -298,11 +301,11 @@ def test_5xx_on_read_is_retried_with_jittered_backoff(exchange, sleeps):
 
 def test_5xx_retries_are_bounded(exchange, sleeps):
     exchange.add_fault('GET', '/eapi/v1/mmp', answer(502, '<html><body><h1>502 Bad Gateway</h1></body></html>'), times=10)
-    with pytest.raises(BinanceTransportError) as e:
+    with pytest.raises(TransportError) as e:
         make_client().get_mmp('BTCUSDT')
     assert 'HTTP 502' in str(e.value) and '502 Bad Gateway' in str(e.value) and '<h1>' not in str(e.value)
-    assert len(exchange.journal) == client_mod.TRANSIENT_RETRIES + 1
-    assert len(sleeps) == client_mod.TRANSIENT_RETRIES
+    assert len(exchange.journal) == http_mod.TRANSIENT_RETRIES + 1
+    assert len(sleeps) == http_mod.TRANSIENT_RETRIES
     assert sleeps == sorted(sleeps) or len(set(sleeps)) > 1  # grows, with jitter
 
 
@@ -310,7 +313,7 @@ def test_backoff_is_jittered_and_capped():
     low = make_client(rand=lambda: 0.0)
     high = make_client(rand=lambda: 0.999)
     for attempt in range(10):
-        assert 0 < low._backoff(attempt) < high._backoff(attempt) <= client_mod.BACKOFF_CAP
+        assert 0 < low._backoff(attempt) < high._backoff(attempt) <= http_mod.BACKOFF_CAP
 
 
 def test_503_service_unavailable_on_write_is_resent(exchange, sleeps):
@@ -323,14 +326,14 @@ def test_503_unknown_on_write_is_an_unknown_outcome(exchange, sleeps):
     exchange.add_fault('POST', '/eapi/v1/mmpSet',
                        apply_then(503, {'code': -1000, 'msg': 'Unknown error, please check your request or try '
                                                               'again later.'}))
-    with pytest.raises(BinanceUnknownOutcome):
+    with pytest.raises(UnknownOutcome):
         make_client().set_mmp('BTCUSDT', 3000, 300000, '2', '2.3')
     assert len(exchange.writes) == 1 and sleeps == []
 
 
 def test_non_json_5xx_on_write_is_an_unknown_outcome(exchange, sleeps):
     exchange.add_fault('POST', '/eapi/v1/mmpSet', answer(504, '<html>Gateway Timeout</html>'))
-    with pytest.raises(BinanceUnknownOutcome, match='Gateway Timeout'):
+    with pytest.raises(UnknownOutcome, match='Gateway Timeout'):
         make_client().set_mmp('BTCUSDT', 3000, 300000, '2', '2.3')
 
 
@@ -345,20 +348,20 @@ def test_timeout_on_read_is_retried(exchange, sleeps):
 def test_recoveries_are_bounded(exchange, sleeps):
     """A watcher's client lives for days: what it keeps for warnings, and its waits, stay bounded."""
     c = make_client()
-    for dummy in range(client_mod.RECOVERIES_KEPT + 5):
+    for dummy in range(http_mod.RECOVERIES_KEPT + 5):
         exchange.add_fault('GET', '/eapi/v1/mmp', requests.exceptions.ReadTimeout('read timed out'))
         c.get_mmp('BTCUSDT')
     notes = c.take_recoveries()
-    assert len(notes) == client_mod.RECOVERIES_KEPT + 1 and notes[-1] == 'and 5 more requests sent again'
+    assert len(notes) == http_mod.RECOVERIES_KEPT + 1 and notes[-1] == 'and 5 more requests sent again'
     assert c.take_recoveries() == []
-    for dummy in range(client_mod.WAITS_KEPT + 50):
+    for dummy in range(http_mod.WAITS_KEPT + 50):
         c._wait('weight', 0)
-    assert len(c.waits) == client_mod.WAITS_KEPT
+    assert len(c.waits) == http_mod.WAITS_KEPT
 
 
 def test_timeout_on_write_is_an_unknown_outcome(exchange, sleeps):
     exchange.add_fault('POST', '/eapi/v1/mmpSet', requests.exceptions.ReadTimeout('read timed out'))
-    with pytest.raises(BinanceUnknownOutcome, match='timed out'):
+    with pytest.raises(UnknownOutcome, match='timed out'):
         make_client().set_mmp('BTCUSDT', 3000, 300000, '2', '2.3')
     assert len(exchange.writes) == 1
 
@@ -366,7 +369,7 @@ def test_timeout_on_write_is_an_unknown_outcome(exchange, sleeps):
 def test_dropped_connection_on_write_is_an_unknown_outcome(exchange, sleeps):
     exchange.add_fault('POST', '/eapi/v1/mmpSet',
                        requests.exceptions.ConnectionError(ConnectionResetError('Connection reset by peer')))
-    with pytest.raises(BinanceUnknownOutcome):
+    with pytest.raises(UnknownOutcome):
         make_client().set_mmp('BTCUSDT', 3000, 300000, '2', '2.3')
 
 
@@ -396,14 +399,14 @@ NOT_BUILT = [
 def test_a_request_that_could_not_be_built_is_not_retried_nor_an_unknown_outcome(exchange, sleeps, method, error):
     """Raised before the request left this host: nothing was sent, and sending again cannot help."""
     path = '/eapi/v1/mmp' if method == 'GET' else '/eapi/v1/mmpSet'
-    exchange.add_fault(method, path, error, times=client_mod.TRANSIENT_RETRIES + 1)
+    exchange.add_fault(method, path, error, times=http_mod.TRANSIENT_RETRIES + 1)
     c = make_client()
-    with pytest.raises(BinanceConfigError) as e:
+    with pytest.raises(ConfigError) as e:
         if method == 'GET':
             c.get_mmp('BTCUSDT')
         else:
             c.set_mmp('BTCUSDT', 3000, 300000, '2', '2.3')
-    assert not isinstance(e.value, BinanceUnknownOutcome)
+    assert not isinstance(e.value, UnknownOutcome)
     assert str(e.value) == ('%s %s: the request could not be built (%s), so the request was not sent and is not sent '
                             'again: check api_key, api_secret, base_url and the proxy settings (HTTPS_PROXY) for '
                             'whitespace or characters they cannot have' % (method, path, type(error).__name__))
@@ -415,19 +418,19 @@ def test_a_key_requests_refuses_as_a_header_fails_at_once(exchange, sleeps, meth
     """A key with a line break that got past the checks: requests refuses the header, before sending anything."""
     c = make_client()
     c.api_key = API_KEY + '\n'
-    with pytest.raises(BinanceConfigError, match=r'\(InvalidHeader\), so the request was not sent') as e:
+    with pytest.raises(ConfigError, match=r'\(InvalidHeader\), so the request was not sent') as e:
         if method == 'GET':
             c.get_mmp('BTCUSDT')
         else:
             c.set_mmp('BTCUSDT', 3000, 300000, '2', '2.3')
-    assert not isinstance(e.value, BinanceUnknownOutcome) and API_KEY not in str(e.value)
+    assert not isinstance(e.value, UnknownOutcome) and API_KEY not in str(e.value)
     assert exchange.journal == [] and sleeps == []
 
 
 def test_the_client_refuses_a_key_no_key_can_be():
-    with pytest.raises(BinanceConfigError, match='^api_key: ends with a newline'):
+    with pytest.raises(ConfigError, match='^api_key: ends with a newline'):
         BinanceOptionsClient(api_key=API_KEY + '\n', signer=HmacSigner(SECRET), weight_ledger=None)
-    with pytest.raises(BinanceConfigError, match='^api_secret: contains whitespace') as e:
+    with pytest.raises(ConfigError, match='^api_secret: contains whitespace') as e:
         HmacSigner('abc def')
     assert 'abc' not in str(e.value)
 
@@ -443,7 +446,7 @@ def test_the_client_refuses_a_key_no_key_can_be():
 ])
 def test_client_errors_fail_at_once(exchange, sleeps, status, code, msg, hint):
     exchange.add_fault('GET', '/eapi/v1/mmp', answer(status, {'code': code, 'msg': msg}))
-    with pytest.raises(BinanceAPIError) as e:
+    with pytest.raises(APIError) as e:
         make_client().get_mmp('BTCUSDT')
     text = str(e.value)
     assert 'code %d' % code in text and msg in text and 'HTTP %d' % status in text
@@ -455,14 +458,14 @@ def test_client_errors_fail_at_once(exchange, sleeps, status, code, msg, hint):
 
 def test_403_waf_page_is_named(exchange, sleeps):
     exchange.add_fault('GET', '/eapi/v1/mmp', answer(403, '<html><title>403 Forbidden</title>Request blocked</html>'))
-    with pytest.raises(BinanceResponseError) as e:
+    with pytest.raises(ResponseError) as e:
         make_client().get_mmp('BTCUSDT')
     assert 'HTTP 403' in str(e.value) and 'Request blocked' in str(e.value)
 
 
 def test_non_json_200_is_an_error_not_a_traceback(exchange):
     exchange.add_fault('GET', '/eapi/v1/mmp', answer(200, 'OK but not json'))
-    with pytest.raises(BinanceResponseError, match=r'HTTP 200 .*not JSON.*OK but not json'):
+    with pytest.raises(ResponseError, match=r'HTTP 200 .*not JSON.*OK but not json'):
         make_client().get_mmp('BTCUSDT')
 
 
@@ -482,8 +485,8 @@ def test_transport_errors_never_carry_the_signed_url(exchange, sleeps):
     signed_url_error = requests.exceptions.ConnectionError(
         "HTTPSConnectionPool(host='eapi.binance.com', port=443): Max retries exceeded with url: "
         "/eapi/v1/mmp?underlying=BTCUSDT&recvWindow=5000&timestamp=1&signature=0123456789abcdef")
-    exchange.add_fault('GET', '/eapi/v1/mmp', signed_url_error, times=client_mod.TRANSIENT_RETRIES + 1)
-    with pytest.raises(BinanceTransportError) as e:
+    exchange.add_fault('GET', '/eapi/v1/mmp', signed_url_error, times=http_mod.TRANSIENT_RETRIES + 1)
+    with pytest.raises(TransportError) as e:
         make_client().get_mmp('BTCUSDT')
     assert '0123456789abcdef' not in str(e.value) and SECRET not in str(e.value)
 
@@ -654,12 +657,12 @@ def test_the_session_reads_proxy_and_ca_settings_once(monkeypatch):
     monkeypatch.setenv('HTTPS_PROXY', 'http://proxy.internal:3128')
     monkeypatch.setenv('NO_PROXY', 'localhost')
     monkeypatch.setenv('REQUESTS_CA_BUNDLE', '/etc/ssl/corporate.pem')
-    session = client_mod.shared_session('https://eapi.binance.com')
+    session = http_mod.shared_session('https://eapi.binance.com')
     assert session.proxies['https'] == 'http://proxy.internal:3128'
     assert session.verify == '/etc/ssl/corporate.pem'
     assert session.trust_env is False  # not re-read (nor ~/.netrc) on every request
-    assert client_mod.shared_session('https://eapi.binance.com') is session
-    assert 'https' not in client_mod.shared_session('http://localhost:8765').proxies
+    assert http_mod.shared_session('https://eapi.binance.com') is session
+    assert 'https' not in http_mod.shared_session('http://localhost:8765').proxies
 
 
 class SlowTimeSession:
@@ -697,14 +700,14 @@ def test_a_slow_time_sync_never_makes_timestamps_run_ahead_of_the_exchange(sleep
 def test_the_pacing_ledger_warning_says_why_and_how_to_fix_it(tmp_path):
     ledger = Ledger(str(tmp_path / 'private' / 'weight.json'))
     client = make_client(base_url='http://127.0.0.1:8765', weight_ledger=ledger)
-    assert client_mod.pacing_ledger_warning(client) is None
+    assert http_mod.pacing_ledger_warning(client) is None
     client.pacer.ledger_problem = '%s: file writable by group or others' % ledger.path
-    text = client_mod.pacing_ledger_warning(client)
+    text = http_mod.pacing_ledger_warning(client)
     assert text.startswith('pacing: the shared ledger %s could not be used (file writable by group or others), so '
                            % ledger.path)
     assert 'against 127.0.0.1:8765' in text and text.endswith('the next task recreates it')
     client.pacer.ledger_problem, client.pacer.ledger_busy = '%s: stayed locked for 5.0s' % ledger.path, True
-    text = client_mod.pacing_ledger_warning(client)
+    text = http_mod.pacing_ledger_warning(client)
     assert '(stayed locked for 5.0s)' in text and 'recreates' not in text  # a busy ledger is not to be removed
-    assert client_mod.pacing_ledger_warning(make_client(weight_ledger=None)) is None
-    assert client_mod.pacing_ledger_warning(None) is None
+    assert http_mod.pacing_ledger_warning(make_client(weight_ledger=None)) is None
+    assert http_mod.pacing_ledger_warning(None) is None

@@ -11,20 +11,15 @@ import json
 
 import pytest
 
-from ansible_collections.marketops.binance.plugins.module_utils.client import (
-    BinanceConfigError,
-    check_base_url,
-    check_key_text,
-    is_loopback_host,
-    url_secrets,
-)
-from ansible_collections.marketops.binance.plugins.module_utils.common import (
-    BinanceValidationError,
-    validate_connection_params,
-)
-from ansible_collections.marketops.binance.plugins.plugin_utils.fast_path import CORES
-from ansible_collections.marketops.binance.tests.unit.helpers import API_KEY, SECRET
-from ansible_collections.marketops.binance.tests.unit.plugins.test_parity import (  # noqa: F401 pylint: disable=unused-import
+from ansible_collections.marketops.mmp.plugins.module_utils.binance.api import check_base_url, check_key_text
+from ansible_collections.marketops.mmp.plugins.module_utils.errors import ConfigError
+from ansible_collections.marketops.mmp.plugins.module_utils.transport import is_loopback_host, url_secrets
+from ansible_collections.marketops.mmp.plugins.module_utils.errors import ValidationError
+from ansible_collections.marketops.mmp.plugins.module_utils.runner import validate_connection_params
+from ansible_collections.marketops.mmp.plugins.module_utils.binance.modules import CORES
+from ansible_collections.marketops.mmp.plugins.module_utils.binance.venue import BINANCE
+from ansible_collections.marketops.mmp.tests.unit.helpers import API_KEY, SECRET
+from ansible_collections.marketops.mmp.tests.unit.plugins.test_parity import (  # noqa: F401 pylint: disable=unused-import
     fresh_module_warnings,  # an autouse fixture: a module's warnings are process-global
     module_process,  # an autouse fixture: modules run as in a process of their own
     run_action,
@@ -82,13 +77,13 @@ def params(**overrides):
 
 @pytest.mark.parametrize('url', SECRET_URLS)
 def test_base_url_errors_never_repeat_userinfo_query_or_fragment(url):
-    with pytest.raises(BinanceConfigError) as e:
+    with pytest.raises(ConfigError) as e:
         check_base_url(url)
     message = str(e.value)
     assert message.startswith('base_url')
     assert url not in message and not any(value in message for value in NEVER_SHOWN), message
-    with pytest.raises(BinanceValidationError) as e:
-        validate_connection_params(params(base_url=url))
+    with pytest.raises(ValidationError) as e:
+        validate_connection_params(BINANCE, params(base_url=url))
     assert e.value.option == 'base_url' and not any(value in str(e.value) for value in NEVER_SHOWN)
 
 
@@ -99,7 +94,7 @@ def test_base_url_errors_never_repeat_userinfo_query_or_fragment(url):
     ('https://gw.corp.example/#%s' % TOKEN, 'must not carry a fragment (the part after #)'),
 ])
 def test_base_url_errors_name_the_part_that_is_wrong(url, words):
-    with pytest.raises(BinanceConfigError, match=r'^base_url ') as e:
+    with pytest.raises(ConfigError, match=r'^base_url ') as e:
         check_base_url(url)
     assert words in str(e.value)
 
@@ -117,11 +112,11 @@ def test_base_url_errors_name_the_part_that_is_wrong(url, words):
     (8443, 'http(s) URL'),
 ])
 def test_a_malformed_base_url_is_a_clean_validation_error(url, words):
-    with pytest.raises(BinanceConfigError) as e:
+    with pytest.raises(ConfigError) as e:
         check_base_url(url)
     assert words in str(e.value) and 'Traceback' not in str(e.value)
-    with pytest.raises(BinanceValidationError) as e:
-        validate_connection_params(params(base_url=url))
+    with pytest.raises(ValidationError) as e:
+        validate_connection_params(BINANCE, params(base_url=url))
     assert e.value.option == 'base_url'
 
 
@@ -136,7 +131,7 @@ def test_plain_http_to_a_loopback_address(url):
                                  'http://localhost./', 'http://127.1/', 'http://2130706433/', 'http://10.0.0.1/',
                                  'http://[::2]/', 'http://[::ffff:10.0.0.1]/', 'http://eapi.binance.com'])
 def test_plain_http_to_anything_else_is_refused(url):
-    with pytest.raises(BinanceConfigError, match='plain http is only allowed to a loopback address') as e:
+    with pytest.raises(ConfigError, match='plain http is only allowed to a loopback address') as e:
         check_base_url(url)
     assert 'use https' in str(e.value)
 
@@ -195,13 +190,13 @@ MARK = 'SeCrEtVaLuE01'  # no message may hold it, nor a part of it
 ])
 @pytest.mark.parametrize('option', ['api_key', 'api_secret'])
 def test_a_key_that_no_key_can_be_fails_naming_the_option_never_the_value(option, value, words):
-    with pytest.raises(BinanceConfigError) as e:
+    with pytest.raises(ConfigError) as e:
         check_key_text(option, value)
     assert str(e.value).startswith(option + ': ') and words in str(e.value)
     if option == 'api_secret' and not value:
         return  # an unset or empty api_secret is "set exactly one of api_secret and private_key"
-    with pytest.raises(BinanceValidationError) as e:
-        validate_connection_params(params(**{option: value}))
+    with pytest.raises(ValidationError) as e:
+        validate_connection_params(BINANCE, params(**{option: value}))
     message = str(e.value)
     assert e.value.option == option and message.startswith(option + ': ') and words in message
     assert MARK[:6] not in message and MARK[6:] not in message
@@ -210,18 +205,18 @@ def test_a_key_that_no_key_can_be_fails_naming_the_option_never_the_value(option
 def test_good_keys_pass():
     assert check_key_text('api_key', API_KEY) == API_KEY
     assert check_key_text('api_key', '!~' * 32, 64) == '!~' * 32
-    with pytest.raises(BinanceConfigError, match='longer than 64'):
+    with pytest.raises(ConfigError, match='longer than 64'):
         check_key_text('api_key', 'a' * 65, 64)
-    validate_connection_params(params())
-    validate_connection_params(params(api_key='a' * 256))
-    with pytest.raises(BinanceValidationError, match='api_key: is longer than 256'):
-        validate_connection_params(params(api_key='a' * 257))
+    validate_connection_params(BINANCE, params())
+    validate_connection_params(BINANCE, params(api_key='a' * 256))
+    with pytest.raises(ValidationError, match='api_key: is longer than 256'):
+        validate_connection_params(BINANCE, params(api_key='a' * 257))
 
 
 def test_private_key_and_passphrase_are_not_checked_as_keys():
     # PEM text has line breaks; a passphrase may hold anything. Both are checked when the key is loaded.
-    validate_connection_params(params(api_secret=None, private_key='-----BEGIN PRIVATE KEY-----\nabc\n-----END '
-                                      'PRIVATE KEY-----\n', private_key_passphrase='a phrase\n'))
+    validate_connection_params(BINANCE, params(api_secret=None, private_key='-----BEGIN PRIVATE KEY-----\nabc\n-----END '
+                                               'PRIVATE KEY-----\n', private_key_passphrase='a phrase\n'))
 
 
 # --------------------------------------------------------------------------------------------
@@ -240,7 +235,7 @@ def test_bad_connection_input_fails_before_any_request_on_both_paths(exchange, c
     if path == 'module':
         result = run_module(capsys, module, args, False)
     else:
-        result = run_action(module, args, False, 'marketops.binance.%s' % module)
+        result = run_action(module, args, False, 'marketops.mmp.%s' % module)
     text = json.dumps(result)
     assert result['failed'] is True and result['option'] == option
     assert result['msg'].startswith('account acct-input: %s' % option) and words in result['msg']
@@ -268,7 +263,7 @@ def test_env_fallbacks_are_checked_as_the_options(exchange, capsys, monkeypatch,
     if path == 'module':
         result = run_module(capsys, 'binance_mmp_info', args, False)
     else:
-        result = run_action('binance_mmp_info', args, False, 'marketops.binance.binance_mmp_info')
+        result = run_action('binance_mmp_info', args, False, 'marketops.mmp.binance_mmp_info')
     text = json.dumps(result)
     assert result['failed'] is True and result['option'] == option and result['msg'].startswith(option)
     assert value not in text and value.strip() not in text and PASSWORD not in text

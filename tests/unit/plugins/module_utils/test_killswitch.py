@@ -8,17 +8,14 @@ from __future__ import annotations
 import pytest
 import requests
 
-from ansible_collections.marketops.binance.plugins.module_utils.common import (
-    BinanceTaskError,
-    BinanceValidationError,
-    run_core,
-)
-from ansible_collections.marketops.binance.plugins.module_utils.killswitch import (
-    KILL_SWITCH,
+from ansible_collections.marketops.mmp.plugins.module_utils.errors import TaskError, ValidationError
+from ansible_collections.marketops.mmp.plugins.module_utils.runner import run_core
+from ansible_collections.marketops.mmp.plugins.module_utils.binance.killswitch import (
     countdown_from_api,
+    KILL_SWITCH,
     validate_countdown,
 )
-from ansible_collections.marketops.binance.tests.unit.helpers import API_KEY, SECRET, answer
+from ansible_collections.marketops.mmp.tests.unit.helpers import API_KEY, SECRET, answer
 
 UNKNOWN = {'code': -1000, 'msg': 'Unknown error, please check your request or try again later.'}
 
@@ -60,7 +57,7 @@ def test_both_answer_shapes(data, expected):
     [{'underlying': 'ETHUSDT', 'countdownTime': 5000}, {'underlying': 'ETHUSDT', 'countdownTime': 6000}],
 ])
 def test_answers_are_checked_like_input(data):
-    with pytest.raises(BinanceTaskError) as e:
+    with pytest.raises(TaskError) as e:
         countdown_from_api(data, 'ETHUSDT')
     assert 'ETHUSDT' in e.value.message
 
@@ -72,7 +69,7 @@ def test_countdown_range(value):
 
 @pytest.mark.parametrize('value', [1, 4999, -1, 2 ** 63, True, '30000', None, 5000.0])
 def test_countdown_out_of_range_names_option_and_range(value):
-    with pytest.raises(BinanceValidationError) as e:
+    with pytest.raises(ValidationError) as e:
         validate_countdown(value)
     assert e.value.option == 'countdown_ms'
     assert str(e.value).startswith('countdown_ms: ') and '0 (off)' in str(e.value) and '5000' in str(e.value)

@@ -10,20 +10,17 @@ from decimal import Decimal
 import pytest
 import requests
 
-from ansible_collections.marketops.binance.plugins.module_utils.client import BinanceAPIError, BinanceUnknownOutcome
-from ansible_collections.marketops.binance.plugins.module_utils.mmp import (
+from ansible_collections.marketops.mmp.plugins.module_utils.errors import APIError, UnknownOutcome
+from ansible_collections.marketops.mmp.plugins.module_utils.binance.mmp import (
     DECIMAL_RE,
-    MMPApplyError,
-    MMPValidationError,
     differences,
     ensure_mmp,
     mmp_status,
     normalize_limit,
-    run_mmp,
-    to_decimal,
-    validate_all,
 )
-from ansible_collections.marketops.binance.tests.unit.helpers import API_KEY, SECRET, answer, apply_then
+from ansible_collections.marketops.mmp.plugins.module_utils.decimals import to_decimal
+from ansible_collections.marketops.mmp.plugins.module_utils.errors import ApplyError, ValidationError
+from ansible_collections.marketops.mmp.tests.unit.helpers import API_KEY, SECRET, run_mmp, validate_all, answer, apply_then
 
 UNKNOWN = {'code': -1000, 'msg': 'Unknown error, please check your request or try again later.'}
 
@@ -68,7 +65,7 @@ def test_float_artefacts_are_not_sent():
     1e-21, 1e20,
 ])
 def test_normalize_limit_rejects(value):
-    with pytest.raises(MMPValidationError) as e:
+    with pytest.raises(ValidationError) as e:
         normalize_limit('delta_limit', value)
     msg = str(e.value)
     assert msg.startswith('delta_limit: got ') and '> 0' in msg and '20 digits' in msg
@@ -135,7 +132,7 @@ def test_frozen_zero_is_allowed_with_a_warning():
     (dict(private_key='-----BEGIN PRIVATE KEY-----'), 'api_secret', 'both set'),
 ])
 def test_validation_errors(overrides, option, allowed):
-    with pytest.raises(MMPValidationError) as e:
+    with pytest.raises(ValidationError) as e:
         validate_all(params(**overrides))
     assert e.value.option == option
     assert str(e.value).startswith(option)
@@ -314,18 +311,18 @@ def test_ensure_mmp_with_a_scripted_client():
     assert ensure_mmp(c, desired)['changed'] is False and c.calls == ['get']
     c = ScriptedClient([mmp_answer(qtyLimit='1'), mmp_answer()])
     assert ensure_mmp(c, desired)['changed'] is True and c.calls == ['get', 'set']
-    c = ScriptedClient([mmp_answer(qtyLimit='1'), BinanceUnknownOutcome('timeout'), mmp_answer()])
+    c = ScriptedClient([mmp_answer(qtyLimit='1'), UnknownOutcome('timeout'), mmp_answer()])
     assert ensure_mmp(c, desired)['changed'] is True and c.calls == ['get', 'set', 'get']
     assert c.recoveries == ['timeout; read back: the exchange holds the requested config']
-    c = ScriptedClient([mmp_answer(qtyLimit='1'), BinanceUnknownOutcome('timeout'), mmp_answer(qtyLimit='1'),
+    c = ScriptedClient([mmp_answer(qtyLimit='1'), UnknownOutcome('timeout'), mmp_answer(qtyLimit='1'),
                         mmp_answer()])
     assert ensure_mmp(c, desired)['changed'] is True and c.calls == ['get', 'set', 'get', 'set']
     assert c.recoveries == ['timeout; read back: not applied, sent again']
-    c = ScriptedClient([mmp_answer(qtyLimit='1'), BinanceAPIError('no', code=-2015)])
-    with pytest.raises(BinanceAPIError):
+    c = ScriptedClient([mmp_answer(qtyLimit='1'), APIError('no', code=-2015)])
+    with pytest.raises(APIError):
         ensure_mmp(c, desired)
     c = ScriptedClient([mmp_answer(qtyLimit='1'), mmp_answer(qtyLimit='1')])
-    with pytest.raises(MMPApplyError):
+    with pytest.raises(ApplyError):
         ensure_mmp(c, desired)
 
 

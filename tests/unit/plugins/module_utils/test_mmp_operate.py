@@ -10,14 +10,15 @@ import time
 import pytest
 import requests
 
-from ansible_collections.marketops.binance.plugins.module_utils.common import BinanceTaskError, run_core, task_result
-from ansible_collections.marketops.binance.plugins.module_utils.mmp import (
+from ansible_collections.marketops.mmp.plugins.module_utils.errors import TaskError
+from ansible_collections.marketops.mmp.plugins.module_utils.runner import run_core, task_result
+from ansible_collections.marketops.mmp.plugins.module_utils.binance.mmp import (
     MMP,
     MMP_INFO,
     MMP_RESET,
-    underlyings_from_exchange_info,
+    listed_underlyings,
 )
-from ansible_collections.marketops.binance.tests.unit.helpers import API_KEY, SECRET, answer
+from ansible_collections.marketops.mmp.tests.unit.helpers import API_KEY, SECRET, answer
 
 AUTH = dict(api_key=API_KEY, api_secret=SECRET, private_key=None, private_key_passphrase=None,
             base_url='https://eapi.binance.com', recv_window=5000, timeout=10.0, validate_certs=True,
@@ -72,9 +73,23 @@ def test_info_defaults_to_the_exchange_underlyings(exchange):
 @pytest.mark.parametrize('data', [{}, [], {'optionContracts': 'BTCUSDT'}, {'optionContracts': [{'underlying': 3}]},
                                   {'optionContracts': [{'underlying': 'BTC/USDT'}]}, {'optionContracts': ['BTCUSDT']}])
 def test_exchange_info_is_checked(data):
-    with pytest.raises(BinanceTaskError) as e:
-        underlyings_from_exchange_info(data)
+    with pytest.raises(TaskError) as e:
+        listed_underlyings(data)
     assert 'underlyings option' in e.value.message
+
+
+def test_an_odd_contract_is_skipped_and_named():
+    names, skipped = listed_underlyings({'optionContracts': [{'underlying': 'BTCUSDT'}, {'underlying': 'BTC/USDT'},
+                                                             {'underlying': 'ethusdt'}, {'underlying': None}, 'x']})
+    assert names == ['BTCUSDT', 'ETHUSDT'] and skipped == ["'BTC/USDT'", 'None']
+
+
+def test_the_info_module_warns_about_an_odd_contract(exchange):
+    exchange.underlyings = ['BTCUSDT', 'BTC/USDT']
+    result, error = run_core(MMP_INFO, params(underlyings=None))
+    assert error is None and [m['underlying'] for m in result['mmp']] == ['BTCUSDT']
+    assert any("lists option contracts whose underlying is not a name of letters and digits: 'BTC/USDT'" in w
+               for w in result['warnings']), result['warnings']
 
 
 def test_info_error_names_account_and_underlying(exchange):

@@ -15,8 +15,8 @@ from email.utils import formatdate
 
 import pytest
 
-from ansible_collections.marketops.binance.plugins.module_utils import pacing
-from ansible_collections.marketops.binance.plugins.module_utils.pacing import Ledger, Pacer
+from ansible_collections.marketops.mmp.plugins.module_utils import pacing
+from ansible_collections.marketops.mmp.plugins.module_utils.pacing import Ledger, Pacer
 
 URL = 'https://eapi.binance.com'
 FOR_URL = Ledger.__dict__['for_url'].__func__  # before the fixture that gives every test a private ledger
@@ -48,11 +48,10 @@ def seed_clock(p, lo=-0.05, hi=0.3):
 
 
 def answer(clock, used=None, offset=0.0, rtt=0.0):
-    """(headers, sent_at, received_at) of an answer received now from an exchange ``offset`` s ahead."""
+    """What ``Pacer.observe()`` learns of an answer received now from an exchange ``offset`` s ahead: its headers (Date),
+    when it was sent and received, and the used weight the venue reported (None: not said)."""
     headers = {'Date': formatdate(int(clock.now - rtt / 2 + offset), usegmt=True)}
-    if used is not None:
-        headers['X-MBX-USED-WEIGHT-1M'] = str(used)
-    return headers, clock.now - rtt, clock.now
+    return dict(headers=headers, sent_at=clock.now - rtt, received_at=clock.now, used=used)
 
 
 @pytest.fixture
@@ -113,9 +112,9 @@ def test_the_used_weight_header_raises_the_count_and_never_lowers_it():
     p = pacer(clock)
     seed_clock(p)
     p.claim()
-    p.observe(*answer(clock, used=25))  # other systems behind the IP used 24
+    p.observe(**answer(clock, used=25))  # other systems behind the IP used 24
     assert p.local['minutes'][1000] == 25
-    p.observe(*answer(clock, used=3))
+    p.observe(**answer(clock, used=3))
     assert p.local['minutes'][1000] == 25
     assert p.used_weight == 3
 
@@ -125,18 +124,18 @@ def test_the_used_weight_of_a_minutes_first_seconds_is_not_attributed():
     clock = Clock(1001 * MINUTE + 0.5)
     p = pacer(clock)
     seed_clock(p)
-    p.observe(*answer(clock, used=59))
+    p.observe(**answer(clock, used=59))
     assert p.local['minutes'].get(1001, 0) == 0
 
 
 def test_the_clock_is_learnt_from_date_headers_and_narrowed():
     clock = Clock(1000 * MINUTE + 10.3)
     p = pacer(clock)
-    p.observe(*answer(clock, offset=5.0, rtt=0.02))  # the exchange is 5 s ahead, Date whole seconds
+    p.observe(**answer(clock, offset=5.0, rtt=0.02))  # the exchange is 5 s ahead, Date whole seconds
     lo, hi, dummy = p.local['clock']
     assert lo <= 5.0 <= hi and hi - lo <= 1.7  # a second, the round trip, the margins
     clock.now += 0.6
-    p.observe(*answer(clock, offset=5.0, rtt=0.02))
+    p.observe(**answer(clock, offset=5.0, rtt=0.02))
     lo2, hi2, dummy = p.local['clock']
     assert lo2 <= 5.0 <= hi2 and hi2 - lo2 < hi - lo  # another second's phase: a narrower interval
     assert abs(p.server_offset() - 5.0) < 0.6
@@ -145,9 +144,9 @@ def test_the_clock_is_learnt_from_date_headers_and_narrowed():
 def test_a_clock_step_replaces_the_interval():
     clock = Clock(1000 * MINUTE + 10.3)
     p = pacer(clock)
-    p.observe(*answer(clock, offset=0.0))
+    p.observe(**answer(clock, offset=0.0))
     clock.now += 1
-    p.observe(*answer(clock, offset=-3600.0))  # our clock jumped an hour ahead
+    p.observe(**answer(clock, offset=-3600.0))  # our clock jumped an hour ahead
     lo, hi, dummy = p.local['clock']
     assert lo <= -3600 <= hi
 
@@ -155,7 +154,7 @@ def test_a_clock_step_replaces_the_interval():
 def test_without_any_date_header_the_exchanges_clock_is_assumed_close_to_ours():
     clock = Clock(1000 * MINUTE + 10)
     p = pacer(clock)
-    p.observe({'X-MBX-USED-WEIGHT-1M': '5'}, clock.now, clock.now)
+    p.observe({}, clock.now, clock.now, used=5)
     assert p.local['clock'][:2] == (-pacing.ASSUMED_OFFSET, pacing.ASSUMED_OFFSET)
 
 
@@ -168,7 +167,7 @@ def test_the_first_worker_learns_the_clock_while_the_others_wait(ledger):
     # while the first waits for its answer, the second looks again and again, then sees the clock
     second.local = pacing.empty_state()  # (another process)
     second._wait = lambda reason, seconds: (clock.wait(reason, seconds),
-                                            first.observe(*answer(clock, used=1)) if len(clock.waits) == 3 else None)
+                                            first.observe(**answer(clock, used=1)) if len(clock.waits) == 3 else None)
     assert second.claim() == (1000,)
     assert [reason for reason, seconds in clock.waits] == ['clock'] * 3
     content = ledger_content(ledger)
@@ -201,7 +200,7 @@ def test_pacing_off_claims_nothing(ledger):
     clock = Clock(1000 * MINUTE + 20)
     p = pacer(clock, ledger=ledger, limit=0)
     assert p.claim() == ()
-    p.observe(*answer(clock, used=10 ** 6))
+    p.observe(**answer(clock, used=10 ** 6))
     assert Ledger.read(os.open(ledger.path, os.O_RDONLY)).get('minutes', {}) == {}  # no count kept
     assert clock.waits == [] and p.must_read_limit() is False  # nor a published limit read
 
@@ -310,7 +309,7 @@ def test_a_fleet_uses_no_more_of_the_exchanges_minutes_than_its_count_needs(ledg
             arrives = clock.now + 0.05 + exchange_ahead  # on the exchange's clock
             landed[int(arrives // MINUTE)] = landed.get(int(arrives // MINUTE), 0) + 1
             clock.now += 0.1
-            p.observe(*answer(clock, used=landed[int(arrives // MINUTE)], offset=exchange_ahead, rtt=0.1))
+            p.observe(**answer(clock, used=landed[int(arrives // MINUTE)], offset=exchange_ahead, rtt=0.1))
     assert sum(landed.values()) == 120
     assert max(landed.values()) <= 60, landed
     assert len(landed) <= 3, landed
@@ -334,9 +333,9 @@ def claim_with(ledger, limit=60):
     """A claim and an answer against ``ledger``: (claimed minutes, total wait)."""
     clock = Clock(NOW)
     p = pacer(clock, ledger=ledger, limit=limit)
-    p.observe(*answer(clock, used=1))
+    p.observe(**answer(clock, used=1))
     minutes = p.claim()
-    p.observe(*answer(clock, used=2))
+    p.observe(**answer(clock, used=2))
     return minutes, sum(seconds for reason, seconds in clock.waits)
 
 
@@ -489,7 +488,7 @@ def problem_after_claims(ledger, count=3):
     clock = Clock(NOW)
     p = pacer(clock, ledger=ledger)
     for used in range(count):
-        p.observe(*answer(clock, used=used))
+        p.observe(**answer(clock, used=used))
         p.claim()
     assert p.ledger_busy is False  # none of these is a lock held by another process
     return p.ledger_problem
@@ -555,7 +554,7 @@ def test_a_pacer_without_a_ledger_reports_nothing():
 def test_the_directory_is_private_and_the_file_too(ledger):
     clock = Clock(NOW)
     p = pacer(clock, ledger=ledger)
-    p.observe(*answer(clock, used=1))
+    p.observe(**answer(clock, used=1))
     assert stat.S_IMODE(os.stat(os.path.dirname(ledger.path)).st_mode) & 0o077 == 0
     assert stat.S_IMODE(os.stat(ledger.path).st_mode) & 0o077 == 0
 
@@ -563,7 +562,7 @@ def test_the_directory_is_private_and_the_file_too(ledger):
 def test_the_ledger_path_is_per_user_and_per_url(tmp_path):
     a = FOR_URL(Ledger, 'https://eapi.binance.com', str(tmp_path))
     b = FOR_URL(Ledger, 'http://127.0.0.1:8765', str(tmp_path))
-    assert a.path != b.path and os.path.dirname(a.path) == str(tmp_path / ('marketops-binance-%d' % os.getuid()))
+    assert a.path != b.path and os.path.dirname(a.path) == str(tmp_path / ('marketops-mmp-%d' % os.getuid()))
 
 
 @pytest.mark.parametrize('headers', [
@@ -579,3 +578,14 @@ def test_odd_exchange_headers_are_ignored(headers):
     p.observe(headers, clock.now, clock.now)
     assert p.used_weight is None
     assert p.local['clock'] is None or p.local['clock'][:2] == (-pacing.ASSUMED_OFFSET, pacing.ASSUMED_OFFSET)
+
+
+def test_a_venue_that_counts_per_account_gets_a_ledger_per_account(tmp_path):
+    url = 'https://exchange.example'
+    names = {pacing.ledger_name(url, scope='acct-a'), pacing.ledger_name(url, scope='acct-b'), pacing.ledger_name(url)}
+    assert len(names) == 3 and pacing.ledger_name(url + ':443/x', scope='acct-a') != pacing.ledger_name(url)
+    assert pacing.ledger_name(url, scope='acct-a') == pacing.ledger_name(url.upper().replace('HTTPS', 'https'), 'acct-a')
+    clock = Clock(1000 * MINUTE + 20)
+    Pacer(url, 60, 0, ledger=None, clock=clock, scope='acct-a').record_stop(30, 429)
+    assert pacing.recorded_stop(url, ledger=None, clock=clock, scope='acct-a') is not None
+    assert pacing.recorded_stop(url, ledger=None, clock=clock, scope='acct-b') is None

@@ -18,25 +18,26 @@ import urllib3
 
 from cryptography.hazmat.primitives import serialization
 
-from ansible_collections.marketops.binance.plugins.module_utils import client as client_mod
-from ansible_collections.marketops.binance.plugins.module_utils.client import (
-    BinanceConfigError,
-    BinanceOptionsClient,
-    BinanceTLSError,
-    BinanceTransportError,
-    BinanceUnknownOutcome,
-    HmacSigner,
+from ansible_collections.marketops.mmp.plugins.module_utils import transport as http_mod
+from ansible_collections.marketops.mmp.plugins.module_utils.binance.api import BinanceOptionsClient, HmacSigner
+from ansible_collections.marketops.mmp.plugins.module_utils.errors import (
+    ConfigError,
+    TLSError,
+    TransportError,
+    UnknownOutcome,
+)
+from ansible_collections.marketops.mmp.plugins.module_utils.transport import (
     check_ca_path,
     insecure_tls_warning,
     shared_session,
     tls_handshake_failure,
 )
-from ansible_collections.marketops.binance.plugins.module_utils.mmp import MMPValidationError, run_mmp, validate_all
-from ansible_collections.marketops.binance.tests.emulator.certs import make_ca, write_test_pki
-from ansible_collections.marketops.binance.tests.emulator.server import Emulator, EmulatorServer
-from ansible_collections.marketops.binance.tests.unit.helpers import API_KEY, SECRET
+from ansible_collections.marketops.mmp.plugins.module_utils.errors import ValidationError
+from ansible_collections.marketops.mmp.tests.emulator.certs import make_ca, write_test_pki
+from ansible_collections.marketops.mmp.tests.emulator.server import Emulator, EmulatorServer
+from ansible_collections.marketops.mmp.tests.unit.helpers import API_KEY, SECRET, run_mmp, validate_all
 
-from ansible_collections.marketops.binance.tests.unit.plugins.module_utils.test_mmp import params
+from ansible_collections.marketops.mmp.tests.unit.plugins.module_utils.test_mmp import params
 
 
 @pytest.fixture(scope='module')
@@ -47,7 +48,7 @@ def pki(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def no_ca_bundle_env(monkeypatch):
     """Whatever the machine sets, the tests start from requests' default bundle."""
-    for var in client_mod.CA_BUNDLE_ENV:
+    for var in http_mod.CA_BUNDLE_ENV:
         monkeypatch.delenv(var, raising=False)
 
 
@@ -91,7 +92,7 @@ def one_failed_handshake(emulator):
 # ---------------------------------------------------------------------------------------------
 
 def test_untrusted_ca_fails_at_once_naming_host_reason_and_fixes(https, emulator, sleeps):
-    with pytest.raises(BinanceTLSError) as e:
+    with pytest.raises(TLSError) as e:
         make_client(https.url).get_mmp('BTCUSDT')
     msg = e.value.message
     host = https.url.split('//')[1]
@@ -105,15 +106,15 @@ def test_untrusted_ca_fails_at_once_naming_host_reason_and_fixes(https, emulator
 
 
 def test_untrusted_ca_on_a_write_is_not_an_unknown_outcome(https, emulator, sleeps):
-    with pytest.raises(BinanceTLSError) as e:
+    with pytest.raises(TLSError) as e:
         make_client(https.url).set_mmp('BTCUSDT', 3000, 300000, '2', '2.3')
-    assert not isinstance(e.value, BinanceUnknownOutcome)
+    assert not isinstance(e.value, UnknownOutcome)
     assert e.value.message.startswith('POST /eapi/v1/mmpSet: the TLS certificate of ')
     assert sleeps == [] and one_failed_handshake(emulator) and emulator.writes() == []
 
 
 def test_certificate_for_another_host_name_fails_naming_the_mismatch(other_host, emulator, pki, sleeps):
-    with pytest.raises(BinanceTLSError) as e:
+    with pytest.raises(TLSError) as e:
         make_client(other_host.url, ca_path=pki['ca']).get_mmp('BTCUSDT')
     msg = e.value.message
     assert "is not valid for that name: IP address mismatch, certificate is not valid for '127.0.0.1'" in msg
@@ -123,7 +124,7 @@ def test_certificate_for_another_host_name_fails_naming_the_mismatch(other_host,
 
 def test_host_name_mismatch_for_a_dns_name(other_host, emulator, pki, sleeps):
     url = other_host.url.replace('127.0.0.1', 'localhost')
-    with pytest.raises(BinanceTLSError) as e:
+    with pytest.raises(TLSError) as e:
         make_client(url, ca_path=pki['ca']).get_mmp('BTCUSDT')
     assert "Hostname mismatch, certificate is not valid for 'localhost'" in e.value.message
     assert e.value.host == url.split('//')[1] and e.value.verify_code == 62 and sleeps == []
@@ -132,7 +133,7 @@ def test_host_name_mismatch_for_a_dns_name(other_host, emulator, pki, sleeps):
 def test_tls_to_a_plain_http_port_is_a_handshake_failure(emulator, sleeps):
     with EmulatorServer(emulator) as plain:
         url = plain.url.replace('http://', 'https://')
-        with pytest.raises(BinanceTLSError) as e:
+        with pytest.raises(TLSError) as e:
             make_client(url).set_mmp('BTCUSDT', 3000, 300000, '2', '2.3')
     msg = e.value.message
     assert 'the TLS handshake with %s failed: [SSL: WRONG_VERSION_NUMBER] wrong version number.' % url.split('//')[1] in msg
@@ -143,7 +144,7 @@ def test_a_ca_bundle_that_does_not_load_fails_at_once(https, emulator, tmp_path,
     """check_ca_path() only looks for a PEM certificate; what the TLS library cannot load fails at connection."""
     bundle = tmp_path / 'garbage.pem'
     bundle.write_text('-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n')
-    with pytest.raises(BinanceTLSError) as e:
+    with pytest.raises(TLSError) as e:
         make_client(https.url, ca_path=str(bundle)).set_mmp('BTCUSDT', 3000, 300000, '2', '2.3')
     assert e.value.message.startswith('POST /eapi/v1/mmpSet: the CA certificates to trust (ca_path %s) could not be '
                                       'loaded: [X509] PEM lib. Not retried' % bundle)
@@ -189,13 +190,13 @@ def closing_server():
 
 def test_connection_closed_in_the_handshake_is_retried_and_a_write_was_not_sent(closing_server, sleeps):
     """A drop is as likely transient as not: retried like any connection failure. As the request was not sent,
-    a write's outcome is known (not applied): no BinanceUnknownOutcome."""
+    a write's outcome is known (not applied): no UnknownOutcome."""
     url, accepted = closing_server
-    with pytest.raises(BinanceTransportError) as e:
+    with pytest.raises(TransportError) as e:
         make_client(url).set_mmp('BTCUSDT', 3000, 300000, '2', '2.3')
-    assert not isinstance(e.value, BinanceUnknownOutcome)
+    assert not isinstance(e.value, UnknownOutcome)
     assert 'during the TLS handshake' in e.value.message and 'after 4 attempts' in e.value.message
-    assert len(accepted) == client_mod.TRANSIENT_RETRIES + 1 and len(sleeps) == client_mod.TRANSIENT_RETRIES
+    assert len(accepted) == http_mod.TRANSIENT_RETRIES + 1 and len(sleeps) == http_mod.TRANSIENT_RETRIES
 
 
 def _post_handshake_ssl_error():
@@ -211,7 +212,7 @@ def test_tls_error_after_the_handshake_is_a_transport_failure(exchange, sleeps):
     make_client('https://eapi.binance.com').get_mmp('BTCUSDT')  # retried once, then answered
     assert len(sleeps) == 1
     exchange.add_fault('POST', '/eapi/v1/mmpSet', _post_handshake_ssl_error())
-    with pytest.raises(BinanceUnknownOutcome):
+    with pytest.raises(UnknownOutcome):
         make_client('https://eapi.binance.com').set_mmp('BTCUSDT', 3000, 300000, '2', '2.3')
 
 
@@ -272,7 +273,7 @@ def connect_proxy(monkeypatch):
 def test_through_a_proxy_the_exchange_certificate_is_verified_and_the_proxy_named(connect_proxy, https, emulator, pki,
                                                                                   sleeps):
     proxy, tunnels = connect_proxy
-    with pytest.raises(BinanceTLSError) as e:
+    with pytest.raises(TLSError) as e:
         make_client(https.url).get_mmp('BTCUSDT')
     assert 'the TLS certificate of %s (reached through the proxy %s) could not be verified' % (
         https.url.split('//')[1], proxy) in e.value.message
@@ -286,7 +287,7 @@ def test_a_https_proxy_whose_certificate_fails_is_named_as_such(https, emulator,
         monkeypatch.delenv(var, raising=False)
     proxy = https.url.split('//')[1]
     monkeypatch.setenv('HTTPS_PROXY', 'https://%s' % proxy)  # a TLS proxy with a certificate of the untrusted CA
-    with pytest.raises(BinanceTLSError) as e:
+    with pytest.raises(TLSError) as e:
         make_client('https://eapi.binance.com').get_mmp('BTCUSDT')
     assert e.value.message.startswith('GET /eapi/v1/mmp: the TLS certificate of the HTTPS proxy %s could not be '
                                       'verified: unable to get local issuer certificate' % proxy)
@@ -303,7 +304,7 @@ def test_ca_path_is_trusted(https, emulator, pki):
     assert [ok for ok, dummy in handshakes(emulator)] == [True, True]
 
 
-@pytest.mark.parametrize('var', client_mod.CA_BUNDLE_ENV)
+@pytest.mark.parametrize('var', http_mod.CA_BUNDLE_ENV)
 def test_ca_bundle_environment_variable_is_trusted(var, https, pki, monkeypatch):
     monkeypatch.setenv(var, pki['ca'])
     assert make_client(https.url).get_mmp('BTCUSDT')['underlying'] == 'BTCUSDT'
@@ -315,7 +316,7 @@ def test_ca_path_wins_over_requests_ca_bundle(https, pki, monkeypatch, tmp_path)
     other_ca = tmp_path / 'other-ca.pem'
     other_ca.write_bytes(make_ca('another CA')[1].public_bytes(serialization.Encoding.PEM))
     monkeypatch.setenv('REQUESTS_CA_BUNDLE', str(other_ca))
-    with pytest.raises(BinanceTLSError) as e:
+    with pytest.raises(TLSError) as e:
         make_client(https.url).get_mmp('BTCUSDT')
     assert '(trusted CAs: REQUESTS_CA_BUNDLE=%s)' % other_ca in e.value.message
     assert make_client(https.url, ca_path=pki['ca']).get_mmp('BTCUSDT')
@@ -323,7 +324,7 @@ def test_ca_path_wins_over_requests_ca_bundle(https, pki, monkeypatch, tmp_path)
 
 def test_missing_requests_ca_bundle_fails_before_any_connection(https, emulator, monkeypatch, tmp_path):
     monkeypatch.setenv('REQUESTS_CA_BUNDLE', str(tmp_path / 'nope.pem'))
-    with pytest.raises(BinanceConfigError) as e:
+    with pytest.raises(ConfigError) as e:
         make_client(https.url)
     assert e.value.message.startswith('REQUESTS_CA_BUNDLE=%s: no such file or directory' % (tmp_path / 'nope.pem'))
     assert handshakes(emulator) == []
@@ -351,7 +352,7 @@ def test_sessions_are_not_shared_across_proxies(monkeypatch):
 def test_an_unverified_task_does_not_lend_its_connection_to_a_verified_one(https, emulator):
     """Two tasks in one process (the fast path's worker, loop items): validate_certs false, then the default."""
     assert make_client(https.url, validate_certs=False).get_mmp('BTCUSDT')
-    with pytest.raises(BinanceTLSError):
+    with pytest.raises(TLSError):
         make_client(https.url).get_mmp('BTCUSDT')
     assert [ok for ok, dummy in handshakes(emulator)] == [True, False]
 
@@ -413,7 +414,7 @@ def test_check_ca_path_refuses(case, expected, pki, tmp_path):
         with open(pki['ca']) as f:
             path.write_text(f.read())
         path.chmod(0o666)
-    with pytest.raises(BinanceConfigError) as e:
+    with pytest.raises(ConfigError) as e:
         check_ca_path(str(path))
     assert e.value.message.startswith('ca_path: %s ' % path) and expected in e.value.message
 
@@ -424,13 +425,13 @@ def test_check_ca_path_refuses_an_unreadable_file(pki, tmp_path):
     with open(pki['ca']) as f:
         path.write_text(f.read())
     path.chmod(0)
-    with pytest.raises(BinanceConfigError) as e:
+    with pytest.raises(ConfigError) as e:
         check_ca_path(str(path))
     assert 'could not be read' in e.value.message
 
 
 def test_bad_ca_path_is_an_input_error_before_any_request(tmp_path, https, emulator):
-    with pytest.raises(MMPValidationError) as e:
+    with pytest.raises(ValidationError) as e:
         validate_all(params(ca_path=str(tmp_path / 'nope.pem')))
     assert e.value.option == 'ca_path' and str(e.value).startswith('ca_path: ')
     result, error = run_mmp(params(base_url=https.url, ca_path=str(tmp_path / 'nope.pem')))

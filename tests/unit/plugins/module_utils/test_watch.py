@@ -12,13 +12,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from ansible_collections.marketops.binance.plugins.module_utils import pacing, watch
-from ansible_collections.marketops.binance.plugins.module_utils.client import (
-    BinanceAPIError,
-    BinanceConfigError,
-    BinanceIPBanned,
-    BinanceRateLimited,
-    BinanceTransportError,
+from ansible_collections.marketops.mmp.plugins.module_utils import pacing
+from ansible_collections.marketops.mmp.plugins.module_utils import watch as core_watch
+from ansible_collections.marketops.mmp.plugins.module_utils.binance import watch
+from ansible_collections.marketops.mmp.plugins.module_utils.errors import (
+    APIError,
+    ConfigError,
+    IPBanned,
+    RateLimited,
+    TransportError,
 )
 
 T0 = 1_800_000_000_000  # ms
@@ -148,7 +150,7 @@ def test_a_trigger_ahead_of_the_local_estimate_of_the_exchange_clock_counts_as_f
 # --------------------------------------------------------------------------------------------
 
 def test_error_throttle_reports_changes_at_once_and_repeats_rarely():
-    throttle = watch.ErrorThrottle(repeat=300)
+    throttle = core_watch.ErrorThrottle(repeat=300)
     bad_key = dict(kind='BinanceAPIError', code=-2015, http_status=401, message='m')
     key = ('acct', None)
     assert throttle.failure(key, bad_key, 0)['failures'] == 1
@@ -173,17 +175,17 @@ def test_error_throttle_reports_changes_at_once_and_repeats_rarely():
     (0, 10, 600, 0, (10.0, False)),
 ])
 def test_poll_interval_keeps_the_weight_within_the_budget(reads, interval, budget, extra, expected):
-    got = watch.poll_interval(interval, reads, budget, extra)
+    got = core_watch.poll_interval(interval, reads, budget, extra)
     assert got[1] == expected[1] and got[0] == pytest.approx(expected[0])
-    assert watch.weight_per_minute(got[0], reads, extra) <= budget + 1e-6
+    assert core_watch.weight_per_minute(got[0], reads, extra) <= budget + 1e-6
 
 
 def test_describe_error_scopes_and_redacts():
-    scope, details = watch.describe_error(BinanceAPIError('GET /eapi/v1/mmp?underlying=X&signature=abc: HTTP 401',
-                                                          http_status=401, code=-2015))
+    scope, details = watch.describe_error(APIError('GET /eapi/v1/mmp?underlying=X&signature=abc: HTTP 401',
+                                                   http_status=401, code=-2015))
     assert scope == 'account' and 'abc' not in details['message'] and details['code'] == -2015
-    assert watch.describe_error(BinanceAPIError('bad underlying', http_status=400, code=-1128))[0] == 'underlying'
-    assert watch.describe_error(BinanceTransportError('down'))[0] == 'account'
+    assert watch.describe_error(APIError('bad underlying', http_status=400, code=-1128))[0] == 'underlying'
+    assert watch.describe_error(TransportError('down'))[0] == 'account'
     scope, details = watch.describe_error(ValueError(SECRET))
     assert scope == 'account' and SECRET not in repr(details)
 
@@ -248,7 +250,7 @@ def test_tls_settings_reach_the_client(tmp_path):
     (dict(accounts=[account(private_key_passphrase=PASSPHRASE)]), 'private_key_passphrase'),
 ])
 def test_bad_arguments_fail_naming_the_argument_and_never_a_secret(args, words):
-    with pytest.raises(watch.WatchConfigError) as info:
+    with pytest.raises(core_watch.WatchConfigError) as info:
         watch.validate_watch_args(args, environ={})
     message = str(info.value)
     assert words in message
@@ -276,7 +278,7 @@ def test_base_url_is_checked_as_the_modules_check_it(base_url, words, source):
         args['base_url'] = base_url
     else:
         environ['BINANCE_EAPI_URL'] = base_url
-    with pytest.raises(watch.WatchConfigError) as info:
+    with pytest.raises(core_watch.WatchConfigError) as info:
         watch.validate_watch_args(args, environ=environ)
     message = str(info.value)
     assert message.startswith('base_url') and words in message
@@ -300,7 +302,7 @@ def test_loopback_http_and_any_https_are_watched(base_url):
     ('\n', 'ends with a newline'),
 ])
 def test_account_keys_are_checked_as_the_modules_check_them(key, value, words):
-    with pytest.raises(watch.WatchConfigError) as info:
+    with pytest.raises(core_watch.WatchConfigError) as info:
         watch.validate_watch_args(dict(accounts=[account(**{key: value})]), environ={})
     message = str(info.value)
     assert message.startswith('accounts[0] (alpha).%s: ' % key) and words in message
@@ -372,7 +374,7 @@ def test_poll_reads_every_underlying_and_reports_changes(fake):
 def test_an_account_error_spares_the_other_underlyings_and_is_throttled(fake):
     w = make_watcher(fake, [account(underlyings=['BTCUSDT', 'ETHUSDT', 'SOLUSDT'])], error_interval=60)
     alpha = w.accounts[0]
-    fake.failures['*'] = BinanceAPIError('GET /eapi/v1/mmp: HTTP 401, code -2015', http_status=401, code=-2015)
+    fake.failures['*'] = APIError('GET /eapi/v1/mmp: HTTP 401, code -2015', http_status=401, code=-2015)
     events = alpha.poll()
     assert types(events) == [('error', 'alpha', 'BTCUSDT')] and fake.reads == ['BTCUSDT']
     assert events[0]['scope'] == 'account' and events[0]['error']['code'] == -2015
@@ -389,7 +391,7 @@ def test_an_account_error_spares_the_other_underlyings_and_is_throttled(fake):
 def test_an_underlying_error_does_not_stop_the_others(fake):
     w = make_watcher(fake, [account(underlyings=['BTCUSDT', 'XYZUSDT', 'ETHUSDT'])])
     alpha = w.accounts[0]
-    fake.failures['XYZUSDT'] = BinanceAPIError('GET /eapi/v1/mmp: HTTP 400, code -1128', http_status=400, code=-1128)
+    fake.failures['XYZUSDT'] = APIError('GET /eapi/v1/mmp: HTTP 400, code -1128', http_status=400, code=-1128)
     fake.last['ETHUSDT'] = T0 - 10
     events = alpha.poll()
     assert types(events) == [('error', 'alpha', 'XYZUSDT'), ('triggered', 'alpha', 'ETHUSDT')]
@@ -399,7 +401,7 @@ def test_an_underlying_error_does_not_stop_the_others(fake):
 def test_a_trigger_while_the_account_could_not_be_read_is_reported_when_it_can(fake):
     w = make_watcher(fake, [account(underlyings=['BTCUSDT'])])
     alpha = w.accounts[0]
-    fake.failures['*'] = BinanceTransportError('GET /eapi/v1/mmp timed out')
+    fake.failures['*'] = TransportError('GET /eapi/v1/mmp timed out')
     assert types(alpha.poll()) == [('error', 'alpha', 'BTCUSDT')]
     fake.last['BTCUSDT'] = T0 + 100
     fake.now_ms = T0 + 5000
@@ -412,7 +414,7 @@ def test_a_trigger_while_the_account_could_not_be_read_is_reported_when_it_can(f
 def test_an_account_whose_client_cannot_be_built_reports_and_the_others_go_on(fake):
     def build(params):
         if params['name'] == 'bravo':
-            raise BinanceConfigError('private_key could not be loaded: not a PEM private key (ValueError)')
+            raise ConfigError('private_key could not be loaded: not a PEM private key (ValueError)')
         return FakeClient(fake)
     w = make_watcher(fake, [account(), account(name='bravo')], build=build)
     fake.last['BTCUSDT'] = T0 - 10
@@ -422,7 +424,7 @@ def test_an_account_whose_client_cannot_be_built_reports_and_the_others_go_on(fa
 
 def test_underlyings_come_from_exchange_info_read_once_and_kept_when_a_refresh_fails(fake):
     w = make_watcher(fake, [account(underlyings=None), account(name='bravo', underlyings=None)])
-    fake.info_failure = BinanceTransportError('GET /eapi/v1/exchangeInfo timed out')
+    fake.info_failure = TransportError('GET /eapi/v1/exchangeInfo timed out')
     assert types(w.accounts[0].poll()) == [('error', 'alpha', None)]
     fake.info_failure = None
     w.accounts[0].poll()
@@ -430,7 +432,7 @@ def test_underlyings_come_from_exchange_info_read_once_and_kept_when_a_refresh_f
     assert fake.info_reads == 2 and fake.reads == ['BTCUSDT', 'ETHUSDT'] * 2
     assert w.reads_per_poll() == 4
     fake.clock = 3601
-    fake.info_failure = BinanceTransportError('down')
+    fake.info_failure = TransportError('down')
     w.accounts[0].poll()
     assert fake.info_reads == 3 and w.catalog.underlyings == ['BTCUSDT', 'ETHUSDT']
 
@@ -448,8 +450,8 @@ def test_a_pacing_ledger_that_cannot_be_used_is_reported_once(fake):
     def build(params):
         client = FakeClient(fake)
         client.base_url = 'https://eapi.binance.com'
-        client.pacer = SimpleNamespace(ledger=SimpleNamespace(path='/tmp/marketops-binance-0/weight-x.json'),
-                                       ledger_problem='/tmp/marketops-binance-0: directory owned by uid 7, not 0',
+        client.pacer = SimpleNamespace(ledger=SimpleNamespace(path='/tmp/marketops-mmp-0/weight-x.json'),
+                                       ledger_problem='/tmp/marketops-mmp-0: directory owned by uid 7, not 0',
                                        ledger_busy=False)
         return client
 
@@ -458,8 +460,8 @@ def test_a_pacing_ledger_that_cannot_be_used_is_reported_once(fake):
     assert w.unpaced_warning(alpha) is None  # no client yet
     alpha.poll()
     warning = w.unpaced_warning(alpha)
-    assert warning.startswith('pacing: the shared ledger /tmp/marketops-binance-0/weight-x.json could not be used '
-                              '(/tmp/marketops-binance-0: directory owned by uid 7, not 0)')
+    assert warning.startswith('pacing: the shared ledger /tmp/marketops-mmp-0/weight-x.json could not be used '
+                              '(/tmp/marketops-mmp-0: directory owned by uid 7, not 0)')
     bravo.poll()
     assert w.unpaced_warning(bravo) is None and w.unpaced_warning(alpha) is None  # said once
 
@@ -510,7 +512,7 @@ class StopClient(FakeClient):
     def _send(self, what):
         stop = self.pacer.current_stop()
         if stop is not None:
-            error = (BinanceIPBanned if stop[2] == 418 else BinanceRateLimited)('GET %s: nothing was sent' % what)
+            error = (IPBanned if stop[2] == 418 else RateLimited)('GET %s: nothing was sent' % what)
             error.until, error.recorded_at, error.sent = stop[0], stop[1], False
             raise error
         self.exchange.sent.append((self.exchange.clock, self.name, what))
@@ -522,7 +524,7 @@ class StopClient(FakeClient):
         if ban:
             seconds, status = ban
             until, at = self.pacer.record_stop(seconds, status)[:2]
-            kind = BinanceIPBanned if status == 418 else BinanceRateLimited
+            kind = IPBanned if status == 418 else RateLimited
             error = kind('GET %s: HTTP %d' % (what, status), http_status=status)
             error.until, error.recorded_at = until, at
             raise error
@@ -574,11 +576,11 @@ class Loop:
             self.exchange.clock = max(self.exchange.clock, self.wake[index])
             account = self.w.accounts[index]
             step, seconds = self.w.before_poll(account)
-            if step == watch.WAIT:
-                assert 0 < seconds <= watch.STOP_RECHECK  # bounded, never a busy loop
+            if step == core_watch.WAIT:
+                assert 0 < seconds <= core_watch.STOP_RECHECK  # bounded, never a busy loop
                 self.waits.append((self.exchange.clock, account.name, seconds))
                 self.wake[index] = self.exchange.clock + seconds
-            elif step == watch.PROBE:
+            elif step == core_watch.PROBE:
                 self.w.probe(account)
             else:
                 started = self.exchange.clock
@@ -617,7 +619,7 @@ def test_no_account_polls_while_a_stop_holds_then_one_probe_then_the_accounts_re
     # exactly one probe when the stop ends, then account i of 3 at end + 3 * i / 3
     assert after == [(12, 'alpha', 'time'), (12, 'alpha', 'BTCUSDT'), (13, 'bravo', 'BTCUSDT'),
                      (14, 'charlie', 'BTCUSDT')]
-    assert w.gate.probes == 1 and w.gate.state == watch.OPEN
+    assert w.gate.probes == 1 and w.gate.state == core_watch.OPEN
     # then every account every interval again
     assert [(r[0] - EPOCH, r[1]) for r in sent_between(stops, EPOCH + 15, EPOCH + 18)] == \
         [(15, 'alpha'), (16, 'bravo'), (17, 'charlie')]
@@ -661,7 +663,7 @@ def test_a_stop_lengthened_or_cleared_in_the_ledger_is_seen_within_a_minute(stop
     record_stop(stops, 300)  # another process lengthens it: until EPOCH + 330
     loop.run(EPOCH + 200)
     assert sent_between(stops, EPOCH + 0.5, EPOCH + 200) == []
-    assert max(s for t, name, s in loop.waits) == watch.STOP_RECHECK  # the ledger is read again every minute
+    assert max(s for t, name, s in loop.waits) == core_watch.STOP_RECHECK  # the ledger is read again every minute
     assert [(e['reason'], e['seconds']) for e in loop.infos()] == [('exchange_stop', 99), ('exchange_stop', 269)]
     # cleared (someone who knows it is over removed it from the ledger): the watch sees it within a minute
     ledger = pacing.Ledger.for_url(URL)
@@ -673,7 +675,7 @@ def test_a_stop_lengthened_or_cleared_in_the_ledger_is_seen_within_a_minute(stop
     cleared = stops.clock
     loop.run(EPOCH + 300)
     probe = [r for r in stops.sent if r[2] == 'time']
-    assert len(probe) == 1 and cleared < probe[0][0] <= cleared + watch.STOP_RECHECK
+    assert len(probe) == 1 and cleared < probe[0][0] <= cleared + core_watch.STOP_RECHECK
     # bravo asked first (its wait ended first): it probed; then alpha at its turn, bravo half an interval later
     assert [(r[0] - EPOCH, r[1], r[2]) for r in stops.sent[1:4]] == [
         (probe[0][0] - EPOCH, 'bravo', 'time'), (probe[0][0] - EPOCH + 1.5, 'alpha', 'BTCUSDT'),
@@ -735,7 +737,7 @@ def test_a_probe_that_fails_otherwise_resumes_the_accounts_spread(stops):
     loop = Loop(w, stops)
     loop.run(EPOCH + 0.5)
     record_stop(stops, 3)
-    stops.answers.append(BinanceTransportError('GET /eapi/v1/time timed out after 10.0s, after 4 attempts'))
+    stops.answers.append(TransportError('GET /eapi/v1/time timed out after 10.0s, after 4 attempts'))
     loop.run(EPOCH + 6)
     assert [(r[0] - EPOCH, r[1], r[2]) for r in sent_between(stops, EPOCH + 0.5, EPOCH + 6)] == [
         (3.5, 'alpha', 'time'), (3.5, 'alpha', 'BTCUSDT'), (4.5, 'bravo', 'BTCUSDT'), (5.5, 'charlie', 'BTCUSDT')]
@@ -748,14 +750,14 @@ def test_while_the_probe_is_out_the_other_accounts_wait_and_none_probes_twice(st
     w = stop_watcher(stops)
     record_stop(stops, 2)
     alpha, bravo, charlie = w.accounts
-    assert w.before_poll(alpha)[0] == watch.WAIT
+    assert w.before_poll(alpha)[0] == core_watch.WAIT
     stops.clock += 2
-    assert w.before_poll(bravo) == (watch.PROBE, 0.0)
-    assert w.before_poll(alpha) == (watch.WAIT, watch.PROBE_WAIT)
-    assert w.before_poll(charlie) == (watch.WAIT, watch.PROBE_WAIT)
+    assert w.before_poll(bravo) == (core_watch.PROBE, 0.0)
+    assert w.before_poll(alpha) == (core_watch.WAIT, core_watch.PROBE_WAIT)
+    assert w.before_poll(charlie) == (core_watch.WAIT, core_watch.PROBE_WAIT)
     assert w.probe(bravo) is None and bravo.client is not None  # its client built for the probe
     assert w.gate.probes == 1 and [r[2] for r in stops.sent] == ['time']
-    assert w.before_poll(alpha) == (watch.POLL, 0.0)
+    assert w.before_poll(alpha) == (core_watch.POLL, 0.0)
 
 
 def test_without_a_usable_ledger_the_stop_this_process_recorded_still_holds(stops, tmp_path):

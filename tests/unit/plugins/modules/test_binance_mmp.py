@@ -10,8 +10,8 @@ import json
 
 import pytest
 
-from ansible_collections.marketops.binance.plugins.modules import binance_mmp
-from ansible_collections.marketops.binance.tests.unit.helpers import API_KEY, SECRET, answer, signing_key
+from ansible_collections.marketops.mmp.plugins.modules import binance_mmp
+from ansible_collections.marketops.mmp.tests.unit.helpers import API_KEY, SECRET, answer, signing_key
 
 try:
     from ansible.module_utils.testing import patch_module_args
@@ -147,8 +147,8 @@ def test_missing_cryptography_gives_the_standard_message(exchange, capsys, monke
 
 
 def test_missing_requests_gives_the_standard_message(exchange, capsys, monkeypatch):
-    from ansible_collections.marketops.binance.plugins.module_utils import common
-    monkeypatch.setattr(common, 'HAS_REQUESTS', False)  # the check every module's main() runs (common.run_module)
+    from ansible_collections.marketops.mmp.plugins.module_utils import runner
+    monkeypatch.setattr(runner, 'HAS_REQUESTS', False)  # the check every module's main() runs (runner.run_module)
     result = run_module(capsys, args())
     assert result['failed'] is True
     assert 'Failed to import the required Python library (requests)' in result['msg']

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 class ModuleDocFragment:
     # Connection and credential options shared by the collection's modules.
-    # Kept in step with auth_argument_spec() in plugins/module_utils/common.py.
+    # Kept in step with BinanceVenue.connection_argument_spec() in plugins/module_utils/binance/venue.py.
     DOCUMENTATION = r'''
 options:
   api_key:

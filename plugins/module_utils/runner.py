@@ -1,0 +1,185 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, marketops infrastructure team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""What every module of the collection shares, whatever its venue: the option checks every venue has, the mapping
+of errors to results, and the runner "validate, build the client, run the core, shape the result". No venue named
+here; no AnsibleModule (a module hands its own to ``run_module()``).
+
+The modules (``run_module()``, the whole of their ``main()``) and the controller fast path (the action plugin) both
+call ``task_result()``, so both paths return the same thing.
+
+A *venue* (``binance/venue.py``, and one per venue) is an object with:
+
+- ``name`` ('binance') and ``label`` ('Binance');
+- ``connection_argument_spec()``: its connection and credential options (kept in step with its doc fragment);
+- ``validate_connection(params)``: raises ``ValidationError``; no request;
+- ``client(params, **kwargs)``: a client (a ``transport.HttpClient``) built from validated options.
+
+A *core* (one per module) is an object with:
+
+- ``venue``: its venue;
+- ``argument_spec()``: the module's own options (the venue's connection options are added here);
+- ``validate(params)``: returns ``(desired, warnings)`` or raises ``ValidationError``; no request;
+- ``run(client, desired, check_mode)``: returns the result's own keys (``changed``, ``diff``, ..., optional
+  ``warnings``), raises ``MMPError``;
+- ``what(desired)``: what the task is about, for messages ("MMP BTCUSDT");
+- ``error_context(desired)``: keys added to a failure's result (``{'underlying': 'BTCUSDT'}``).
+"""
+
+from __future__ import annotations
+
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.marketops.mmp.plugins.module_utils.errors import MMPError, TaskError, ValidationError
+from ansible_collections.marketops.mmp.plugins.module_utils.transport import (
+    HAS_REQUESTS,
+    REQUESTS_IMPORT_ERROR,
+    check_ca_path,
+    insecure_tls_warning,
+    pacing_ledger_warning,
+    url_secrets,
+)
+
+ACCOUNT_MAX_LEN = 200
+MAX_WEIGHT_RESERVE = 10 ** 7      # with weight_limit unset: at most the largest published limit believed (pacing.py)
+
+
+def argument_spec(core):
+    """A module's full argument spec: its own options plus its venue's connection options."""
+    spec = core.argument_spec()
+    spec.update(core.venue.connection_argument_spec())
+    return spec
+
+
+def account_label(params):
+    """The ``account`` option, stripped; None when unset."""
+    account = params.get('account')
+    if isinstance(account, str) and account.strip():
+        return account.strip()
+    return None
+
+
+def for_account(params, message):
+    """``message`` naming the account the task is about, when the task says which one (``account``)."""
+    account = account_label(params)
+    return 'account %s: %s' % (account, message) if account else message
+
+
+def validate_common_connection(params):
+    """The connection options every venue has (``account``, ``timeout``, ``weight_limit``, ``weight_reserve``,
+    ``ca_path``), checked where the argument spec cannot. Raises ValidationError."""
+    account = params.get('account')
+    if account is not None and (not isinstance(account, str) or len(account) > ACCOUNT_MAX_LEN
+                                or not account.isprintable()):
+        raise ValidationError('account', account, 'a printable label of at most %d characters, such as the '
+                              'inventory host name' % ACCOUNT_MAX_LEN)
+    timeout = params.get('timeout')
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 300:
+        raise ValidationError('timeout', timeout, 'a number of seconds in (0, 300]')
+    weight_limit = params.get('weight_limit')
+    if weight_limit is not None and (isinstance(weight_limit, bool) or not isinstance(weight_limit, int)
+                                     or weight_limit < 0):
+        raise ValidationError('weight_limit', weight_limit, 'unset (the limit the exchange publishes), or an integer '
+                              '>= 0 that caps it (request weight per minute; 0 turns pacing off)')
+    weight_reserve = params.get('weight_reserve')
+    if weight_reserve is not None and (isinstance(weight_reserve, bool) or not isinstance(weight_reserve, int)
+                                       or not 0 <= weight_reserve < max(weight_limit or MAX_WEIGHT_RESERVE, 1)):
+        raise ValidationError('weight_reserve', weight_reserve, 'an integer in [0, weight_limit)' if weight_limit
+                              else 'an integer in [0, %d) (below the weight limit in force, which it is cut to)'
+                              % MAX_WEIGHT_RESERVE)
+    if params.get('ca_path') is not None:
+        try:
+            check_ca_path(params['ca_path'])
+        except MMPError as e:
+            raise ValidationError('ca_path', params['ca_path'], None, message=e.message)
+
+
+def validate_connection_params(venue, params):
+    """Every connection option of ``venue``'s modules. Raises ValidationError; sends nothing."""
+    validate_common_connection(params)
+    venue.validate_connection(params)
+
+
+def error_result(params, core, desired, exc):
+    """The failure keys of a task that raised ``exc`` (an MMPError) while running ``core``."""
+    error = dict(core.error_context(desired))
+    if isinstance(exc, TaskError):
+        error.update(exc.details)
+        error['msg'] = for_account(params, exc.message)
+    else:
+        error['msg'] = for_account(params, '%s: %s' % (core.what(desired), exc.message))
+    if exc.code is not None:
+        error['code'] = exc.code
+    if exc.http_status is not None:
+        error['http_status'] = exc.http_status
+    return error
+
+
+def run_core(core, params, check_mode=False, client_factory=None):
+    """Validate, build the client, run the core. For the module and the action plugin alike.
+
+    Returns (result, error): ``result`` holds changed/used_weight/warnings and the core's keys; ``error`` is
+    None or a dict with ``msg`` and the failure's details. Never raises on bad input or API errors; nothing
+    secret is in either. Every message names the account when ``account`` is set.
+    """
+    try:
+        validate_connection_params(core.venue, params)
+        desired, warnings = core.validate(params)
+    except ValidationError as e:
+        return dict(changed=False, warnings=[]), dict(msg=for_account(params, str(e)), option=e.option)
+    insecure = insecure_tls_warning(params.get('base_url'), params.get('validate_certs', True))
+    warnings = ([insecure] if insecure else []) + list(warnings)
+    result = dict(changed=False, warnings=[for_account(params, w) for w in warnings], used_weight=None)
+    try:
+        client = (client_factory or core.venue.client)(params)
+    except MMPError as e:
+        return result, dict(msg=for_account(params, e.message), missing_library=getattr(e, 'library', None),
+                            missing_reason=getattr(e, 'reason', None))
+    try:
+        outcome = core.run(client, desired, check_mode)
+    except MMPError as e:
+        result['used_weight'] = client.used_weight
+        return result, error_result(params, core, desired, e)
+    finally:
+        result['warnings'] += [for_account(params, w) for w in client.take_recoveries()]
+        unpaced = pacing_ledger_warning(client)
+        if unpaced:
+            result['warnings'].append(for_account(params, unpaced))
+    result['warnings'] += [for_account(params, w) for w in outcome.pop('warnings', [])]
+    result.update(outcome)
+    result['used_weight'] = client.used_weight
+    return result, None
+
+
+def task_result(core, params, check_mode=False, diff_mode=False, client_factory=None):
+    """A task's result as the module returns it, for the module and the action plugin alike.
+
+    Returns (result, warnings, failed). ``result`` carries ``diff`` only in diff or check mode, and on failure
+    the error's ``msg`` (the standard missing-library message where a library is missing) and details.
+    """
+    result, error = run_core(core, params, check_mode=check_mode, client_factory=client_factory)
+    warnings = result.pop('warnings', [])
+    if not (diff_mode or check_mode):
+        result.pop('diff', None)
+    if error:
+        library, reason = error.pop('missing_library', None), error.pop('missing_reason', None)
+        if library:
+            error['msg'] = for_account(params, missing_required_lib(library, reason=reason))
+        result.update(error)
+    return result, warnings, bool(error)
+
+
+def run_module(module, core):
+    """The ``main()`` of every module of the collection, given its AnsibleModule (built with ``argument_spec(core)``
+    and check mode support): one task's result, warnings and check and diff mode."""
+    # A password or token in base_url (refused by the validation) stays out of the result, invocation included.
+    module.no_log_values.update(url_secrets(module.params.get('base_url')))
+    if not HAS_REQUESTS:
+        module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR)
+    result, warnings, failed = task_result(core, module.params, check_mode=module.check_mode, diff_mode=module._diff)
+    for warning in warnings:
+        module.warn(warning)
+    if failed:
+        module.fail_json(**result)
+    module.exit_json(**result)
