@@ -170,6 +170,13 @@ class PlaybookRun:
         return out
 
 
+def private_tmp(tmp_path):
+    """The test's own temporary directory (the pacing ledger lives under TMPDIR)."""
+    path = tmp_path / 'tmp'
+    path.mkdir(exist_ok=True)
+    return str(path)
+
+
 @pytest.fixture
 def run_playbook(tmp_path):
     """Write an inventory and run ansible-playbook over it; returns a PlaybookRun."""
@@ -192,7 +199,10 @@ def run_playbook(tmp_path):
         env.update(ANSIBLE_CALLBACKS_ENABLED='e2e_results', ANSIBLE_CALLBACK_PLUGINS=os.path.join(HERE, 'callback_plugins'),
                    E2E_RESULTS_FILE=str(results), ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0', ANSIBLE_LOG_PATH=str(log),
                    ANSIBLE_RETRY_FILES_ENABLED='0', ANSIBLE_HOST_KEY_CHECKING='0', ANSIBLE_FORKS=str(forks),
-                   ANSIBLE_LOCAL_TEMP=str(tmp_path / 'ansible-local'))
+                   ANSIBLE_LOCAL_TEMP=str(tmp_path / 'ansible-local'),
+                   # the test's own pacing ledger: a ban or limit an earlier test recorded for an emulator that had the
+                   # same port must not hold this one (within a test, its runs share it, as a user's runs do)
+                   TMPDIR=private_tmp(tmp_path))
         if 'ansible_collections' in COLLECTION:
             env['ANSIBLE_COLLECTIONS_PATH'] = COLLECTION.split(os.sep + 'ansible_collections' + os.sep)[0]
         env.update(env_extra or {})

@@ -123,7 +123,7 @@ def test_pacing_follows_the_published_limit_on_both_paths_with_no_reserve_and_th
         accounts = fleet(count)
         emu, server = start_emulator(accounts, weight_limit=LIMIT)
         name = '%s-%s-%dx%d-f%d' % (path, 'default' if reserve is None else reserve, count, width, forks)
-        proc = start_playbook(tmp_path / name, tmp_path / ('tmp-' + name), accounts, emu.url, path, forks, reserve,
+        proc = start_playbook(tmp_path / name, tmp_path / 'tmp', accounts, emu.url, path, forks, reserve,
                               underlyings=UNDERLYINGS[:width], limit=None)
         runs[name] = dict(emu=emu, server=server, proc=proc, reserve=reserve, items=count * width)
     try:

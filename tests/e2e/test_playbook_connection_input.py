@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 
+from ansible.release import __version__ as ansible_version
+
 import pytest
 
 from ansible_collections.marketops.mmp.tests.e2e.conftest import PATHS, host_vars
@@ -95,4 +97,5 @@ def test_bad_connection_input_fails_every_module_before_any_request(path, emulat
             assert needle not in text, 'a secret appears in the %s' % where
     assert 'Traceback' not in run.output
     # at -vvv the result, its invocation included, is shown: the URLs with a secret are masked there too
-    assert run.output.count('VALUE_SPECIFIED_IN_NO_LOG_PARAMETER') >= len(MODULE_ARGS) * len(CASES)
+    if tuple(int(x) for x in ansible_version.split('.')[:2]) < (2, 21):  # 2.21+ shows no "invocation" by default
+        assert run.output.count('VALUE_SPECIFIED_IN_NO_LOG_PARAMETER') >= len(MODULE_ARGS) * len(CASES)
