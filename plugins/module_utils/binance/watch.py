@@ -76,7 +76,6 @@ from ansible_collections.marketops.mmp.plugins.module_utils.watch import (
 PROBE_REQUEST = 'GET /eapi/v1/time'
 UNDERLYINGS_REFRESH = 3600.0      # seconds between two reads of exchangeInfo
 
-MMP_READ_WEIGHT = 1               # GET /eapi/v1/mmp
 
 EXCHANGE_INFO_WEIGHT = 1          # GET /eapi/v1/exchangeInfo
 
