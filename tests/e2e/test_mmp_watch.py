@@ -21,6 +21,8 @@ import pytest
 from ansible_collections.marketops.mmp.tests.e2e.conftest import COLLECTION, secrets_of
 
 BIN = os.path.dirname(sys.executable)
+# How long after the first 418 was answered a request another thread had already let go may still arrive (CI load).
+IN_FLIGHT_GRACE = 2.0
 RULEBOOK = '''---
 - name: MMP watch, end to end
   hosts: all
@@ -437,11 +439,18 @@ def test_a_ban_holds_every_account_then_one_probe_then_the_polls_resume_spread(t
 
     seen = journal()
     banned = [i for i, e in enumerate(seen) if e.get('status') == 418]
-    assert len(banned) == 1, [(e['path'], e.get('account'), e.get('status')) for e in seen[banned[0]:]]
+    assert banned, seen
     first = seen[banned[0]]
     assert (first['account'], first['params']['underlying'], first.get('fault')) == ('hmac-a', 'BTCUSDT', 'ban')
-    later = seen[banned[0] + 1:]
-    # nothing until the ban's end (not even hmac-a's ETHUSDT), then exactly one request: the probe, unsigned
+    # Another account's poll may already have been on its way when the 418 came (the polls run in threads): such a
+    # request met the ban too. At most one per other account, arrived while the 418 was being answered and recorded;
+    # nothing after that (not even hmac-a's ETHUSDT).
+    in_flight = [seen[i] for i in banned[1:]]
+    assert len({e['account'] for e in in_flight}) == len(in_flight), in_flight
+    assert all(e['account'] not in (None, 'hmac-a') and e['path'] == '/eapi/v1/mmp'
+               and e['time'] < first['replied'] + IN_FLIGHT_GRACE for e in in_flight), (first, in_flight)
+    later = seen[banned[-1] + 1:]
+    # nothing until the ban's end, then exactly one request: the probe, unsigned
     assert later[0]['path'] == '/eapi/v1/time' and later[0]['account'] is None
     assert later[0]['time'] >= first['time'] + ban, 'the probe came %.2f s after the 418' % (later[0]['time'] - first['time'])
     assert [e['path'] for e in later].count('/eapi/v1/time') == 1
@@ -456,14 +465,18 @@ def test_a_ban_holds_every_account_then_one_probe_then_the_polls_resume_spread(t
     assert starts[-1] - starts[0] >= interval / 3.0, 'the accounts resumed within %.2f s' % (starts[-1] - starts[0])
     assert starts[0] - later[0]['time'] < 1.5
 
+    # one stop event per stop recorded: the ban, and again only where an in-flight 418 said a later end (Retry-After
+    # is whole seconds); the last one ends with the ban
     stops = [e for e in rb.events if e.get('reason') == 'exchange_stop']
-    assert len(stops) == 1 and stops[0]['type'] == 'info' and stops[0]['status'] == 418
-    assert 0 <= stops[0]['until'] / 1000.0 - (first['time'] + ban) < 1.5
-    assert [e['reason'] for e in rb.of('info')] == ['exchange_stop', 'exchange_resumed']
-    assert output.count('no request to the exchange until') == 1 and 'banned this IP (HTTP 418)' in output
+    assert 1 <= len(stops) <= 1 + len(in_flight), stops
+    assert all(e['type'] == 'info' and e['status'] == 418 for e in stops), stops
+    assert 0 <= stops[-1]['until'] / 1000.0 - (first['time'] + ban) < 1.5 + (IN_FLIGHT_GRACE if in_flight else 0)
+    assert [e['reason'] for e in rb.of('info')] == ['exchange_stop'] * len(stops) + ['exchange_resumed']
+    assert output.count('no request to the exchange until') == len(stops) and 'banned this IP (HTTP 418)' in output
     errors = rb.of('error')
-    assert [(e['account'], e['error']['http_status']) for e in errors] == [('hmac-a', 418)]
-    assert [e['account'] for e in rb.of('recovered')] == ['hmac-a']
+    assert sorted((e['account'], e['error']['http_status']) for e in errors) == sorted(
+        (e['account'], 418) for e in [first] + in_flight)
+    assert sorted(e['account'] for e in rb.of('recovered')) == sorted(e['account'] for e in [first] + in_flight)
     assert_no_secret(output, accounts, emulator)
 
 

@@ -603,9 +603,10 @@ class Handler(BaseHTTPRequestHandler):
         headers = {'X-MBX-USED-WEIGHT-1M': str(emu.used_weight(ip))}
         if fault.get('retry_after', True):  # false: a 418 that says only "banned until" in its message
             headers['Retry-After'] = str(seconds)
-        return self.reply(418, {'code': -1003, 'msg': 'Way too many requests; IP(%s) banned until %d. Please use the '
-                                                      'websocket for live updates to avoid bans.' % (ip, int(until * 1000))},
-                          headers)
+        self.reply(418, {'code': -1003, 'msg': 'Way too many requests; IP(%s) banned until %d. Please use the '
+                                               'websocket for live updates to avoid bans.' % (ip, int(until * 1000))},
+                   headers)
+        entry['replied'] = time.time()
 
     def control(self, method, path, body):
         emu = self.emulator
