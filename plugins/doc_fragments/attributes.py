@@ -28,3 +28,14 @@ attributes:
     support: N/A
     description: The module only reads; it returns no diff.
 '''
+
+    # Deribit's modules: their action group.
+    DERIBIT = r'''
+options: {}
+attributes:
+  action_group:
+    description: Use C(group/marketops.mmp.deribit) in C(module_defaults) to set the credentials once.
+    support: full
+    membership:
+      - marketops.mmp.deribit
+'''

@@ -484,6 +484,7 @@ class HttpClient:
     credentials = 'its API credentials'   # what authenticates a request, in messages
     credential_options = 'the credentials'  # the options that hold it, in messages
     rate_limit_hint = ''          # appended to a rate limit's recovery note
+    rate_scope = 'this IP'        # what the venue's rate limit counts per, in messages ('this account')
     missing_library_reason = 'to talk to the exchange'
 
     def __init__(self, base_url, timeout=DEFAULT_TIMEOUT, validate_certs=True, ca_path=None, session=None,
@@ -571,6 +572,11 @@ class HttpClient:
         """Read the venue's clock again after it refused a request's timestamp, and note the recovery."""
         raise NotImplementedError
 
+    def is_write(self, method, path):
+        """Whether a request changes the exchange's state (its outcome may then be unknown: never retried blindly, read
+        back). Most venues: every method but GET; a venue that writes through GET (a JSON-RPC method path) says so."""
+        return method != 'GET'
+
     def used_weight_of(self, headers):
         """The weight the venue says was used, from an answer's headers (None: it does not say)."""
         return None
@@ -609,7 +615,7 @@ class HttpClient:
     def stopped_error(self, what, until, at, status, path=None):
         """The error of a request that was not sent because a recorded stop (a ban, a 429) holds until ``until``."""
         left = max(0, int(math.ceil(until - self._clock())))
-        kind = 'banned this IP' if status == 418 else 'rate-limited this IP (HTTP 429, not retried)'
+        kind = 'banned this IP' if status == 418 else 'rate-limited %s (HTTP 429, not retried)' % self.rate_scope
         message = ('%s: %s %s until %s (%d s left), recorded at %s by an earlier request; nothing was sent. '
                    'Every task, run and watcher on this controller waits for it%s'
                    % (what, self.venue_label, kind, utc(until), left, utc(at),
@@ -745,7 +751,7 @@ class HttpClient:
                 if tls is not None:
                     kind = 'connection closed by %s during the TLS handshake (%s)' % (_host_port(self.base_url),
                                                                                       type(tls).__name__)
-                if method != 'GET' and self._transport_failure_is_unknown(e):
+                if self.is_write(method, path) and self._transport_failure_is_unknown(e):
                     raise UnknownOutcome('%s %s; the exchange may or may not have applied it' % (about, kind))
                 if wait_for_transient_retry('%s %s' % (about, kind)):
                     continue
@@ -805,7 +811,7 @@ class HttpClient:
                 raise answer.error
 
             if answer.kind == Answer.SERVER_ERROR:
-                if method != 'GET' and answer.unknown:
+                if self.is_write(method, path) and answer.unknown:
                     # "Unknown error" means the write may or may not have happened; an answer we cannot read (a
                     # proxy page) tells nothing either. Read back, never guess.
                     raise UnknownOutcome('%s: HTTP %s (%s); the exchange may or may not have applied it'

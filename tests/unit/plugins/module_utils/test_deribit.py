@@ -1,0 +1,267 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, marketops infrastructure team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Deribit's MMP logic: validation before any request, decimals, the whole config of a scope, answer shapes, unknown
+outcomes, rate limits, credentials and the signature."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+import pytest
+import requests
+import responses
+
+from ansible_collections.marketops.mmp.plugins.module_utils.deribit import api
+from ansible_collections.marketops.mmp.plugins.module_utils.deribit.modules import CORES
+from ansible_collections.marketops.mmp.plugins.module_utils.runner import task_result
+from ansible_collections.marketops.mmp.tests.unit.deribit_helpers import BASE, CLIENT_ID, CLIENT_SECRET, FakeDeribit
+
+MMP, INFO, RESET = CORES['deribit_mmp'], CORES['deribit_mmp_info'], CORES['deribit_mmp_reset']
+
+
+@pytest.fixture
+def deribit():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield FakeDeribit(rsps)
+
+
+def params(core, **options):
+    out = {name: spec.get('default') for name, spec in core.argument_spec().items()}
+    out.update(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, base_url=BASE, timeout=10.0, validate_certs=True,
+               ca_path=None, weight_limit=None, weight_reserve=None, account='acct-d')
+    out.update(options)
+    return out
+
+
+def run(core, check_mode=False, **options):
+    result, warnings, failed = task_result(core, params(core, **options), check_mode=check_mode, diff_mode=True)
+    return result, warnings, failed
+
+
+BTC = dict(index_name='BTC_USD', window_s=10, frozen_s=30, qty_limit='2.50', delta_limit=1, vega_limit=1000.5)
+
+
+def test_apply_then_ok_with_decimals_compared_as_decimals(deribit):
+    result, warnings, failed = run(MMP, **BTC)
+    assert not failed and result['changed'], result
+    assert result['config'] == dict(index_name='btc_usd', mmp_group=None, block_rfq=False, window_s=10, frozen_s=30,
+                                    qty_limit='2.5', delta_limit='1', vega_limit='1000.5', max_quote_qty=None,
+                                    trade_count_limit=None)
+    sent = deribit.calls('private/set_mmp_config')[0]['params']
+    assert sent == dict(index_name='btc_usd', interval='10', frozen_time='30', quantity_limit='2.5', delta_limit='1',
+                        vega_limit='1000.5')
+    assert warnings == []
+    # the exchange answers JSON numbers (2.5, 1.0): the same config, nothing sent
+    result, warnings, failed = run(MMP, **dict(BTC, qty_limit=2.5, delta_limit='1.0000'))
+    assert not failed and not result['changed'] and len(deribit.calls('private/set_mmp_config')) == 1
+
+
+@pytest.mark.parametrize('shape', ['object', 'list'])
+def test_both_answer_shapes_of_set(deribit, shape):
+    deribit.set_shape = shape
+    result, dummy, failed = run(MMP, **BTC)
+    assert not failed and result['changed'] and result['config']['window_s'] == 10
+    assert [c['method'] for c in deribit.journal] == ['private/get_mmp_config', 'private/set_mmp_config']
+
+
+def test_a_limit_left_out_is_unset(deribit):
+    run(MMP, **BTC)
+    result, dummy, failed = run(MMP, **dict(BTC, vega_limit=None))
+    assert not failed and result['changed']
+    assert result['diff']['before']['vega_limit'] == '1000.5' and result['config']['vega_limit'] is None
+    assert 'vega_limit' not in deribit.calls('private/set_mmp_config')[-1]['params']
+
+
+def test_check_mode_predicts_and_sends_no_write(deribit):
+    result, dummy, failed = run(MMP, check_mode=True, **BTC)
+    assert not failed and result['changed']
+    assert result['config']['window_s'] == 0 and result['diff']['after']['window_s'] == 10
+    assert [c['method'] for c in deribit.journal] == ['private/get_mmp_config']
+
+
+def test_groups_and_block_rfq_are_scopes_of_their_own(deribit):
+    run(MMP, **BTC)
+    result, dummy, failed = run(MMP, index_name='btc_usd', mmp_group='Q1', window_s=5, frozen_s=0, qty_limit=3,
+                                max_quote_qty='0.0001')
+    assert not failed and result['changed'] and result['config']['mmp_group'] == 'Q1'
+    result, warnings, failed = run(MMP, index_name='all', block_rfq=True, window_s=60, frozen_s=60, qty_limit=100,
+                                   trade_count_limit=10)
+    assert not failed and result['changed'] and result['config']['trade_count_limit'] == 10
+    assert len(deribit.configs) == 3
+    # the default group's config was not touched by the others
+    result, dummy, failed = run(MMP, **BTC)
+    assert not failed and not result['changed']
+
+
+def test_frozen_zero_warns(deribit):
+    dummy, warnings, failed = run(MMP, **dict(BTC, frozen_s=0))
+    assert not failed and warnings == ['account acct-d: frozen_s is 0 for btc_usd: after MMP triggers, quoting '
+                                       'stays frozen until a manual reset (private/reset_mmp, '
+                                       'marketops.mmp.deribit_mmp_reset), not for a fixed time']
+
+
+def test_absent_removes_then_ok(deribit):
+    run(MMP, **BTC)
+    result, dummy, failed = run(MMP, index_name='btc_usd', state='absent')
+    assert not failed and result['changed'] and result['config']['window_s'] == 0 and not deribit.configs
+    sent = deribit.calls('private/set_mmp_config')[-1]['params']
+    assert sent['interval'] == '0' and sent['quantity_limit'] == '2.5'  # a removal still carries a limit
+    result, dummy, failed = run(MMP, index_name='btc_usd', state='absent')
+    assert not failed and not result['changed']
+
+
+BAD = [
+    (dict(BTC, index_name='btc usd'), 'index_name'),
+    (dict(BTC, index_name='all'), 'index_name'),
+    (dict(BTC, window_s=0), 'window_s'),
+    (dict(BTC, window_s=3601), 'window_s'),
+    (dict(BTC, window_s=None), 'window_s'),
+    (dict(BTC, frozen_s=-1), 'frozen_s'),
+    (dict(BTC, qty_limit='1.23456'), 'qty_limit'),
+    (dict(BTC, delta_limit=0), 'delta_limit'),
+    (dict(BTC, vega_limit='nan'), 'vega_limit'),
+    (dict(BTC, max_quote_qty=-2), 'max_quote_qty'),
+    (dict(index_name='btc_usd', window_s=1, frozen_s=1, max_quote_qty=1), 'qty_limit'),
+    (dict(BTC, trade_count_limit=5), 'trade_count_limit'),
+    (dict(index_name='all', block_rfq=True, window_s=1, frozen_s=1, qty_limit=1, trade_count_limit=1001),
+     'trade_count_limit'),
+    (dict(BTC, mmp_group='a' * 65), 'mmp_group'),
+    (dict(BTC, mmp_group='two words'), 'mmp_group'),
+    (dict(index_name='btc_usd', state='absent', qty_limit=1), 'qty_limit'),
+    (dict(BTC, client_secret='secret\n'), 'client_secret'),
+    (dict(BTC, client_id='id with space'), 'client_id'),
+    (dict(BTC, base_url='http://deribit.example'), 'base_url'),
+    (dict(BTC, base_url='https://user:hunter2@deribit.example'), 'base_url'),
+]
+
+
+@pytest.mark.parametrize('options, option', BAD)
+def test_bad_input_fails_naming_the_option_and_sends_nothing(deribit, options, option):
+    result, dummy, failed = run(MMP, **options)
+    assert failed and result['option'] == option and option in result['msg'], result
+    assert deribit.journal == []
+    assert 'hunter2' not in json.dumps(result) and CLIENT_SECRET not in json.dumps(result)
+
+
+def test_the_signature_is_deribits_hmac_and_the_secret_never_travels(deribit):
+    run(MMP, **BTC)
+    for call in deribit.journal:
+        header = call['headers']['Authorization']
+        assert header.startswith('deri-hmac-sha256 id=%s,ts=' % CLIENT_ID)
+        assert CLIENT_SECRET not in header and CLIENT_SECRET not in json.dumps(call['params'])
+    # a known answer: the client's signature of a fixed request equals one computed here
+    client = api.DeribitClient(CLIENT_ID, CLIENT_SECRET, base_url=BASE, nonce=lambda: 'abc', clock=lambda: 1700000000.0,
+                               weight_ledger=None)
+    header = client.authorization('GET', '/api/v2/private/get_mmp_config?index_name=btc_usd')
+    ts = header.split('ts=')[1].split(',')[0]
+    expected = hmac.new(CLIENT_SECRET.encode(), ('%s\nabc\nGET\n/api/v2/private/get_mmp_config?index_name=btc_usd\n\n'
+                                                 % ts).encode(), hashlib.sha256).hexdigest()
+    assert header == 'deri-hmac-sha256 id=%s,ts=%s,sig=%s,nonce=abc' % (CLIENT_ID, ts, expected)
+
+
+def test_wrong_credentials_fail_at_once_without_retry(deribit, sleeps):
+    deribit.secret = 'another-secret'
+    result, dummy, failed = run(MMP, **BTC)
+    assert failed and result['code'] == 13004 and 'wrong client_id or client_secret' in result['msg']
+    assert result['msg'].startswith('account acct-d: MMP btc_usd:')
+    assert len(deribit.journal) == 1 and sleeps == []
+
+
+def test_too_many_requests_is_waited_out_on_a_new_connection(deribit, sleeps, monkeypatch):
+    closed = []
+    monkeypatch.setattr(requests.Session, 'close', lambda self: closed.append(self))
+    deribit.faults.append(('private/get_mmp_config', lambda: FakeDeribit.error(10028, 'too_many_requests', 429)))
+    result, warnings, failed = run(MMP, **BTC)
+    assert not failed and result['changed']
+    assert 5.0 in sleeps and len(closed) == 1
+    assert any('rate limited by Deribit (HTTP 429, code 10028)' in w and 'wait 1 of 2' in w for w in warnings)
+
+
+def test_too_many_requests_given_up_is_recorded_for_the_account(deribit, sleeps):
+    for dummy in range(3):
+        deribit.faults.append(('private/get_mmp_config', lambda: FakeDeribit.error(10028, 'too_many_requests', 400)))
+    result, dummy, failed = run(MMP, **BTC)
+    assert failed and 'stopped after 2 waits' in result['msg'] and len(deribit.journal) == 3
+    # the next task of the account sends nothing until the stop ends
+    result, dummy, failed = run(MMP, **BTC)
+    assert failed and 'rate-limited this account' in result['msg'] and 'nothing was sent' in result['msg']
+    assert len(deribit.journal) == 3
+
+
+def test_a_write_with_an_unknown_outcome_is_read_back(deribit, sleeps):
+    deribit.faults.append(('private/set_mmp_config', ('apply', requests.exceptions.ReadTimeout('read timed out'))))
+    result, warnings, failed = run(MMP, **BTC)
+    assert not failed and result['changed'] and result['config']['qty_limit'] == '2.5'
+    assert [c['method'] for c in deribit.journal] == ['private/get_mmp_config', 'private/set_mmp_config',
+                                                      'private/get_mmp_config']
+    assert any('read back: the exchange holds the requested config' in w for w in warnings)
+
+
+def test_a_write_lost_before_it_applied_is_sent_again_after_reading_back(deribit, sleeps):
+    deribit.faults.append(('private/set_mmp_config', lambda: FakeDeribit.error(11094, 'internal_server_error', 500)))
+    result, warnings, failed = run(MMP, **BTC)
+    assert not failed and result['changed']
+    assert [c['method'] for c in deribit.journal].count('private/set_mmp_config') == 2
+    assert any('not applied, sent again' in w for w in warnings)
+
+
+def test_an_answer_that_differs_fails_showing_both(deribit):
+    deribit.faults.append(('private/set_mmp_config', lambda: FakeDeribit.answer(dict(
+        index_name='btc_usd', interval=10, frozen_time=30, quantity_limit=9.0, block_rfq=False))))
+    result, dummy, failed = run(MMP, **BTC)
+    assert failed and 'did not apply' in result['msg'] and 'qty_limit=9' in result['msg']
+
+
+def test_info_lists_every_config_with_its_frozen_state(deribit):
+    run(MMP, **BTC)
+    run(MMP, index_name='eth_usd', mmp_group='g', window_s=5, frozen_s=0, delta_limit=3)
+    deribit.frozen[('eth_usd', 'g', False)] = 0
+    deribit.frozen[('btc_usd', None, False)] = 4102444800000
+    result, dummy, failed = run(INFO)
+    assert not failed and not result['changed']
+    by_index = {m['index_name']: m for m in result['mmp']}
+    assert by_index['eth_usd']['frozen'] is True and by_index['eth_usd']['frozen_until'] is None
+    assert by_index['btc_usd']['frozen'] is True and by_index['btc_usd']['frozen_until'] == 4102444800000
+    assert [c['method'] for c in deribit.journal][-2:] == ['private/get_mmp_config', 'private/get_mmp_status']
+    assert 'index_name' not in deribit.journal[-2]['params']
+    result, dummy, failed = run(INFO, index_name='ETH_USD')
+    assert [m['index_name'] for m in result['mmp']] == ['eth_usd']
+
+
+def test_reset_only_if_frozen(deribit):
+    run(MMP, **BTC)
+    result, dummy, failed = run(RESET, index_name='btc_usd')
+    assert not failed and not result['changed'] and result['was_frozen'] is False
+    assert not deribit.calls('private/reset_mmp')
+    deribit.frozen[('btc_usd', None, False)] = 0
+    result, dummy, failed = run(RESET, check_mode=True, index_name='btc_usd')
+    assert result['changed'] and not deribit.calls('private/reset_mmp')
+    result, dummy, failed = run(RESET, index_name='btc_usd')
+    assert not failed and result['changed'] and result['was_frozen'] is True and not deribit.frozen
+    assert result['diff']['before']['frozen'] is True and result['diff']['after']['frozen'] is False
+    result, dummy, failed = run(RESET, index_name='btc_usd')
+    assert not result['changed']
+
+
+def test_a_reset_with_an_unknown_outcome_is_decided_by_the_status(deribit, sleeps):
+    deribit.frozen[('btc_usd', None, False)] = 0
+    deribit.faults.append(('private/reset_mmp', ('apply', requests.exceptions.ConnectionError('connection reset'))))
+    result, warnings, failed = run(RESET, index_name='btc_usd')
+    assert not failed and result['changed'] and len(deribit.calls('private/reset_mmp')) == 1
+    assert any('no longer frozen' in w for w in warnings)
+
+
+def test_writes_through_get_are_writes(deribit):
+    client = api.DeribitClient(CLIENT_ID, CLIENT_SECRET, base_url=BASE, weight_ledger=None)
+    assert client.is_write('GET', '/api/v2/private/set_mmp_config')
+    assert client.is_write('GET', '/api/v2/private/reset_mmp')
+    assert not client.is_write('GET', '/api/v2/private/get_mmp_config')
+
+
+def test_a_proxy_page_is_no_answer(deribit):
+    deribit.faults.append(('private/get_mmp_config', lambda: (403, {}, '<html>blocked</html>')))
+    result, dummy, failed = run(MMP, **BTC)
+    assert failed and 'not a JSON-RPC answer' in result['msg']
