@@ -5,7 +5,8 @@
 
 - the core (every module_utils file outside a venue package, plugin_utils, the action, filter and doc fragment
   plugins but a venue's own) imports no venue package;
-- a venue's API facts (Binance's ``/eapi/`` paths and ``X-MBX-`` headers) appear only in its package, its modules'
+- a venue's API facts (Binance's ``/eapi/`` paths and ``X-MBX-`` headers, Deribit's ``/api/v2/`` paths and
+  ``deri-hmac-sha256`` signature) appear only in its package, its modules'
   docs and its doc fragment;
 - module_utils never imports AnsibleModule (the controller fast path runs the same code).
 """
@@ -20,7 +21,7 @@ import pytest
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..'))
 MODULE_UTILS = os.path.join(ROOT, 'plugins', 'module_utils')
 PREFIX = 'ansible_collections.marketops.mmp.plugins.module_utils.'
-VENUE_FACTS = {'binance': ('/eapi/', 'X-MBX-')}
+VENUE_FACTS = {'binance': ('/eapi/', 'X-MBX-'), 'deribit': ('/api/v2/', 'deri-hmac-sha256')}
 
 
 def venues():
@@ -62,7 +63,7 @@ def imported_modules(path):
 
 
 def test_there_is_a_core_and_a_venue_package():
-    assert 'binance' in venues()
+    assert {'binance', 'deribit'} <= set(venues())
     assert list(core_files())
 
 

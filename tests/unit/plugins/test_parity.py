@@ -18,6 +18,8 @@ import pytest
 import yaml
 
 from ansible_collections.marketops.mmp.plugins.module_utils.binance.modules import CORES
+from ansible_collections.marketops.mmp.plugins.module_utils.deribit.modules import CORES as DERIBIT_CORES
+from ansible_collections.marketops.mmp.tests.unit.deribit_helpers import CLIENT_ID, CLIENT_SECRET, FakeDeribit
 from ansible_collections.marketops.mmp.tests.unit.helpers import API_KEY, SECRET, answer
 from ansible_collections.marketops.mmp.tests.unit.plugins.modules.test_binance_mmp import (  # noqa: F401 pylint: disable=unused-import
     module_process,  # an autouse fixture: modules run as in a process of their own
@@ -61,6 +63,31 @@ SCENARIOS = {
 }
 CASES = [(module, scenario) for module, scenarios in SCENARIOS.items() for scenario in scenarios]
 
+DERIBIT_AUTH = dict(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, account='acct-parity')
+BTC = dict(index_name='btc_usd', window_s=10, frozen_s=0, qty_limit='2', vega_limit=100.5)
+DERIBIT_SCENARIOS = {
+    'deribit_mmp': [
+        ('drift', BTC, False, None),
+        ('check', dict(BTC, mmp_group='g1', max_quote_qty=1), True, None),
+        ('absent', dict(index_name='btc_usd', state='absent'), False,
+         lambda ex: ex.configs.update({('btc_usd', None, False): dict(interval=5, frozen_time=1, quantity_limit=1)})),
+        ('bad', dict(BTC, window_s=3601), False, None),
+        ('refused', BTC, False, lambda ex: ex.faults.append(
+            ('private/get_mmp_config', lambda: FakeDeribit.error(13011, 'insufficient_scope')))),
+    ],
+    'deribit_mmp_info': [
+        ('all', dict(), False, lambda ex: ex.frozen.update({('btc_usd', None, False): 0})),
+        ('bad', dict(index_name='btc-usd'), False, None),
+    ],
+    'deribit_mmp_reset': [
+        ('frozen', dict(index_name='btc_usd'), False, lambda ex: ex.frozen.update({('btc_usd', None, False): 0})),
+        ('check', dict(index_name='BTC_USD', only_if_frozen=False), True, None),
+        ('bad', dict(index_name='all'), False, None),
+        ('missing', dict(), False, None),
+    ],
+}
+DERIBIT_CASES = [(module, scenario) for module, scenarios in DERIBIT_SCENARIOS.items() for scenario in scenarios]
+
 
 def test_every_module_has_scenarios_and_an_action_plugin():
     assert sorted(SCENARIOS) == sorted(CORES)
@@ -68,6 +95,11 @@ def test_every_module_has_scenarios_and_an_action_plugin():
         importlib.import_module('ansible_collections.marketops.mmp.plugins.modules.%s' % module)
         assert action_plugin_of(module) == 'binance_mmp'
     importlib.import_module('ansible_collections.marketops.mmp.plugins.action.binance_mmp')
+    assert sorted(DERIBIT_SCENARIOS) == sorted(DERIBIT_CORES)
+    for module in DERIBIT_CORES:
+        importlib.import_module('ansible_collections.marketops.mmp.plugins.modules.%s' % module)
+        assert action_plugin_of(module) == 'deribit_mmp'
+    importlib.import_module('ansible_collections.marketops.mmp.plugins.action.deribit_mmp')
 
 
 def action_plugin_of(module):
@@ -154,3 +186,46 @@ def test_module_and_fast_path_return_the_same(exchange, capsys, module, scenario
         assert all(method == 'GET' for method, path in result['_requests'])
     assert result['invocation']['module_args']['api_secret'] == 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER' \
         if 'invocation' in result else True
+
+
+@pytest.fixture
+def deribit():
+    import responses
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield FakeDeribit(rsps)
+
+
+@pytest.mark.parametrize('module, scenario', DERIBIT_CASES, ids=['%s-%s' % (m, s[0]) for m, s in DERIBIT_CASES])
+@pytest.mark.parametrize('action_name', ['fqcn', 'short'])
+def test_deribit_module_and_fast_path_return_the_same(deribit, capsys, module, scenario, action_name):
+    name, args, check_mode, setup = scenario
+    args = dict(DERIBIT_AUTH, **args)
+    results = []
+    for path in ('module', 'fast'):
+        deribit.configs.clear()
+        deribit.frozen.clear()
+        del deribit.faults[:]
+        if setup:
+            setup(deribit)
+        before = len(deribit.journal)
+        if path == 'module':
+            results.append(comparable(run_module(capsys, module, args, check_mode)))
+        else:
+            action = 'marketops.mmp.%s' % module if action_name == 'fqcn' else module
+            results.append(comparable(run_action(module, args, check_mode, action)))
+        results[-1]['_requests'] = [j['method'] for j in deribit.journal[before:]]
+    assert results[0] == results[1]
+    result = results[0]
+    if name in ('bad', 'missing'):
+        assert result['failed'] is True and result['_requests'] == []
+    if name in ('bad', 'refused'):
+        assert result['msg'].startswith('account acct-parity: ')
+    if name == 'refused':
+        assert result['code'] == 13011 and 'trade:read_write' in result['msg']
+    if check_mode:
+        assert not [m for m in result['_requests'] if m in ('private/set_mmp_config', 'private/reset_mmp')]
+    if name in ('drift', 'absent', 'frozen'):
+        assert result['changed'] is True
+    if 'invocation' in result:
+        assert result['invocation']['module_args']['client_secret'] == 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'
+    assert CLIENT_SECRET not in json.dumps(result)
