@@ -36,7 +36,7 @@ STATUSES = (
     ('error', 'error', 'the account could not be read'),
 )
 LABELS = dict((key, label) for key, label, dummy in STATUSES)
-# The statuses binance_audit_fail_on_drift fails on (error always fails the run). A missing config leaves the
+# The statuses mmp_audit_fail_on_drift fails on (error always fails the run). A missing config leaves the
 # underlying without MMP at all, which is at least as dangerous as one that drifts.
 ALARM = ('missing', 'drift', 'frozen')
 
