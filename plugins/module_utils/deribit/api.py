@@ -56,6 +56,8 @@ DEFAULT_RATE_LIMIT = 300
 RATE_LIMITED_CODE = 10028
 # Authentication and permission failures: never retried.
 AUTH_CODES = (10000, 10001, 13004, 13009, 13010, 13011, 13021, 13778)
+# Of those, the ones that mean the credentials themselves are wrong (not what they may do).
+CREDENTIAL_CODES = (10000, 10001, 13004, 13009, 13010)
 # "Try again" answers: nothing was done (retried like a 5xx).
 RETRY_CODES = (10040, 10041, 10047, 10066, 11051)
 # Failures while the request was being handled: a write may or may not have happened (read back).
@@ -213,7 +215,9 @@ class DeribitClient(HttpClient):
     @staticmethod
     def _api_error(what, status, code, shown):
         hint = HINTS.get(code)
-        if 'mmp' in what and code not in AUTH_CODES:
+        # Deribit documents no code for "MMP not activated" or "group bound to another index": any refusal of an MMP
+        # method but wrong credentials may be one of them
+        if 'mmp' in (shown or '').lower() or 'mmp' in what and code not in CREDENTIAL_CODES:
             hint = '%s; %s' % (hint, MMP_HINT) if hint else MMP_HINT
         return APIError('%s: HTTP %s, code %s: %s%s' % (what, status, code, shown, ' (%s)' % hint if hint else ''),
                         http_status=status, code=code, exchange_message=shown)
