@@ -31,8 +31,8 @@ def playbook(root, bin_dir, env, title, name='apply_mmp', args=('--diff',)):
     vault = ['--vault-password-file', os.path.join('playbooks', 'inventory', 'vault-password-demo.txt')]
     cmd = [os.path.join(bin_dir, 'ansible-playbook'), '-i', os.path.join('playbooks', 'inventory'),
            'marketops.mmp.' + name] + list(args) + vault
-    print('$ BINANCE_EAPI_URL=%s DERIBIT_URL=%s ansible-playbook %s' % (env['BINANCE_EAPI_URL'], env['DERIBIT_URL'],
-                                                                       ' '.join(cmd[1:])), flush=True)
+    print('$ BINANCE_EAPI_URL=%s DERIBIT_URL=%s ansible-playbook %s'
+          % (env['BINANCE_EAPI_URL'], env['DERIBIT_URL'], ' '.join(cmd[1:])), flush=True)
     proc = subprocess.run(cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           check=False)
     print(proc.stdout, flush=True)

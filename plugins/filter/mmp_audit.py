@@ -22,6 +22,7 @@ from ansible.errors import AnsibleFilterError
 MODULE_UTILS = 'ansible_collections.marketops.mmp.plugins.module_utils'
 VENUE_RE = re.compile(r'^[a-z][a-z0-9]*$')
 DEFAULT_VENUE = 'binance'  # a host without mmp_venue
+NOT_READ = 'no state was read for this account (see the play\'s output)'
 # Report order and what each status means (for the Markdown legend).
 STATUSES = (
     ('in_sync', 'in sync', 'the exchange holds the inventory\'s config'),
@@ -72,8 +73,7 @@ def mmp_audit_report(hostvars, hosts, generated_at=None):
         state = hv.get(audit.STATE_VAR) if audit.STATE_VAR in hv else None
         if not isinstance(state, dict) or state.get('failed') or not isinstance(state.get('mmp'), list):
             msg = state.get('msg') if isinstance(state, dict) else None
-            rows.append(_error_row(account, venue, str(msg or 'no state was read for this account (see the play\'s '
-                                                           'output)')))
+            rows.append(_error_row(account, venue, str(msg or NOT_READ)))
             continue
         try:
             rows += audit.rows(account, hv, state)

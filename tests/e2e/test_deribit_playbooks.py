@@ -53,7 +53,7 @@ DEFAULTS = dict(window_s=10, frozen_s=30)
 
 @pytest.mark.parametrize('path', PATHS)
 def test_check_then_apply_then_ok_then_a_limit_removed_then_absent(deribit_emulator, deribit_accounts, run_playbook,
-                                                                  path):
+                                                                   path):
     emu, account = deribit_emulator, deribit_accounts['deribit-a']
     hosts = {'der': deribit_host(account, emu.url, [BTC, ETH_Q1, RFQ], deribit_mmp_defaults=DEFAULTS)}
 

@@ -55,7 +55,7 @@ def test_apply_then_ok_with_decimals_compared_as_decimals(deribit):
                         vega_limit='1000.5')
     assert warnings == []
     # the exchange answers JSON numbers (2.5, 1.0): the same config, nothing sent
-    result, warnings, failed = run(MMP, **dict(BTC, qty_limit=2.5, delta_limit='1.0000'))
+    result, warnings, failed = run(MMP, **{**BTC, 'qty_limit': 2.5, 'delta_limit': '1.0000'})
     assert not failed and not result['changed'] and len(deribit.calls('private/set_mmp_config')) == 1
 
 
@@ -69,7 +69,7 @@ def test_both_answer_shapes_of_set(deribit, shape):
 
 def test_a_limit_left_out_is_unset(deribit):
     run(MMP, **BTC)
-    result, dummy, failed = run(MMP, **dict(BTC, vega_limit=None))
+    result, dummy, failed = run(MMP, **{**BTC, 'vega_limit': None})
     assert not failed and result['changed']
     assert result['diff']['before']['vega_limit'] == '1000.5' and result['config']['vega_limit'] is None
     assert 'vega_limit' not in deribit.calls('private/set_mmp_config')[-1]['params']
@@ -97,7 +97,7 @@ def test_groups_and_block_rfq_are_scopes_of_their_own(deribit):
 
 
 def test_frozen_zero_warns(deribit):
-    dummy, warnings, failed = run(MMP, **dict(BTC, frozen_s=0))
+    dummy, warnings, failed = run(MMP, **{**BTC, 'frozen_s': 0})
     assert not failed and warnings == ['account acct-d: frozen_s is 0 for btc_usd: after MMP triggers, quoting '
                                        'stays frozen until a manual reset (private/reset_mmp, '
                                        'marketops.mmp.deribit_mmp_reset), not for a fixed time']
@@ -172,7 +172,11 @@ def test_wrong_credentials_fail_at_once_without_retry(deribit, sleeps):
 
 def test_too_many_requests_is_waited_out_on_a_new_connection(deribit, sleeps, monkeypatch):
     closed = []
-    monkeypatch.setattr(requests.Session, 'close', lambda self: closed.append(self))
+
+    def close(session):  # a method, so that the session is its argument
+        closed.append(session)
+
+    monkeypatch.setattr(requests.Session, 'close', close)
     deribit.faults.append(('private/get_mmp_config', lambda: FakeDeribit.error(10028, 'too_many_requests', 429)))
     result, warnings, failed = run(MMP, **BTC)
     assert not failed and result['changed']
