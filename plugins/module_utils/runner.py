@@ -33,6 +33,7 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.marketops.mmp.plugins.module_utils.errors import MMPError, TaskError, ValidationError
 from ansible_collections.marketops.mmp.plugins.module_utils.transport import (
+    DEFAULT_TIMEOUT,
     HAS_REQUESTS,
     REQUESTS_IMPORT_ERROR,
     check_ca_path,
@@ -43,6 +44,19 @@ from ansible_collections.marketops.mmp.plugins.module_utils.transport import (
 
 ACCOUNT_MAX_LEN = 200
 MAX_WEIGHT_RESERVE = 10 ** 7      # with weight_limit unset: at most the largest published limit believed (pacing.py)
+
+
+def common_connection_spec():
+    """The connection options every venue's modules have (checked by ``validate_common_connection``); a venue adds its
+    credentials and ``base_url``."""
+    return dict(
+        timeout=dict(type='float', default=DEFAULT_TIMEOUT),
+        validate_certs=dict(type='bool', default=True),
+        ca_path=dict(type='path'),
+        weight_limit=dict(type='int'),
+        weight_reserve=dict(type='int'),
+        account=dict(type='str', no_log=False),
+    )
 
 
 def argument_spec(core):

@@ -22,7 +22,7 @@ from ansible_collections.marketops.mmp.plugins.module_utils.binance.api import (
     make_signer,
 )
 from ansible_collections.marketops.mmp.plugins.module_utils.errors import MMPError, ValidationError
-from ansible_collections.marketops.mmp.plugins.module_utils.transport import DEFAULT_TIMEOUT
+from ansible_collections.marketops.mmp.plugins.module_utils.runner import common_connection_spec
 from ansible_collections.marketops.mmp.plugins.module_utils.validation import validate_name
 
 LONG_MAX = 2 ** 63 - 1           # the exchange's LONG parameters
@@ -60,18 +60,13 @@ class BinanceVenue:
         """Connection and credential options of every Binance module. Kept in step with the ``marketops.mmp.binance``
         doc fragment."""
         return dict(
+            common_connection_spec(),
             api_key=dict(type='str', required=True, no_log=True, fallback=(env_fallback, ['BINANCE_API_KEY'])),
             api_secret=dict(type='str', no_log=True, fallback=(env_fallback, ['BINANCE_API_SECRET'])),
             private_key=dict(type='str', no_log=True, fallback=(env_fallback, ['BINANCE_PRIVATE_KEY'])),
             private_key_passphrase=dict(type='str', no_log=True),
             base_url=dict(type='str', default=DEFAULT_BASE_URL, fallback=(env_fallback, ['BINANCE_EAPI_URL'])),
             recv_window=dict(type='int', default=DEFAULT_RECV_WINDOW),
-            timeout=dict(type='float', default=DEFAULT_TIMEOUT),
-            validate_certs=dict(type='bool', default=True),
-            ca_path=dict(type='path'),
-            weight_limit=dict(type='int'),
-            weight_reserve=dict(type='int'),
-            account=dict(type='str', no_log=False),
         )
 
     @staticmethod

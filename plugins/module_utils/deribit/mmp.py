@@ -365,8 +365,7 @@ class MMPCore(ScopeCore):
 
     @staticmethod
     def run(client, desired, check_mode):
-        outcome = ensure_mmp(client, desired, check_mode=check_mode)
-        return dict(changed=outcome['changed'], config=outcome['config'], diff=outcome['diff'])
+        return ensure_mmp(client, desired, check_mode=check_mode)
 
 
 class MMPResetCore(ScopeCore):

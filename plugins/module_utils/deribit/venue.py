@@ -20,7 +20,7 @@ from ansible_collections.marketops.mmp.plugins.module_utils.deribit.api import (
     check_key_text,
 )
 from ansible_collections.marketops.mmp.plugins.module_utils.errors import MMPError, ValidationError
-from ansible_collections.marketops.mmp.plugins.module_utils.transport import DEFAULT_TIMEOUT
+from ansible_collections.marketops.mmp.plugins.module_utils.runner import common_connection_spec
 from ansible_collections.marketops.mmp.plugins.module_utils.validation import validate_bool, validate_name
 
 INDEX_RE = re.compile(r'^(?:[A-Za-z0-9]{2,16}_[A-Za-z0-9]{2,16}|all)$')
@@ -89,16 +89,11 @@ class DeribitVenue:
         """Connection and credential options of every Deribit module. Kept in step with the ``marketops.mmp.deribit``
         doc fragment."""
         return dict(
+            common_connection_spec(),
             client_id=dict(type='str', required=True, no_log=False, fallback=(env_fallback, ['DERIBIT_CLIENT_ID'])),
             client_secret=dict(type='str', required=True, no_log=True,
                                fallback=(env_fallback, ['DERIBIT_CLIENT_SECRET'])),
             base_url=dict(type='str', default=DEFAULT_BASE_URL, fallback=(env_fallback, ['DERIBIT_URL'])),
-            timeout=dict(type='float', default=DEFAULT_TIMEOUT),
-            validate_certs=dict(type='bool', default=True),
-            ca_path=dict(type='path'),
-            weight_limit=dict(type='int'),
-            weight_reserve=dict(type='int'),
-            account=dict(type='str', no_log=False),
         )
 
     @staticmethod
