@@ -212,7 +212,7 @@ def test_ccxt_rate_limit(deribit_emulator, deribit_accounts, status):
     other = exchange(deribit_emulator, deribit_accounts['deribit-b'])
     client.privateGetGetMmpConfig()
     client.privateGetGetMmpConfig()
-    for _ in range(2):  # it keeps failing until refilled
+    for dummy in range(2):  # it keeps failing until refilled
         with pytest.raises(ccxt.DDoSProtection, match='too_many_requests'):
             client.privateGetGetMmpConfig()
     other.privateGetGetMmpConfig()  # counted per account

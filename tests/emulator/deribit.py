@@ -402,8 +402,8 @@ class DeribitEmulator(EmulatorBase):
             account = self.account_of(params.text('client_id', required=True))
             timestamp = params.text('timestamp', required=True)
             signature = params.text('signature', required=True)
-            expected = sign(account['client_secret'], '%s\n%s\n%s' % (timestamp, params.text('nonce') or '',
-                                                                         params.text('data') or ''))
+            data = '%s\n%s\n%s' % (timestamp, params.text('nonce') or '', params.text('data') or '')
+            expected = sign(account['client_secret'], data)
             if not hmac.compare_digest(expected, signature):
                 raise invalid_credentials()
             self.check_timestamp(timestamp)
