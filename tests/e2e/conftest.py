@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from ansible_collections.marketops.mmp.tests.emulator.certs import write_test_pki
+from ansible_collections.marketops.mmp.tests.emulator.deribit import DeribitEmulator, DeribitServer
 from ansible_collections.marketops.mmp.tests.emulator.server import Emulator, EmulatorServer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -216,3 +217,29 @@ def run_playbook(tmp_path):
         return PlaybookRun(proc.returncode, proc.stdout, records, log.read_text() if log.exists() else '')
 
     return run
+
+
+@pytest.fixture(scope='session')
+def deribit_accounts():
+    """Four Deribit accounts by name: ``deribit-a`` and ``deribit-b`` (full scope), ``deribit-ro`` (read-only scope)
+    and ``deribit-off`` (MMP not activated); each a dict of name, client_id, client_secret (and scope, mmp_enabled)."""
+    out = {
+        'deribit-a': dict(client_id='e2eDA' + secrets.token_hex(4), client_secret='dsA' + secrets.token_hex(20)),
+        'deribit-b': dict(client_id='e2eDB' + secrets.token_hex(4), client_secret='dsB' + secrets.token_hex(20)),
+        'deribit-ro': dict(client_id='e2eDR' + secrets.token_hex(4), client_secret='dsR' + secrets.token_hex(20),
+                           scope='trade:read block_rfq:read'),
+        'deribit-off': dict(client_id='e2eDO' + secrets.token_hex(4), client_secret='dsO' + secrets.token_hex(20),
+                            mmp_enabled=False),
+    }
+    for name, account in out.items():
+        account['name'] = name
+    return out
+
+
+@pytest.fixture
+def deribit_emulator(deribit_accounts):
+    """The Deribit emulator (tests/emulator/deribit.py) on 127.0.0.1 in this process; ``.url`` is its base URL."""
+    emu = DeribitEmulator(list(deribit_accounts.values()))
+    with DeribitServer(emu) as server:
+        emu.url = server.url
+        yield emu

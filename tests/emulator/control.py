@@ -18,20 +18,22 @@ SERVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'server.py')
 
 
 class EmulatorProcess:
-    """``python server.py --port 0`` in the background; ``url`` once it listens."""
+    """``python server.py --port 0`` in the background (``script``: another venue's emulator, such as deribit.py);
+    ``url`` once it listens."""
 
-    def __init__(self, accounts, python=sys.executable, extra_args=()):
+    def __init__(self, accounts, python=sys.executable, extra_args=(), script=SERVER):
         self.accounts = accounts
+        self.script = script
         self.python = python
         self.extra_args = list(extra_args)
         self.proc = None
         self.url = None
 
     def start(self, wait=15.0):
-        fd, port_file = tempfile.mkstemp(prefix='eapi-emulator-', suffix='.url')
+        fd, port_file = tempfile.mkstemp(prefix='emulator-', suffix='.url')
         os.close(fd)
         os.unlink(port_file)
-        self.proc = subprocess.Popen([self.python, SERVER, '--port', '0', '--accounts', self.accounts,
+        self.proc = subprocess.Popen([self.python, self.script, '--port', '0', '--accounts', self.accounts,
                                       '--port-file', port_file] + self.extra_args,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + wait

@@ -160,14 +160,75 @@ def format_limit(value, style):
     return text
 
 
-class Emulator:
-    """The exchange's state and rules; the HTTP layer is ``Handler``."""
+class EmulatorBase:
+    """What every venue's emulator shares: a lock, settings, one-shot faults and the TLS handshakes seen.
 
-    def __init__(self, accounts, underlyings=DEFAULT_UNDERLYINGS, weight_limit=2400, ban_after=3,
-                 ban_seconds=120, limit_format='plain', clock_offset_ms=0, countdown_get_shape='object'):
+    ``Handler.control`` and ``_HTTPServer`` rely on it; a venue's emulator adds ``journal``, ``state()``, ``trigger()``
+    and ``reset()`` (which must clear ``handshakes``), and lists its fault kinds in ``fault_kinds``.
+    """
+
+    fault_kinds = ()
+
+    def __init__(self):
         self.lock = threading.RLock()
         self.tls_idle = threading.Condition(self.lock)
         self.handshaking = 0  # TLS handshakes in progress
+        self.handshakes = []
+        self.faults = []
+        self.settings = {}
+
+    def add_faults(self, faults):
+        with self.lock:
+            for fault in faults:
+                fault = dict(fault)
+                if fault.get('kind') not in self.fault_kinds:
+                    raise ValueError('unknown fault kind %r; known: %s' % (fault.get('kind'), ', '.join(self.fault_kinds)))
+                fault.setdefault('count', 1)
+                self.faults.append(fault)
+
+    def take_matching_fault(self, matches):
+        """The first fault for which ``matches(fault)`` is true, counted down (and dropped at 0); None if none."""
+        with self.lock:
+            for fault in self.faults:
+                if not matches(fault):
+                    continue
+                fault['count'] -= 1
+                if fault['count'] <= 0:
+                    self.faults.remove(fault)
+                return fault
+        return None
+
+    def check_settings(self, data):
+        """Raise ValueError when a settings change is not valid (a venue's own rules)."""
+
+    def update_settings(self, data):
+        unknown = set(data) - set(self.settings)
+        if unknown:
+            raise ValueError('unknown settings: %s' % ', '.join(sorted(unknown)))
+        self.check_settings(data)
+        with self.lock:
+            self.settings.update(data)
+            return dict(self.settings)
+
+    def tls_handshakes(self, timeout=5.0):
+        """The TLS handshakes seen, once none is in progress: a client learns that a handshake failed a moment
+        before the server does."""
+        with self.tls_idle:
+            self.tls_idle.wait_for(lambda: not self.handshaking, timeout)
+            return list(self.handshakes)
+
+    def set_state(self, item):
+        raise ValueError('this emulator does not set state directly')
+
+
+class Emulator(EmulatorBase):
+    """The exchange's state and rules; the HTTP layer is ``Handler``."""
+
+    fault_kinds = FAULT_KINDS
+
+    def __init__(self, accounts, underlyings=DEFAULT_UNDERLYINGS, weight_limit=2400, ban_after=3,
+                 ban_seconds=120, limit_format='plain', clock_offset_ms=0, countdown_get_shape='object'):
+        super().__init__()
         self.accounts = {}
         for account in accounts:
             account = dict(account)
@@ -240,27 +301,13 @@ class Emulator:
 
     # -- faults ----------------------------------------------------------------------------
 
-    def add_faults(self, faults):
-        with self.lock:
-            for fault in faults:
-                fault = dict(fault)
-                if fault.get('kind') not in FAULT_KINDS:
-                    raise ValueError('unknown fault kind %r; known: %s' % (fault.get('kind'), ', '.join(FAULT_KINDS)))
-                fault.setdefault('count', 1)
-                self.faults.append(fault)
-
     def take_fault(self, method, path, api_key):
-        with self.lock:
-            for fault in self.faults:
-                if fault.get('path', path) != path or fault.get('method', method) != method:
-                    continue
-                if fault.get('api_key') and fault['api_key'] != api_key:
-                    continue
-                fault['count'] -= 1
-                if fault['count'] <= 0:
-                    self.faults.remove(fault)
-                return fault
-        return None
+        return self.take_matching_fault(lambda fault: fault.get('path', path) == path and fault.get('method', method) == method
+                                        and (not fault.get('api_key') or fault['api_key'] == api_key))
+
+    def check_settings(self, data):
+        if data.get('countdown_get_shape', 'object') not in ('object', 'list'):
+            raise ValueError('countdown_get_shape: object or list')
 
     # -- signed requests -------------------------------------------------------------------
 
@@ -423,13 +470,6 @@ class Emulator:
             self.mmp[(api_key, item['underlying'])] = dict(
                 window=int(item['window_ms']), frozen=int(item['frozen_ms']), qty=Decimal(str(item['qty_limit'])),
                 delta=Decimal(str(item['delta_limit'])), last_trigger=int(item.get('last_trigger_time', 0)))
-
-    def tls_handshakes(self, timeout=5.0):
-        """The TLS handshakes seen, once none is in progress: a client learns that a handshake failed a moment
-        before the server does."""
-        with self.tls_idle:
-            self.tls_idle.wait_for(lambda: not self.handshaking, timeout)
-            return list(self.handshakes)
 
     def account_key(self, item):
         """The API key an item of a control request means: ``api_key``, or ``account`` (the account's name)."""
@@ -630,15 +670,8 @@ class Handler(BaseHTTPRequestHandler):
                 with emu.lock:
                     emu.faults.clear()
                 return self.reply(200, {})
-            if (method, path) == ('POST', '/_emulator/config'):
-                unknown = set(data) - set(emu.settings)
-                if unknown:
-                    raise ValueError('unknown settings: %s' % ', '.join(sorted(unknown)))
-                if data.get('countdown_get_shape', 'object') not in ('object', 'list'):
-                    raise ValueError('countdown_get_shape: object or list')
-                with emu.lock:
-                    emu.settings.update(data)
-                return self.reply(200, dict(emu.settings))
+            if method == 'POST' and path in ('/_emulator/config', '/_emulator/settings'):
+                return self.reply(200, emu.update_settings(data))
             if (method, path) == ('GET', '/_emulator/state'):
                 return self.reply(200, emu.state())
             if (method, path) == ('POST', '/_emulator/state'):
@@ -698,10 +731,15 @@ class _HTTPServer(ThreadingHTTPServer):
 
 
 class EmulatorServer:
-    """The emulator on a real HTTP server on 127.0.0.1, in a background thread; HTTPS given a certificate and key."""
+    """The emulator on a real HTTP server on 127.0.0.1, in a background thread; HTTPS given a certificate and key.
+
+    A venue's server subclasses it with its own ``handler_class`` (a ``Handler``) and ``thread_name``."""
+
+    handler_class = Handler
+    thread_name = 'eapi-emulator'
 
     def __init__(self, emulator, host='127.0.0.1', port=0, verbose=False, certfile=None, keyfile=None):
-        handler = type('BoundHandler', (Handler,), {'emulator': emulator})
+        handler = type('BoundHandler', (self.handler_class,), {'emulator': emulator})
         self.emulator = emulator
         self.httpd = _HTTPServer((host, port), handler)
         self.httpd.verbose = verbose
@@ -720,7 +758,7 @@ class EmulatorServer:
         return '%s://%s:%d' % (self.scheme, host, port)
 
     def start(self):
-        self.thread = threading.Thread(target=self.httpd.serve_forever, name='eapi-emulator', daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, name=self.thread_name, daemon=True)
         self.thread.start()
         return self
 
@@ -774,9 +812,14 @@ def main(argv=None):
                         clock_offset_ms=args.clock_offset_ms, countdown_get_shape=args.countdown_get_shape)
     server = EmulatorServer(emulator, port=args.port, verbose=args.verbose, certfile=args.certfile,
                             keyfile=args.keyfile)
-    print('eapi emulator listening on %s (%d accounts)' % (server.url, len(accounts)), flush=True)
-    if args.port_file:
-        with open(args.port_file, 'w') as f:
+    return serve(server, 'eapi emulator listening on %s (%d accounts)' % (server.url, len(accounts)), args.port_file)
+
+
+def serve(server, banner, port_file=None):
+    """Serve in the foreground until interrupted (the scripts' main); ``port_file`` receives the URL once listening."""
+    print(banner, flush=True)
+    if port_file:
+        with open(port_file, 'w') as f:
             f.write(server.url)
     try:
         server.httpd.serve_forever()

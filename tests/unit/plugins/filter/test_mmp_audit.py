@@ -55,9 +55,9 @@ def test_statuses_and_precedence():
                                     error=1)
     assert report['alarm'] == 3 and report['errors'] == 1 and report['accounts'] == 2
     markdown = mmp_audit_markdown(report)
-    assert markdown.index('| drift | 1 |') < markdown.index('| account | underlying |')
-    assert '| a | ETHUSDT | drift | drift: qty_limit desired 2, exchange 3 |' in markdown
-    assert '| b | - | error | account b: MMP info: GET /eapi/v1/exchangeInfo: HTTP 500 |' in markdown
+    assert markdown.index('| drift | 1 |') < markdown.index('| account | venue | scope |')
+    assert '| a | binance | ETHUSDT | drift | drift: qty_limit desired 2, exchange 3 |' in markdown
+    assert '| b | binance | - | error | account b: MMP info: GET /eapi/v1/exchangeInfo: HTTP 500 |' in markdown
 
 
 def test_missing_is_not_drift():
@@ -99,10 +99,10 @@ def test_missing_is_not_drift():
     assert report['summary'] == 'in sync 1, missing 4, drift 2, frozen 0, triggered 0, not configured 1, ' \
                                 'unmanaged 1, error 0'
     markdown = mmp_audit_markdown(report)
-    head = markdown.partition('| account | underlying |')[0]
+    head = markdown.partition('| account | venue | scope |')[0]
     assert '| in sync | 1 |\n| missing | 4 |\n| drift | 2 |\n' in head
-    assert '| a | SOLUSDT | missing | not configured on the exchange; inventory: window_ms 3000' in markdown
-    assert '| a | ETHUSDT | drift | drift: qty_limit desired 2, exchange 3 |' in markdown
+    assert '| a | binance | SOLUSDT | missing | not configured on the exchange; inventory: window_ms 3000' in markdown
+    assert '| a | binance | ETHUSDT | drift | drift: qty_limit desired 2, exchange 3 |' in markdown
     legend = markdown.split('Statuses: ')[1]
     assert '*missing*: the inventory has an MMP config that the exchange does not have' in legend
     assert legend.index('*in sync*') < legend.index('*missing*') < legend.index('*drift*')
@@ -126,4 +126,56 @@ def test_unread_account_and_bad_inventory_are_errors():
 
 def test_markdown_cells_are_escaped():
     report = mmp_audit_report({'a|b': host([], state=dict(failed=True, msg='x | y\nz'))}, ['a|b'])
-    assert '| a\\|b | - | error | x \\| y z |' in mmp_audit_markdown(report)
+    assert '| a\\|b | binance | - | error | x \\| y z |' in mmp_audit_markdown(report)
+
+
+def deribit_entry(index_name, mmp_group=None, block_rfq=False, window_s=10, frozen_s=30, qty_limit='2', delta_limit=None,
+                  vega_limit=None, max_quote_qty=None, trade_count_limit=None, frozen=False, frozen_until=None):
+    return dict(index_name=index_name, mmp_group=mmp_group, block_rfq=block_rfq, window_s=window_s, frozen_s=frozen_s,
+                qty_limit=qty_limit, delta_limit=delta_limit, vega_limit=vega_limit, max_quote_qty=max_quote_qty,
+                trade_count_limit=trade_count_limit, frozen=frozen, frozen_until=frozen_until)
+
+
+def test_one_report_for_a_mixed_fleet_with_deribit_scopes():
+    hostvars = {
+        'bin': host([entry('BTCUSDT')], configs=[dict(underlying='BTCUSDT', qty_limit='2', delta_limit='2.3')]),
+        'der': dict(mmp_venue='deribit', deribit_mmp_defaults=dict(window_s=10, frozen_s=30),
+                    deribit_mmp_configs=[
+                        dict(index_name='BTC_USD', qty_limit=2.0),                       # in sync (decimals, case)
+                        dict(index_name='eth_usd', qty_limit='5'),                       # drift: vega set on the exchange
+                        dict(index_name='eth_usd', mmp_group='q1', qty_limit='1'),       # missing
+                        dict(index_name='all', block_rfq=True, qty_limit='9', trade_count_limit=5),  # frozen
+                        dict(index_name='sol_usdc', state='absent'),                    # drift: should be removed
+                        dict(index_name='xrp_usdc', state='absent')],                   # in sync: none wanted, none
+                    deribit_audit_state=dict(changed=False, mmp=[
+                        deribit_entry('btc_usd'),
+                        deribit_entry('eth_usd', qty_limit='5', vega_limit='100'),
+                        deribit_entry('all', block_rfq=True, qty_limit='9', trade_count_limit=5, frozen=True),
+                        deribit_entry('sol_usdc'),
+                        deribit_entry('ada_usdc', mmp_group='m')])),
+        'bad': dict(mmp_venue='kraken'),
+    }
+    report = mmp_audit_report(hostvars, ['bin', 'der', 'bad'], '2026-01-01T00:00:00Z')
+    rows = {(r['account'], r['scope']): r for r in report['rows']}
+    assert rows[('bin', 'BTCUSDT')]['venue'] == 'binance' and rows[('bin', 'BTCUSDT')]['status'] == 'in_sync'
+    status = dict((scope, r['status']) for (account, scope), r in rows.items() if account == 'der')
+    assert status == {'btc_usd': 'in_sync', 'eth_usd': 'drift', 'eth_usd group q1': 'missing',
+                      'all Block RFQ': 'frozen', 'sol_usdc': 'drift', 'ada_usdc group m': 'unmanaged',
+                      'xrp_usdc': 'in_sync'}
+    eth = rows[('der', 'eth_usd')]
+    assert eth['venue'] == 'deribit' and eth['index_name'] == 'eth_usd' and eth['mmp_group'] is None
+    assert eth['drift'] == [dict(field='vega_limit', desired=None, exchange='100')]
+    assert 'frozen until a manual reset' in rows[('der', 'all Block RFQ')]['detail']
+    assert 'removes this config' in rows[('der', 'sol_usdc')]['detail']
+    assert rows[('bad', None)]['status'] == 'error' and 'kraken' in rows[('bad', None)]['detail']
+    assert report['counts']['missing'] == 1 and report['alarm'] == 4
+    markdown = mmp_audit_markdown(report)
+    assert '| der | deribit | eth_usd group q1 | missing | not configured on the exchange; inventory: window_s 10, ' \
+           'frozen_s 30, qty_limit 1 |' in markdown
+
+
+def test_a_deribit_inventory_it_cannot_read_is_an_error_row():
+    hostvars = {'der': dict(mmp_venue='deribit', deribit_mmp_configs=[dict(qty_limit=1)],
+                            deribit_audit_state=dict(mmp=[]))}
+    (row,) = mmp_audit_report(hostvars, ['der'])['rows']
+    assert row['status'] == 'error' and 'needs an index_name' in row['detail']
