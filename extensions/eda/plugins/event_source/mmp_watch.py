@@ -22,14 +22,23 @@ source) no account polls; when it ends one request (the exchange's time) probes 
 rate-limited) again waits for that new stop; otherwise the accounts resume, spread over the interval (after a probe
 that failed otherwise, a timeout or a 5xx, their polls report what fails).
 
-Every event has ``account``, ``underlying``, ``initial``, ``last_trigger_time``, ``frozen``, ``frozen_ms``,
-``frozen_until`` (ms, null when not frozen or frozen until a manual reset), ``config`` (as ``binance_mmp``
-returns it) and ``observed_at`` (the exchange's clock, ms). Never a secret.
+Every event has ``venue`` (binance, deribit), ``account``, ``underlying``, ``initial``, ``last_trigger_time``,
+``frozen``, ``frozen_ms``, ``frozen_until`` (ms, null when not frozen or frozen until a manual reset), ``config`` (as
+``binance_mmp`` / ``deribit_mmp`` returns it) and ``observed_at`` (the exchange's clock, ms). Never a secret.
+
+Deribit accounts (``venue: deribit``): one ``private/get_mmp_status`` per account and poll finds every triggered
+config; ``triggered`` when a config is newly frozen or its frozen_until changed (``initial: true`` at start-up), its
+config read once; ``thawed`` (``reason``: expired, reset). Their events also have ``index_name``, ``mmp_group``,
+``block_rfq`` (``underlying`` is the index name; ``last_trigger_time`` when the trigger was first seen). Deribit
+counts requests per account: a ``too_many_requests`` the client gave up on holds that account only (then one
+probe, ``public/get_time``); a Binance ban holds the Binance accounts only.
 
 Arguments:
     accounts: list of {name, api_key, api_secret | private_key (+ private_key_passphrase), underlyings};
-        underlyings omitted: every underlying the exchange lists in its exchange info (read once an hour)
+        underlyings omitted: every underlying the exchange lists in its exchange info (read once an hour);
+        or {name, venue: deribit, client_id, client_secret} (venue default: binance)
     base_url: default BINANCE_EAPI_URL, else https://eapi.binance.com
+    deribit_base_url: default DERIBIT_URL, else https://www.deribit.com
     interval: seconds between two polls of an account, default 10, at least 1
     weight_budget: request weight per minute the source may use, default 600 (the exchange allows 2400 per
         IP); the interval is stretched when accounts x underlyings x polls per minute would exceed it
