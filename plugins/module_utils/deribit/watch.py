@@ -317,8 +317,8 @@ class Watcher:
         return float(self.settings['interval'])
 
     def describe(self):
-        return '%d %s account(s) at %s every %ss' % (len(self.accounts), VENUE_LABEL, self.settings['base_url'],
-                                                    self.current_interval)
+        return '%d %s account(s) at %s every %ss' % (
+            len(self.accounts), VENUE_LABEL, self.settings['base_url'], self.current_interval)
 
     def interval_now(self):
         """(seconds between two polls of an account, None): one request per poll and account, counted per account

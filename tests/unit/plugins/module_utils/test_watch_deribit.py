@@ -183,8 +183,8 @@ def test_bad_arguments_fail_before_any_request_naming_the_argument_and_never_a_s
 
 def test_bad_environment_base_url_is_named_too():
     with pytest.raises(core_watch.WatchConfigError) as info:
-        validate(dict(accounts=[deribit_account()]), environ={'DERIBIT_URL': 'https://www.deribit.com/?token=%s'
-                                                             % CLIENT_SECRET})
+        validate(dict(accounts=[deribit_account()]),
+                 environ={'DERIBIT_URL': 'https://www.deribit.com/?token=%s' % CLIENT_SECRET})
     assert str(info.value).startswith('deribit_base_url must not carry a query string')
     assert CLIENT_SECRET not in str(info.value)
 
