@@ -12,15 +12,22 @@ same for every venue. Plain Python, no asyncio; no venue named here (a venue's w
 - ``StopGate`` decides, before every poll of every account, whether it may poll: not while a stop (a ban, a 429
   not retried) recorded in the pacing ledger holds; after it, one probe request, then the accounts spread over
   the interval;
-- the argument checks every venue's watcher uses (``WatchConfigError``).
+- the argument checks every venue's watcher uses (``WatchConfigError``, ``validate_common()``);
+- the venues: a venue's watcher is ``module_utils/<venue>/watch.py``, found by the venue's name (``venue_watch()``,
+  imported only when an account uses it); ``validate_source_args()`` and ``SourceWatcher`` route every account to its
+  venue's watcher, which gives it the interface the event source's loop uses (``before_poll``, ``probe``, ``poll``,
+  ``take_notices``, ``recoveries``, ``unpaced_warning``, ``interval_now``).
 
-Events never hold a secret: only the account's name, the underlying, the normalised MMP config and error
-messages built by the client, which redacts them.
+Events never hold a secret: only the venue's and the account's names, the config's scope, the normalised MMP config
+and error messages built by the client, which redacts them.
 """
 
 from __future__ import annotations
 
+import importlib
 import math
+import os
+import re
 import threading
 import time
 
@@ -29,7 +36,7 @@ from collections import deque
 from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.marketops.mmp.plugins.module_utils.errors import IPBanned, MMPError, RateLimited, redact
-from ansible_collections.marketops.mmp.plugins.module_utils.transport import utc
+from ansible_collections.marketops.mmp.plugins.module_utils.transport import DEFAULT_TIMEOUT, check_ca_path, utc
 from ansible_collections.marketops.mmp.plugins.module_utils.pacing import later_stop
 
 EVENT_KEY = 'mmp_watch'
@@ -50,6 +57,11 @@ PROBE_WAIT = 0.5                  # seconds between two looks of an account wait
 
 MAX_ACCOUNTS = 1000
 READ_WEIGHT = 1                   # the weight of one underlying's read in a poll
+
+MODULE_UTILS = 'ansible_collections.marketops.mmp.plugins.module_utils'
+_VENUE_RE = re.compile(r'^[a-z][a-z0-9]*$')
+# the arguments every venue's watcher reads the same way (``validate_common()``)
+COMMON_KEYS = frozenset(('interval', 'error_interval', 'validate_certs', 'ca_path', 'timeout'))
 
 
 class WatchConfigError(ValueError):
@@ -82,11 +94,28 @@ def _text(name, value):
     return value
 
 
-def make_event(kind, account, underlying, config=None, now_ms=None, status_of=None, **extra):
-    """One event (the value under ``mmp_watch``) with the keys every event carries."""
+def validate_common(args):
+    """The arguments every venue's watcher reads the same way (COMMON_KEYS), checked and with their defaults."""
+    settings = dict(
+        interval=_number('interval', args.get('interval', DEFAULT_INTERVAL), MIN_INTERVAL, 86400),
+        validate_certs=_bool('validate_certs', args.get('validate_certs', True)),
+        ca_path=None,
+        timeout=_number('timeout', args.get('timeout', DEFAULT_TIMEOUT), 0.001, 300),
+        error_interval=_number('error_interval', args.get('error_interval', DEFAULT_ERROR_INTERVAL), 1, 86400),
+    )
+    if args.get('ca_path') is not None:
+        try:
+            settings['ca_path'] = check_ca_path(args['ca_path'])
+        except MMPError as e:
+            raise WatchConfigError(e.message)
+    return settings
+
+
+def make_event(kind, account, underlying, config=None, now_ms=None, status_of=None, venue=None, **extra):
+    """One event (the value under ``mmp_watch``) with the keys every event carries; ``venue`` is the venue's name."""
     config = dict(config) if config else None
     status = status_of(config, now_ms) if config and now_ms is not None and status_of is not None else None
-    event = dict(type=kind, account=account, underlying=underlying, initial=False,
+    event = dict(type=kind, venue=venue, account=account, underlying=underlying, initial=False,
                  last_trigger_time=config.get('last_trigger_time') if config else None,
                  frozen=status['frozen'] if status else None,
                  frozen_ms=config.get('frozen_ms') if config else None,
@@ -198,10 +227,13 @@ class StopGate:
 
     ``read_stop()`` returns the stop that holds now, ``(until, at, status)``, or None; ``clock`` is the clock stops
     are in (epoch seconds). Thread-safe. ``notices`` holds ``(message, info event)``: one per stop, one per resume.
+
+    A venue that counts per IP has one gate for all its accounts; a venue that counts per account has one gate per
+    account (``account``: its name, said in the notices and their events; ``venue``: the venue's name, in the events).
     """
 
     def __init__(self, count, read_stop, clock=time.time, recheck=STOP_RECHECK, venue_label='', probe_request='',
-                 describe=describe_error):
+                 describe=describe_error, venue=None, account=None):
         self.count = max(1, count)
         self._read_stop = read_stop
         self._clock = clock
@@ -218,6 +250,8 @@ class StopGate:
         self.venue_label = venue_label
         self.probe_request = probe_request
         self.describe = describe
+        self.venue = venue
+        self.account = account
 
     def _read(self, now):
         """The stop that holds at ``now``, or None."""
@@ -236,7 +270,7 @@ class StopGate:
         self._resumed = set()
         if stop != self._announced:
             self._announced = stop
-            self.notices.append(stop_notice(stop, now, self.venue_label, self.probe_request))
+            self.notices.append(stop_notice(stop, now, self.venue_label, self.probe_request, self.venue, self.account))
 
     def before_poll(self, index):
         """What account ``index`` does now: ``(POLL, 0)``, ``(WAIT, seconds)`` or ``(PROBE, 0)`` (it alone)."""
@@ -283,33 +317,211 @@ class StopGate:
                 return
             ended = self.stop
             self.state, self.resumed_at, self.spread, self._resumed = RESUMING, now, float(spread), set()
-            self.notices.append(resume_notice(ended, error, now, self.spread, self.count, self.describe))
+            self.notices.append(resume_notice(ended, error, now, self.spread, self.count, self.describe, self.venue,
+                                              self.account))
 
 
-def stop_notice(stop, now, venue_label, probe_request):
-    """The warning and the ``info`` event of a stop: until when, for how long, which status."""
+def stop_notice(stop, now, venue_label, probe_request, venue=None, account=None):
+    """The warning and the ``info`` event of a stop: until when, for how long, which status. ``account``: the stop holds
+    that account only (a venue that counts per account), else every account of the gate (per IP)."""
     until, at, status = stop
     seconds = max(0, int(math.ceil(until - now)))
-    kind = 'banned this IP (HTTP 418)' if status == 418 else 'rate-limited this IP (HTTP 429, not retried)'
-    message = ('no request to the exchange until %s (%d s): %s %s, recorded at %s; no account polls until '
-               'then, then one request (%s) probes the exchange before polling resumes'
-               % (utc(until), seconds, venue_label, kind, utc(at), probe_request))
-    return message, make_event('info', None, None, reason='exchange_stop', status=status, until=_ms(until),
-                               recorded_at=_ms(at), seconds=seconds)
+    subject = 'account %s' % account if account is not None else 'this IP'
+    kind = ('banned %s (HTTP 418)' % subject if status == 418
+            else 'rate-limited %s (HTTP 429, not retried)' % subject)
+    message = ('no request %s until %s (%d s): %s %s, recorded at %s; %s until then, then one request (%s) probes the '
+               'exchange before %s resumes'
+               % ('for account %s' % account if account is not None else 'to the exchange', utc(until), seconds,
+                  venue_label, kind, utc(at), 'it does not poll' if account is not None else 'no account polls',
+                  probe_request, 'its polling' if account is not None else 'polling'))
+    return message, make_event('info', account, None, venue=venue, reason='exchange_stop', status=status,
+                               until=_ms(until), recorded_at=_ms(at), seconds=seconds)
 
 
-def resume_notice(stop, error, now, spread, count, describe):
+def resume_notice(stop, error, now, spread, count, describe, venue=None, account=None):
     """The warning and the ``info`` event of polling resumed after ``stop`` (None when not known)."""
     status, until = (stop[2], _ms(stop[0])) if stop else (None, None)
     spread_text = 'the %d accounts spread over %g s' % (count, round(spread, 3)) if count > 1 else 'the account'
+    prefix = 'account %s: ' % account if account is not None else ''
     if error is None:
-        message = ('the exchange answered the probe after the stop%s: polling resumes, %s'
-                   % (' until %s' % utc(stop[0]) if stop else '', spread_text))
+        message = ('%sthe exchange answered the probe after the stop%s: polling resumes, %s'
+                   % (prefix, ' until %s' % utc(stop[0]) if stop else '', spread_text))
         probe, details = 'answered', None
     else:
         details = describe(error)[1]
-        message = ('the probe after the stop%s failed (%s): polling resumes, %s; the polls report what fails'
-                   % (' until %s' % utc(stop[0]) if stop else '', details['message'], spread_text))
+        message = ('%sthe probe after the stop%s failed (%s): polling resumes, %s; the polls report what fails'
+                   % (prefix, ' until %s' % utc(stop[0]) if stop else '', details['message'], spread_text))
         probe = 'failed'
-    return message, make_event('info', None, None, reason='exchange_resumed', status=status, until=until,
-                               probe=probe, probe_error=details, resumed_at=_ms(now), spread=round(spread, 3))
+    return message, make_event('info', account, None, venue=venue, reason='exchange_resumed', status=status,
+                               until=until, probe=probe, probe_error=details, resumed_at=_ms(now),
+                               spread=round(spread, 3))
+
+
+# --------------------------------------------------------------------------------------------
+# The venues: one watcher per venue, found by the venue's name
+# --------------------------------------------------------------------------------------------
+
+def venue_names():
+    """The venues that have a watcher: ``module_utils/<venue>/watch.py`` (found on disk, nothing imported)."""
+    found = []
+    for base in getattr(importlib.import_module(MODULE_UTILS), '__path__', []):
+        try:
+            names = sorted(os.listdir(base))
+        except OSError:
+            continue
+        found += [name for name in names if _VENUE_RE.match(name) and name not in found
+                  and os.path.isfile(os.path.join(base, name, 'watch.py'))]
+    return found
+
+
+def venue_watch(venue):
+    """A venue's watcher module (``module_utils/<venue>/watch.py``), imported on first use; None when there is none.
+
+    What the core asks of it: ``VENUE`` (its name), ``SOURCE_KEYS`` (the source arguments it reads),
+    ``validate_watch_args(args, environ, positions)`` (its accounts and those arguments, before any request) and
+    ``Watcher(settings, **options)`` (the interface the event source's loop uses, and ``accounts``, ``describe()``,
+    ``current_interval``)."""
+    if not isinstance(venue, str) or not _VENUE_RE.match(venue):
+        return None
+    name = '%s.%s.watch' % (MODULE_UTILS, venue)
+    try:
+        return importlib.import_module(name)
+    except ImportError as e:
+        if getattr(e, 'name', None) in (name, '%s.%s' % (MODULE_UTILS, venue)):
+            return None
+        raise  # the venue's watcher exists but cannot be imported: say so, do not call it unknown
+
+
+def _venue_declaring(key, skip):
+    """The venue (not in ``skip``) whose watcher reads the source argument ``key``, or None. Imports those watchers:
+    only for an argument no watched venue reads, and a watcher that cannot be imported is passed over."""
+    for venue in venue_names():
+        if venue in skip:
+            continue
+        try:
+            module = venue_watch(venue)
+        except Exception:  # pylint: disable=broad-except
+            continue
+        if module is not None and key in getattr(module, 'SOURCE_KEYS', ()):
+            return venue
+    return None
+
+
+def validate_source_args(args, environ=None, default_venue=None):
+    """Check the event source's arguments and route each account to its venue's watcher (``venue``, else
+    ``default_venue``). Raises WatchConfigError naming the argument, never a secret; makes no request.
+
+    Returns ``{venues: {venue: that venue's settings}, warnings: [...]}``: each venue's watcher checks its accounts and
+    the source arguments it reads (``SOURCE_KEYS``); a venue no account uses is not imported, and an argument only it
+    reads is ignored with a warning.
+    """
+    if not isinstance(args, dict):
+        raise WatchConfigError('the arguments of marketops.mmp.mmp_watch must be a mapping')
+    accounts = args.get('accounts')
+    if not isinstance(accounts, list) or not accounts or len(accounts) > MAX_ACCOUNTS:
+        raise WatchConfigError('accounts: a list of 1 to %d accounts, each {name, venue (%s; default %s) and the '
+                               'venue\'s credentials}' % (MAX_ACCOUNTS, ', '.join(venue_names()), default_venue))
+    routed, modules = {}, {}
+    for index, account in enumerate(accounts):
+        if not isinstance(account, dict):
+            raise WatchConfigError('accounts[%d]: a mapping {name, venue and the venue\'s credentials}' % index)
+        venue = account.get('venue', default_venue)
+        module = modules.get(venue) if isinstance(venue, str) else None
+        if module is None:
+            module = venue_watch(venue)
+            if module is None:
+                raise WatchConfigError('accounts[%d].venue: got %r; one of %s' % (index, venue,
+                                                                                  ', '.join(venue_names())))
+            modules[venue] = module
+        positions, items = routed.setdefault(venue, ([], []))
+        positions.append(index)
+        items.append({k: v for k, v in account.items() if k != 'venue'})
+    known = set(['accounts']).union(*(module.SOURCE_KEYS for module in modules.values()))
+    warnings, unknown = [], []
+    for key in sorted(str(k) for k in args if k not in known and not str(k).startswith('eda_')):
+        owner = _venue_declaring(key, modules)
+        if owner is None:
+            unknown.append(key)
+        else:
+            warnings.append('%s: no account has venue %s; ignored' % (key, owner))
+    if unknown:
+        raise WatchConfigError('unknown argument(s): %s; known: %s' % (', '.join(unknown), ', '.join(sorted(known))))
+    settings = dict(venues={}, warnings=[])
+    names = {}
+    for venue, (positions, items) in routed.items():
+        module = modules[venue]
+        venue_args = {k: v for k, v in args.items() if k in module.SOURCE_KEYS or str(k).startswith('eda_')}
+        venue_args['accounts'] = items
+        venue_settings = module.validate_watch_args(venue_args, environ=environ, positions=positions)
+        for position, params in zip(positions, venue_settings['accounts']):
+            if params['name'] in names:
+                raise WatchConfigError('accounts[%d].name: %r is used twice (accounts[%d]); each account needs its '
+                                       'own name' % (position, params['name'], names[params['name']]))
+            names[params['name']] = position
+        settings['venues'][venue] = venue_settings
+        settings['warnings'] += venue_settings.get('warnings', [])
+    settings['warnings'] += warnings
+    return settings
+
+
+class SourceWatcher:
+    """Every account of one event source, each watched by its venue's watcher (``venue_watch()``), behind the
+    interface the event source's loop uses. ``options``: ``{venue: keyword arguments of its Watcher}`` (tests)."""
+
+    def __init__(self, settings, options=None):
+        self.watchers = {}
+        self.accounts = []
+        self._owner = {}
+        for venue, venue_settings in settings['venues'].items():
+            watcher = venue_watch(venue).Watcher(venue_settings, **(options or {}).get(venue, {}))
+            self.watchers[venue] = watcher
+            for account in watcher.accounts:
+                self._owner[id(account)] = (venue, watcher)
+                self.accounts.append(account)
+
+    def watcher_of(self, account):
+        return self._owner[id(account)][1]
+
+    def venue_of(self, account):
+        return self._owner[id(account)][0]
+
+    def describe(self):
+        return '; '.join(watcher.describe() for watcher in self.watchers.values())
+
+    def interval_now(self, account=None):
+        """(seconds until ``account``'s next poll, [reports of an interval stretched or restored, each once]); without
+        an account: the shortest interval of every venue, and their reports."""
+        chosen = self.watchers.items() if account is None else [(self.venue_of(account), self.watcher_of(account))]
+        intervals, reports = [], []
+        for venue, watcher in chosen:
+            interval, report = watcher.interval_now()
+            intervals.append(interval)
+            if report:
+                reports.append(dict(report, venue=venue))
+        return min(intervals), reports
+
+    def start_offset(self, account):
+        """When ``account`` polls first (seconds from the start): a venue's accounts spread over its interval."""
+        watcher = self.watcher_of(account)
+        return watcher.current_interval * watcher.accounts.index(account) / len(watcher.accounts)
+
+    def before_poll(self, account):
+        return self.watcher_of(account).before_poll(account)
+
+    def probe(self, account):
+        return self.watcher_of(account).probe(account)
+
+    def poll(self, account):
+        return self.watcher_of(account).poll(account)
+
+    def recoveries(self, account):
+        return self.watcher_of(account).recoveries(account)
+
+    def unpaced_warning(self, account):
+        return self.watcher_of(account).unpaced_warning(account)
+
+    def take_notices(self):
+        out = []
+        for watcher in self.watchers.values():
+            out += watcher.take_notices()
+        return out

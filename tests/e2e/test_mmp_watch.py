@@ -19,6 +19,7 @@ import time
 import pytest
 
 from ansible_collections.marketops.mmp.tests.e2e.conftest import COLLECTION, secrets_of
+from ansible_collections.marketops.mmp.tests.emulator import control as ctl
 
 BIN = os.path.dirname(sys.executable)
 # How long after the first 418 was answered a request another thread had already let go may still arrive (CI load).
@@ -69,7 +70,7 @@ def java_home():
 class Rulebook:
     """ansible-rulebook in the background; its stdout parsed into events as they arrive."""
 
-    def __init__(self, tmp_path, variables, verbosity='-v', name='run'):
+    def __init__(self, tmp_path, variables, verbosity='-v', name='run', extra_env=None):
         rulebook = shutil.which('ansible-rulebook', path=BIN)
         if not rulebook:
             pytest.fail('ansible-rulebook is not installed (tests/requirements-dev.txt pins it)')
@@ -79,6 +80,7 @@ class Rulebook:
         vars_file.write_text(json.dumps(variables))
         env = dict(os.environ, JAVA_HOME=java_home(), PATH=BIN + os.pathsep + os.environ.get('PATH', ''),
                    ANSIBLE_LOCAL_TEMP=str(tmp_path / 'ansible-local'), PYTHONUNBUFFERED='1', TMPDIR=private_tmp(tmp_path))
+        env.update(extra_env or {})
         env['ANSIBLE_COLLECTIONS_PATH'] = COLLECTION.split(os.sep + 'ansible_collections' + os.sep)[0]
         # As a user runs it: the collections path is not on PYTHONPATH; the plugin finds its module_utils itself.
         env.pop('PYTHONPATH', None)
@@ -524,3 +526,136 @@ def test_a_stop_in_the_ledger_when_the_watch_starts_holds_every_account(emulator
         ('exchange_stop', 418, int(until * 1000)), ('exchange_resumed', 418, int(until * 1000))]
     assert infos[1]['probe'] == 'answered'
     assert caplog.text.count('no request to the exchange until') == 1
+
+
+# -- Deribit accounts, beside Binance's ----------------------------------------------------------------------------
+
+def deribit_watch_account(account, secret=None):
+    return dict(name=account['name'], venue='deribit', client_id=account['client_id'],
+                client_secret=secret or account['client_secret'])
+
+
+def deribit_client(emulator, account):
+    """The collection's Deribit client on the emulator, for the test's own writes (its pacing in this process only)."""
+    from ansible_collections.marketops.mmp.plugins.module_utils.deribit.api import DeribitClient
+    return DeribitClient(account['client_id'], account['client_secret'], base_url=emulator.url, weight_ledger=None)
+
+
+def deribit_trigger(emulator, **item):
+    """MMP triggers now for a Deribit config, through the emulator's control endpoint; returns the time in seconds."""
+    at = time.time()
+    ctl.control(emulator.url, 'POST', 'trigger', item)
+    return at
+
+
+def test_a_mixed_watch_reports_deribit_triggers_and_thaws_under_ansible_rulebook(tmp_path, emulator, accounts,
+                                                                                 deribit_emulator, deribit_accounts):
+    interval = 1
+    alpha, bravo = deribit_accounts['deribit-a'], deribit_accounts['deribit-b']
+    client_a = deribit_client(deribit_emulator, alpha)
+    client_a.set_mmp_config('btc_usd', 10, 30, quantity_limit='2', delta_limit='1.5')
+    client_a.set_mmp_config('eth_usd', 10, 2, mmp_group='q1', quantity_limit='1')
+    deribit_client(deribit_emulator, bravo).set_mmp_config('btc_usd', 10, 0, quantity_limit='3')
+    deribit_trigger(deribit_emulator, account='deribit-b', index_name='btc_usd')  # frozen until a reset, before the start
+    variables = dict(watch_url=emulator.url, watch_interval=interval, watch_budget=600, watch_accounts=[
+        watch_account(accounts['hmac-a'], ['BTCUSDT']), deribit_watch_account(alpha), deribit_watch_account(bravo)])
+    rb = Rulebook(tmp_path, variables, verbosity='-vv', extra_env=dict(DERIBIT_URL=deribit_emulator.url))
+    try:
+        initial = rb.wait_for(lambda e: e['type'] == 'triggered' and e['account'] == 'deribit-b', 60,
+                              'initial triggered event (deribit-b)')[0]
+        assert (initial['venue'], initial['index_name'], initial['underlying'], initial['mmp_group'],
+                initial['block_rfq'], initial['initial'], initial['frozen'], initial['frozen_until']) == \
+            ('deribit', 'btc_usd', 'btc_usd', None, False, True, True, None)
+        assert initial['config']['frozen_s'] == 0 and initial['config']['qty_limit'] == '3'
+        time.sleep(2 * interval)
+        assert [e for e in rb.of('triggered') if e['account'] != 'deribit-b'] == []
+
+        # a trigger through the control endpoint becomes one triggered event, with venue deribit, within two intervals
+        at = deribit_trigger(deribit_emulator, account='deribit-a', index_name='btc_usd')
+        event = rb.wait_for(lambda e: e['type'] == 'triggered' and e['account'] == 'deribit-a', 10,
+                            'triggered event (deribit-a)')[0]
+        assert event['_received'] - at <= 2 * interval + 1, 'detected after %.2f s' % (event['_received'] - at)
+        assert (event['venue'], event['index_name'], event['underlying'], event['mmp_group'], event['block_rfq'],
+                event['initial'], event['frozen']) == ('deribit', 'btc_usd', 'btc_usd', None, False, False, True)
+        assert abs(event['frozen_until'] - (at * 1000 + 30000)) < 1500
+        assert abs(event['last_trigger_time'] - at * 1000) < 1000 * (2 * interval + 1)
+        assert event['config'] == dict(index_name='btc_usd', mmp_group=None, block_rfq=False, window_s=10, frozen_s=30,
+                                       qty_limit='2', delta_limit='1.5', vega_limit=None, max_quote_qty=None,
+                                       trade_count_limit=None)
+
+        # a manual reset: thawed, reason reset
+        client_a.reset_mmp('btc_usd')
+        thawed = rb.wait_for(lambda e: e['type'] == 'thawed' and e['account'] == 'deribit-a', 10, 'thawed (reset)')[0]
+        assert (thawed['venue'], thawed['index_name'], thawed['reason'], thawed['frozen']) == \
+            ('deribit', 'btc_usd', 'reset', False)
+        assert thawed['frozen_until'] == event['frozen_until'] and thawed['last_trigger_time'] == event['last_trigger_time']
+
+        # an MMP group's config whose frozen time passes: triggered, then thawed, reason expired
+        at = deribit_trigger(deribit_emulator, account='deribit-a', index_name='eth_usd', mmp_group='q1')
+        grouped = rb.wait_for(lambda e: e['type'] == 'triggered' and e.get('mmp_group') == 'q1', 10,
+                              'triggered (group q1)')[0]
+        assert grouped['index_name'] == 'eth_usd' and grouped['config']['mmp_group'] == 'q1'
+        expired = rb.wait_for(lambda e: e['type'] == 'thawed' and e.get('mmp_group') == 'q1', 15, 'thawed (expired)')[0]
+        assert expired['reason'] == 'expired' and expired['_received'] - (at + 2) <= 2 * interval + 1
+
+        # Binance in the same watch: its events say venue binance
+        trigger(emulator, accounts['hmac-a'], 'BTCUSDT', frozen_ms=60000)
+        binance = rb.wait_for(lambda e: e['type'] == 'triggered' and e['account'] == 'hmac-a', 10, 'triggered (hmac-a)')[0]
+        assert binance['venue'] == 'binance' and binance['underlying'] == 'BTCUSDT'
+        time.sleep(interval)
+    finally:
+        output = rb.stop()
+
+    assert sorted((e['venue'], e['account'], e['underlying']) for e in rb.of('triggered')) == [
+        ('binance', 'hmac-a', 'BTCUSDT'), ('deribit', 'deribit-a', 'btc_usd'), ('deribit', 'deribit-a', 'eth_usd'),
+        ('deribit', 'deribit-b', 'btc_usd')]
+    assert [(e['account'], e['reason']) for e in rb.of('thawed')] == [('deribit-a', 'reset'), ('deribit-a', 'expired')]
+    assert rb.of('error') == []
+    journal = list(deribit_emulator.journal)
+    # one status read per poll and account, of every config (no index); a config read per trigger only
+    statuses = [e for e in journal if e['rpc'] == 'private/get_mmp_status']
+    assert statuses and all(e['params'] == {} and e['status'] == 200 for e in statuses)
+    assert {e['account'] for e in statuses} == {'deribit-a', 'deribit-b'}
+    reads = [(e['account'], e['params'].get('index_name'), e['params'].get('mmp_group'))
+             for e in journal if e['rpc'] == 'private/get_mmp_config']
+    assert sorted(reads, key=str) == sorted([('deribit-b', 'btc_usd', None), ('deribit-a', 'btc_usd', None),
+                                             ('deribit-a', 'eth_usd', 'q1')], key=str)
+    assert 'Deribit account(s) at %s' % deribit_emulator.url in output
+    assert_no_secret(output, accounts, emulator, extra=[alpha['client_secret'], bravo['client_secret']]
+                     + list(deribit_emulator.secrets_seen))
+
+
+def test_the_example_rulebook_records_a_deribit_incident(tmp_path, deribit_accounts):
+    """record_mmp_incident, as mmp_oncall runs it, on a Deribit trigger: the file is named after the venue's scope."""
+    alpha = deribit_accounts['deribit-a']
+    event = dict(type='triggered', venue='deribit', account='deribit-a', underlying='eth_usd', index_name='eth_usd',
+                 mmp_group='q1/x', block_rfq=False, initial=False, last_trigger_time=1800000000123, frozen=True,
+                 frozen_ms=2000, frozen_until=1800000002123, observed_at=1800000000200,
+                 config=dict(index_name='eth_usd', mmp_group='q1/x', block_rfq=False, window_s=10, frozen_s=2))
+    incidents = tmp_path / 'incidents'
+    rfq = dict(event, index_name='all', underlying='all', mmp_group=None, block_rfq=True)
+    for name, item in (('deribit', event), ('rfq', rfq)):
+        (tmp_path / ('%s.json' % name)).write_text(json.dumps({'ansible_eda': {'event': {'mmp_watch': item}},
+                                                               'mmp_incident_dir': str(incidents),
+                                                               'ansible_python_interpreter': sys.executable}))
+        env = dict(os.environ, ANSIBLE_LOCAL_TEMP=str(tmp_path / 'ansible-local'), TMPDIR=private_tmp(tmp_path))
+        proc = subprocess.run([os.path.join(BIN, 'ansible-playbook'), 'marketops.mmp.record_mmp_incident', '-i',
+                               'localhost,', '-c', 'local', '-e', '@%s' % (tmp_path / ('%s.json' % name))],
+                              cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              check=False)
+        assert proc.returncode == 0, proc.stdout[-3000:]
+    assert sorted(f.name for f in incidents.glob('*.json')) == [
+        'deribit-a-all-block_rfq-1800000000123.json', 'deribit-a-eth_usd-q1_x-1800000000123.json']
+    incident = json.loads((incidents / 'deribit-a-eth_usd-q1_x-1800000000123.json').read_text())
+    assert (incident['venue'], incident['index_name'], incident['mmp_group'], incident['block_rfq']) == \
+        ('deribit', 'eth_usd', 'q1/x', False)
+    assert incident['frozen_until'] == 1800000002123 and incident['config']['frozen_s'] == 2
+    assert alpha['client_secret'] not in proc.stdout
+    # a Binance-shaped event without an underlying, or a Deribit one without an index, is refused
+    (tmp_path / 'bad.json').write_text(json.dumps({'ansible_eda': {'event': {'mmp_watch': dict(event, index_name=None)}},
+                                                   'mmp_incident_dir': str(incidents),
+                                                   'ansible_python_interpreter': sys.executable}))
+    proc = subprocess.run([os.path.join(BIN, 'ansible-playbook'), 'marketops.mmp.record_mmp_incident', '-i', 'localhost,',
+                           '-c', 'local', '-e', '@%s' % (tmp_path / 'bad.json')], cwd=str(tmp_path), env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+    assert proc.returncode != 0 and 'this playbook records a "triggered" event' in proc.stdout

@@ -73,6 +73,7 @@ from ansible_collections.marketops.mmp.plugins.module_utils.watch import (
     weight_per_minute,
 )
 
+VENUE = BINANCE.name
 PROBE_REQUEST = 'GET /eapi/v1/time'
 UNDERLYINGS_REFRESH = 3600.0      # seconds between two reads of exchangeInfo
 
@@ -104,10 +105,12 @@ def _underlyings(name, value):
     return out
 
 
-def validate_watch_args(args, environ=None):
+def validate_watch_args(args, environ=None, positions=None):
     """Check the event source's arguments and return them normalised. Raises WatchConfigError; makes no request.
 
-    ``environ`` (default ``os.environ``) supplies ``BINANCE_EAPI_URL`` when ``base_url`` is not set.
+    ``environ`` (default ``os.environ``) supplies ``BINANCE_EAPI_URL`` when ``base_url`` is not set. ``positions``: the
+    place of each account among the source's accounts, for the messages (the source's accounts of every venue:
+    ``watch.validate_source_args``); default: their place in ``args['accounts']``.
     """
     environ = os.environ if environ is None else environ
     if not isinstance(args, dict):
@@ -146,7 +149,7 @@ def validate_watch_args(args, environ=None):
     settings['accounts'] = []
     names = set()
     for index, account in enumerate(accounts):
-        where = 'accounts[%d]' % index
+        where = 'accounts[%d]' % (positions[index] if positions else index)
         if not isinstance(account, dict):
             raise WatchConfigError('%s: a mapping {name, api_key, api_secret or private_key, underlyings}' % where)
         unknown = sorted(str(k) for k in account if k not in ACCOUNT_KEYS)
@@ -157,7 +160,7 @@ def validate_watch_args(args, environ=None):
         if name in names:
             raise WatchConfigError('%s.name: %r is used twice; each account needs its own name' % (where, name))
         names.add(name)
-        where = 'accounts[%d] (%s)' % (index, name)
+        where = '%s (%s)' % (where, name)
         try:
             api_key = check_key_text(where + '.api_key', account.get('api_key'), API_KEY_MAX_LEN)
         except MMPError as e:
@@ -248,7 +251,7 @@ SKIPPED_NOTE = ('GET /eapi/v1/exchangeInfo lists option contracts whose underlyi
 def make_event(kind, account, underlying, config=None, now_ms=None, **extra):
     """One event (the value under ``mmp_watch``) with the keys every event carries (``watch.make_event``), its
     ``frozen`` and ``frozen_until`` from Binance's config (``mmp_status``)."""
-    return _make_event(kind, account, underlying, config, now_ms, status_of=mmp_status, **extra)
+    return _make_event(kind, account, underlying, config, now_ms, status_of=mmp_status, venue=VENUE, **extra)
 
 
 def underlying_scope(exc):
@@ -411,9 +414,15 @@ class Watcher:
             def read_stop():
                 return recorded_stop(base_url, clock=wall_clock)
         self.gate = StopGate(len(self.accounts), read_stop, clock=wall_clock, venue_label=VENUE_LABEL,
-                             probe_request=PROBE_REQUEST, describe=describe_error)
+                             probe_request=PROBE_REQUEST, describe=describe_error, venue=VENUE)
         self._reported = (float(settings['interval']), False)
         self._unpaced_reported = False
+
+    def describe(self):
+        """What the source logs at start-up of this venue's accounts."""
+        return '%d %s account(s) at %s every %ss, weight budget %d per minute' % (
+            len(self.accounts), VENUE_LABEL, self.settings['base_url'], self.current_interval,
+            self.settings['weight_budget'])
 
     def reads_per_poll(self):
         return sum(len(account.watched() or ()) for account in self.accounts)

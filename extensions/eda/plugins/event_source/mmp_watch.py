@@ -22,14 +22,23 @@ source) no account polls; when it ends one request (the exchange's time) probes 
 rate-limited) again waits for that new stop; otherwise the accounts resume, spread over the interval (after a probe
 that failed otherwise, a timeout or a 5xx, their polls report what fails).
 
-Every event has ``account``, ``underlying``, ``initial``, ``last_trigger_time``, ``frozen``, ``frozen_ms``,
-``frozen_until`` (ms, null when not frozen or frozen until a manual reset), ``config`` (as ``binance_mmp``
-returns it) and ``observed_at`` (the exchange's clock, ms). Never a secret.
+Every event has ``venue`` (binance, deribit), ``account``, ``underlying``, ``initial``, ``last_trigger_time``,
+``frozen``, ``frozen_ms``, ``frozen_until`` (ms, null when not frozen or frozen until a manual reset), ``config`` (as
+``binance_mmp`` / ``deribit_mmp`` returns it) and ``observed_at`` (the exchange's clock, ms). Never a secret.
+
+Deribit accounts (``venue: deribit``): one ``private/get_mmp_status`` per account and poll finds every triggered
+config; ``triggered`` when a config is newly frozen or its frozen_until changed (``initial: true`` at start-up), its
+config read once; ``thawed`` (``reason``: expired, reset). Their events also have ``index_name``, ``mmp_group``,
+``block_rfq`` (``underlying`` is the index name; ``last_trigger_time`` when the trigger was first seen). Deribit
+counts requests per account: a ``too_many_requests`` the client gave up on holds that account only (then one
+probe, ``public/get_time``); a Binance ban holds the Binance accounts only.
 
 Arguments:
     accounts: list of {name, api_key, api_secret | private_key (+ private_key_passphrase), underlyings};
-        underlyings omitted: every underlying the exchange lists in its exchange info (read once an hour)
+        underlyings omitted: every underlying the exchange lists in its exchange info (read once an hour);
+        or {name, venue: deribit, client_id, client_secret} (venue default: binance)
     base_url: default BINANCE_EAPI_URL, else https://eapi.binance.com
+    deribit_base_url: default DERIBIT_URL, else https://www.deribit.com
     interval: seconds between two polls of an account, default 10, at least 1
     weight_budget: request weight per minute the source may use, default 600 (the exchange allows 2400 per
         IP); the interval is stretched when accounts x underlyings x polls per minute would exceed it
@@ -54,9 +63,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 
 def _import_watch():
-    """What the source uses of the collection's module_utils: the watcher's shared parts (``watch``) and Binance's
-    watcher (``binance.watch``), as one namespace. When the collections path is not on sys.path (ansible-rulebook does
-    not add it), the copy this file was installed in."""
+    """What the source uses of the collection's module_utils: the watcher's shared parts (``watch``), which find each
+    venue's watcher (``<venue>.watch``) when an account uses it. When the collections path is not on sys.path
+    (ansible-rulebook does not add it), the copy this file was installed in."""
     try:
         from ansible_collections.marketops.mmp.plugins.module_utils import watch as core
     except ImportError:
@@ -66,20 +75,23 @@ def _import_watch():
             raise
         sys.path.append(os.sep.join(parts[:-7]) or os.sep)
         from ansible_collections.marketops.mmp.plugins.module_utils import watch as core
-    from ansible_collections.marketops.mmp.plugins.module_utils.binance import watch as venue
     return types.SimpleNamespace(EVENT_KEY=core.EVENT_KEY, make_event=core.make_event, POLL=core.POLL,
-                                 PROBE=core.PROBE, WAIT=core.WAIT, validate_watch_args=venue.validate_watch_args,
-                                 Watcher=venue.Watcher)
+                                 PROBE=core.PROBE, WAIT=core.WAIT, validate_watch_args=core.validate_source_args,
+                                 Watcher=core.SourceWatcher)
 
 
 LOG = logging.getLogger('marketops.mmp.mmp_watch')
 MAX_WORKERS = 8
+DEFAULT_VENUE = 'binance'  # an account without ``venue``
 
 
-async def _report(queue, report, watch):
-    """Say once, in the log and as an ``info`` event, that the interval was stretched (or restored)."""
-    if not report:
-        return
+async def _report(queue, reports, watch):
+    """Say once, in the log and as an ``info`` event, that a venue's interval was stretched (or restored)."""
+    for report in reports:
+        await _report_one(queue, report, watch)
+
+
+async def _report_one(queue, report, watch):
     if report['stretched']:
         LOG.warning('mmp_watch: %d underlyings to read per poll would use more than weight_budget %d per minute at '
                     'interval %ss: polling every %ss instead (%s weight per minute)', report['reads_per_poll'],
@@ -145,31 +157,29 @@ async def _watch_account(queue, watcher, account, offset, executor, watch):
             else:
                 LOG.info('mmp_watch: %s %s/%s', event['type'], event['account'], event['underlying'])
             await queue.put({watch.EVENT_KEY: event})
-        interval, report = watcher.interval_now()
-        await _report(queue, report, watch)
+        interval, reports = watcher.interval_now(account)
+        await _report(queue, reports, watch)
         next_at = max(started + interval, loop.time())
 
 
 async def main(queue, args):
     """Watch MMP of every account until cancelled; bad arguments fail at once, before any request."""
     watch = _import_watch()
-    settings = watch.validate_watch_args(args)
+    settings = watch.validate_watch_args(args, default_venue=DEFAULT_VENUE)
     # urllib3 logs every request line, signature included, at DEBUG (ansible-rulebook -vv).
     logging.getLogger('urllib3').setLevel(logging.INFO)
     for warning in settings['warnings']:
         LOG.warning('mmp_watch: %s', warning)
     watcher = watch.Watcher(settings)
-    interval, report = watcher.interval_now()
-    await _report(queue, report, watch)
-    LOG.info('mmp_watch: watching %d account(s) at %s every %ss, weight budget %d per minute',
-             len(watcher.accounts), settings['base_url'], interval, settings['weight_budget'])
+    dummy, reports = watcher.interval_now()
+    await _report(queue, reports, watch)
+    LOG.info('mmp_watch: watching %s', watcher.describe())
     executor = ThreadPoolExecutor(max_workers=min(len(watcher.accounts), MAX_WORKERS),
                                   thread_name_prefix='mmp_watch')
-    count = len(watcher.accounts)
     try:
-        # Accounts start spread over the first interval, so that the weight spreads over the minute too.
-        await asyncio.gather(*(_watch_account(queue, watcher, account, interval * index / count, executor, watch)
-                               for index, account in enumerate(watcher.accounts)))
+        # A venue's accounts start spread over its first interval, so that the weight spreads over the minute too.
+        await asyncio.gather(*(_watch_account(queue, watcher, account, watcher.start_offset(account), executor, watch)
+                               for account in watcher.accounts))
     finally:
         executor.shutdown(wait=False, cancel_futures=True)
 
