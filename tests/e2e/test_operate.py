@@ -256,10 +256,10 @@ def test_audit_report_matches_the_exchange(path, emulator, accounts, run_playboo
     # report.md: counts at the top, then the table, then the legend
     head = markdown.split('| account |')[0]
     assert '| in sync | 1 |\n| missing | 1 |\n| drift | 1 |\n| frozen | 1 |' in head
-    assert '| hmac-b | BTCUSDT | missing | not configured on the exchange; inventory: window_ms 3000, ' in markdown
+    assert '| hmac-b | binance | BTCUSDT | missing | not configured on the exchange; inventory: window_ms 3000, ' in markdown
     assert '*missing*: the inventory has an MMP config that the exchange does not have' in markdown.split('Statuses: ')[1]
-    assert '| hmac-a | ETHUSDT | drift | drift: qty_limit desired 25, exchange 20, kill_switch_ms desired 30000, ' \
-           'exchange 0 |' in markdown
+    assert '| hmac-a | binance | ETHUSDT | drift | drift: qty_limit desired 25, exchange 20, kill_switch_ms desired ' \
+           '30000, exchange 0 |' in markdown
     # read-only, and one request per underlying and account plus the kill-switch reads
     assert posts(emulator) == []
     assert len(requests_to(emulator, '/eapi/v1/mmp')) == 12
