@@ -6,14 +6,15 @@
     python3 tests/dev.py demo      apply the example inventory against the local emulator, twice
     python3 tests/dev.py test      the whole test suite (what .ci/run runs)
 
-and, for the pieces of ``test``: ``units``, ``changelog``, ``lint``, ``docs-lint`` (antsibull-docs), ``matrix`` (every
+and, for the pieces of ``test``: ``units``, ``changelog``, ``lint``, ``docs-lint`` (antsibull-docs), ``importer``
+(galaxy-importer on the built tarball, in ``.venv-importer/``, pinned in tests/requirements-importer.txt), ``matrix`` (every
 ansible-core of tests/matrix.txt, see tests/matrix.py, which runs the end-to-end tests and ``ansible-test sanity``);
 ``e2e`` (the end-to-end tests) and ``sanity`` (ansible-test sanity) run on the development virtualenv alone;
 ``docs`` builds the collection's HTML docs into .tmp/docs; ``bench`` runs the fleet benchmark (tests/bench/fleet.py,
 its options after it); ``bench-watch`` the mmp_watch event source's (tests/bench/watch.py).
 
 Everything it makes stays in the checkout: ``.venv/`` (the tools, pinned in tests/requirements-dev.txt),
-``.venv-matrix/`` (the matrix's virtualenvs) and ``.tmp/`` (the collection installed from the working tree,
+``.venv-matrix/`` (the matrix's virtualenvs), ``.venv-importer/`` (galaxy-importer) and ``.tmp/`` (the collection installed from the working tree,
 scratch files).
 """
 
@@ -21,7 +22,9 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -35,6 +38,9 @@ INSTALLED = os.path.join(COLLECTIONS, 'ansible_collections', 'marketops', 'mmp')
 REQUIREMENTS = os.path.join(ROOT, 'tests', 'requirements-dev.txt')
 OFFLINE_PIP = os.path.normpath(os.path.join(ROOT, '..', 'shared', 'tools', 'ansible-test-offline-pip'))
 BIN = os.path.join(VENV, 'Scripts' if os.name == 'nt' else 'bin')
+IMPORTER_VENV = os.path.join(ROOT, '.venv-importer')  # galaxy-importer has pins of its own: a virtualenv of its own
+IMPORTER_REQUIREMENTS = os.path.join(ROOT, 'tests', 'requirements-importer.txt')
+IMPORTER_BIN = os.path.join(IMPORTER_VENV, 'Scripts' if os.name == 'nt' else 'bin')
 PYTEST_DIRS = ('tests/unit', 'tests/e2e')  # what pytest runs in each full row of the matrix
 
 
@@ -54,21 +60,23 @@ def tool(name):
     return os.path.join(BIN, name)
 
 
-def ensure_venv():
-    """Create .venv and install the pinned tools; reinstall only when the requirements change."""
+def ensure_venv(venv=VENV, requirements=REQUIREMENTS):
+    """Create a virtualenv (.venv by default) and install its pinned tools; reinstall only when the requirements
+    change."""
     if sys.version_info < (3, 11):
         sys.exit('Python 3.11 or newer is needed, this is %s' % sys.version.split()[0])
-    with open(REQUIREMENTS, 'rb') as f:
+    with open(requirements, 'rb') as f:
         digest = hashlib.sha256(f.read()).hexdigest()
-    stamp = os.path.join(VENV, '.requirements.sha256')
+    stamp = os.path.join(venv, '.requirements.sha256')
     if os.path.exists(stamp):
         with open(stamp) as f:
             if f.read().strip() == digest:
                 return
-    say('setting up %s' % os.path.relpath(VENV, ROOT))
-    if not os.path.exists(tool('python')):
-        run([sys.executable, '-m', 'venv', VENV])
-    run([tool('python'), '-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '-r', REQUIREMENTS])
+    say('setting up %s' % os.path.relpath(venv, ROOT))
+    python = os.path.join(venv, 'Scripts' if os.name == 'nt' else 'bin', 'python')
+    if not os.path.exists(python):
+        run([sys.executable, '-m', 'venv', venv])
+    run([python, '-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '-r', requirements])
     with open(stamp, 'w') as f:
         f.write(digest)
 
@@ -153,12 +161,91 @@ def step_sanity(tests=()):
 
 def step_docs():
     """The collection's docs as the ecosystem checks them (antsibull-docs, plugin docs included)."""
-    say('collection docs (antsibull-docs lint-collection-docs --plugin-docs)')
+    say('collection docs (antsibull-docs lint-collection-docs: plugin docs and the guides of docs/docsite)')
     env = env_for_tests()
     env.pop('PYTHONPATH', None)
     # The checkout, not the installed copy: antsibull-docs wants the directory holding galaxy.yml (given the installed
-    # copy, it finds no plugin and passes).
-    return run([tool('antsibull-docs'), 'lint-collection-docs', '--plugin-docs', ROOT], env=env, check=False)
+    # copy, it finds no plugin and passes). Every reference to a plugin or module, in the plugin docs and in the guides
+    # (docs/docsite/rst, listed in docs/docsite/extra-docs.yml), must name one that exists; a collection it cannot find
+    # is an error too. Links to the guides' own labels (:ref:) are checked by tests/unit/test_docs.py and by `docs`.
+    return run([tool('antsibull-docs'), 'lint-collection-docs', '--plugin-docs', '--check-extra-docs-refs',
+                '--validate-collection-refs', 'all', '--disallow-unknown-collection-refs', ROOT], env=env, check=False)
+
+
+# What galaxy-importer may warn about without failing the step. Only this: an empty sanity ignore file (the project
+# keeps tests/sanity/ignore-*.txt empty, see STYLE) skips nothing; one with an entry is a warning that fails.
+IMPORTER_BENIGN = (re.compile(r'^WARNING: Ignore files skip ansible-test sanity tests, found ignore-[0-9.]+\.txt with 0 '
+                              r'statement\(s\)$'),)
+
+
+def importer_problems(output, result, collection=ROOT):
+    """What fails the importer step: its errors, its warnings (but the benign ones), and a result that lacks what Galaxy
+    shows (the docs of every module, filter and event source; requires_ansible)."""
+    problems = [line for line in output.splitlines() if line.startswith('ERROR:')
+                or (line.startswith('WARNING:') and not any(p.match(line) for p in IMPORTER_BENIGN))]
+    if 'Importer processing completed successfully' not in output or result is None:
+        return problems + ['the import did not complete']
+    with open(os.path.join(collection, 'meta', 'runtime.yml')) as f:
+        requires = re.search(r"^requires_ansible: *'?([^'\n]+)'?", f.read(), re.M).group(1)
+    if result.get('requires_ansible') != requires:
+        problems.append('requires_ansible: %r, meta/runtime.yml says %r' % (result.get('requires_ansible'), requires))
+    documented = {(c['content_type'], c['content_name']) for c in result['docs_blob']['contents'] if c['doc_strings']}
+    wanted = {(kind, os.path.splitext(name)[0]) for kind, folder in
+              (('module', 'plugins/modules'), ('filter', 'plugins/filter'),
+               ('eda/plugins/event_source', 'extensions/eda/plugins/event_source'))
+              for name in os.listdir(os.path.join(collection, folder))
+              if name.endswith(('.py', '.yml')) and not name.startswith('_') and
+              not (kind == 'filter' and name.endswith('.py'))}  # a filter file holds several: their docs are .yml
+    problems += ['%s %s: no documentation in the import result' % item for item in sorted(wanted - documented)]
+    return problems
+
+
+def step_importer():
+    """galaxy-importer, as Galaxy and Automation Hub run it, on the tarball `ansible-galaxy collection build` makes:
+    ansible-doc on every plugin and the event source (meta/extensions.yml), meta/runtime.yml, the changelog, its
+    ansible-lint, file checks. Its ansible-test step is off (it needs containers); the matrix runs ansible-test."""
+    say('galaxy-importer on the built collection (tests/requirements-importer.txt, in %s)'
+        % os.path.relpath(IMPORTER_VENV, ROOT))
+    ensure_venv(IMPORTER_VENV, IMPORTER_REQUIREMENTS)
+    work = os.path.join(TMP, 'importer')
+    if os.path.isdir(work):
+        shutil.rmtree(work)
+    os.makedirs(os.path.join(work, 'tmp'))
+    env = env_for_tests()
+    for name in ('PYTHONPATH', 'ANSIBLE_COLLECTIONS_PATH', 'VIRTUAL_ENV'):
+        env.pop(name, None)
+    run([tool('ansible-galaxy'), 'collection', 'build', '--force', '--output-path', work, ROOT], env=env)
+    tarballs = [name for name in os.listdir(work) if name.endswith('.tar.gz')]
+    config = os.path.join(work, 'galaxy-importer.cfg')
+    with open(config, 'w') as f:
+        f.write('[galaxy-importer]\n'
+                'run_ansible_test = false\n'        # containers; the matrix runs ansible-test sanity
+                'run_ansible_doc = true\n'
+                'run_ansible_lint = true\n'
+                'offline_ansible_lint = true\n'
+                'check_changelog = true\n'
+                'ansible_local_tmp = %s\n'
+                'tmp_root_dir = %s\n' % (os.path.join(work, 'ansible-tmp'), os.path.join(work, 'tmp')))
+    env['GALAXY_IMPORTER_CONFIG'] = config
+    env['PATH'] = IMPORTER_BIN + os.pathsep + os.environ.get('PATH', '')  # its ansible-doc and ansible-lint
+    env['VIRTUAL_ENV'] = IMPORTER_VENV
+    cmd = [os.path.join(IMPORTER_BIN, 'python'), '-m', 'galaxy_importer.main', tarballs[0]]
+    print('$ %s' % ' '.join(cmd), flush=True)
+    proc = subprocess.run(cmd, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          check=False)
+    print('\n'.join(line for line in proc.stdout.splitlines() if not line.startswith('Loading ')), flush=True)
+    result = None
+    if os.path.isfile(os.path.join(work, 'importer_result.json')):
+        with open(os.path.join(work, 'importer_result.json')) as f:
+            result = json.load(f)
+    problems = importer_problems(proc.stdout, result)
+    if proc.returncode != 0:
+        problems.append('galaxy-importer exited with %d' % proc.returncode)
+    if problems:
+        print('galaxy-importer: %d problem(s):\n  %s' % (len(problems), '\n  '.join(problems)))
+        return 1
+    print('galaxy-importer: imported, no error and no warning (but an empty sanity ignore file)')
+    return 0
 
 
 def cmd_docs():
@@ -189,8 +276,10 @@ def cmd_docs():
     with open(warnings) as f:
         text = f.read()
     offline = 'not fetchable' in text
+    # A label of this collection (the guides' :ref: targets, the plugin pages') is never an intersphinx one: undefined,
+    # it fails even offline.
     other = [line for line in text.splitlines() if 'WARNING' in line and 'failed to reach any of the inventories' not in line
-             and not (offline and 'undefined label' in line)]
+             and not (offline and 'undefined label' in line and 'ansible_collections.marketops.mmp.' not in line)]
     index = os.path.join(docs, 'build', 'html', 'index.html')
     if other or not os.path.isfile(index):
         print('\n'.join(other) or 'no %s: the build failed' % index)
@@ -216,7 +305,7 @@ def step_matrix():
 
 
 STEPS = {'units': step_units, 'e2e': step_e2e, 'changelog': step_changelog, 'lint': step_lint,
-         'sanity': step_sanity, 'docs-lint': step_docs, 'matrix': step_matrix}
+         'sanity': step_sanity, 'docs-lint': step_docs, 'importer': step_importer, 'matrix': step_matrix}
 
 
 def cmd_test(names):
@@ -294,7 +383,7 @@ def main(argv=None):
     if args.command == 'test':
         # No `sanity` or `e2e` here: the matrix runs ansible-test sanity on every ansible-core (2.19 included), the
         # end-to-end tests in full on the oldest and the newest and their smoke on every other (README, Tested range).
-        return cmd_test(['units', 'changelog', 'lint', 'docs-lint', 'matrix'])
+        return cmd_test(['units', 'changelog', 'lint', 'docs-lint', 'importer', 'matrix'])
     return cmd_test([args.command])
 
 

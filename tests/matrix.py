@@ -5,7 +5,8 @@
 
 Each ansible-core gets its own virtualenv in ``.venv-matrix/`` on the controller Python the matrix names, its own
 installed copy of the collection and its own scratch directory in ``.tmp/matrix/``, and runs, as its scope
-says, the unit tests, the end-to-end tests (all of them, or those marked ``smoke``), ``ansible-test sanity``.
+says, the unit tests, the end-to-end tests (all of them, or those marked ``smoke``), ``ansible-test sanity`` (and, in a
+full row, its compile and import tests on the oldest and the newest target Python).
 The module path of the smoke runs on each target Python, from a virtualenv holding the collection's
 requirements.txt. Rows run in parallel (``--jobs``).
 
@@ -52,9 +53,13 @@ STEP_TIMEOUT = 30 * 60  # seconds; bounds every step of a row, so a hang cannot 
 # opposite ends of their runs.
 HEAVIEST_E2E = 'tests/e2e/test_pacing_end_to_end.py'
 SCOPES = {
-    'full': 'unit + all end-to-end tests, smoke, sanity',
+    'full': 'unit + all end-to-end tests, smoke, sanity (+ compile, import on the targets)',
     'smoke': 'unit tests, smoke, sanity',
 }
+# ansible-test sanity's tests that run once per Python version and check the code that runs on a target (modules,
+# module_utils): the controller-Python sanity never checks the module path's Pythons, so a full row also runs these
+# on the oldest and the newest of its target Pythons.
+TARGET_SANITY_TESTS = ('compile', 'import')
 
 _print_lock = threading.Lock()
 _running = set()  # the process groups of the steps running now, killed if the matrix is interrupted
@@ -265,6 +270,39 @@ def base_env(row):
 # One row
 # ---------------------------------------------------------------------------------------------------------------
 
+def sanity_targets(row):
+    """The target Pythons a row runs TARGET_SANITY_TESTS on: the oldest and the newest of a full row's."""
+    if row.scope != 'full':
+        return []
+    ordered = sorted(set(row.targets), key=version_key)
+    return ordered[:1] + ordered[1:][-1:]
+
+
+def target_sanity(row, version, python, env, log):
+    """ansible-test sanity's TARGET_SANITY_TESTS on Python version (the interpreter python), in the row's installed
+    copy (a git repository already: see run_row's sanity). Each test must really run on that Python."""
+    tests = [arg for name in TARGET_SANITY_TESTS for arg in ('--test', name)]
+    # Some ansible-test releases (2.16's import test) look for pythonX.Y on PATH whatever --python-interpreter says:
+    # a directory holding only that name, first on PATH (a pyenv shim would refuse a version that is not selected).
+    bin_dir = os.path.join(row.scratch, 'python%s-bin' % version)
+    os.makedirs(bin_dir, exist_ok=True)
+    link = os.path.join(bin_dir, 'python%s' % version)
+    if os.path.lexists(link):
+        os.remove(link)
+    os.symlink(python, link)
+    env = dict(env, PATH=bin_dir + os.pathsep + env['PATH'])
+    rc = run_logged([os.path.join(row.venv, 'bin', 'ansible-test'), 'sanity', '--requirements', '--python', version,
+                     '--python-interpreter', python, '--color', 'no'] + tests, log, cwd=row.installed, env=env)
+    text = tail(log, 5000)
+    missing = [name for name in TARGET_SANITY_TESTS
+               if 'Running sanity test "%s" on Python %s' % (name, version) not in text]
+    if rc == 0 and missing:
+        with open(log, 'a') as f:
+            f.write('ansible-test did not run %s on Python %s: treated as a failure\n' % (', '.join(missing), version))
+        return 1
+    return rc
+
+
 class Result:
     def __init__(self, row):
         self.row = row
@@ -436,7 +474,14 @@ def run_row(row, targets, pytest_dirs, offline_pip):
             return 1
         return rc
 
-    step('sanity', sanity)
+    if step('sanity', sanity):
+        for version in sanity_targets(row):
+            python = find_python(version)
+            if not python:
+                result.skipped.append('ansible-test sanity (%s) on Python %s: no such interpreter'
+                                      % (', '.join(TARGET_SANITY_TESTS), version))
+                continue
+            step('sanity-py%s' % version, lambda log, v=version, p=python: target_sanity(row, v, p, env, log))
     result.seconds = time.monotonic() - started
     return result
 

@@ -31,7 +31,7 @@ from ansible_collections.marketops.mmp.tests.e2e.conftest import source_tree
 GPL3_SHA256 = '3972dc9744f6499f0f9b2dbf76696f2ae7ad8af9b23dde66d6af86c9dfb36986'
 
 # Never in an artifact: a path with one of these components, or a name matching one of these patterns.
-JUNK_DIRS = {'.venv', '.venv-matrix', '.venv-docs', '.tmp', '.git', '__pycache__', '.pytest_cache', '.ansible',
+JUNK_DIRS = {'.venv', '.venv-matrix', '.venv-docs', '.venv-importer', '.tmp', '.git', '__pycache__', '.pytest_cache', '.ansible',
              '.tox', '.nox', '.mypy_cache', '.ruff_cache', 'node_modules'}
 JUNK_FILES = ['*.pyc', '*.pyo', '*.tar.gz', '*.log', '*.retry', '.coverage', 'junit*.xml', 'pyvenv.cfg']
 KEY_FILES = ['*.pem', '*.key', '*.p12', '*.pfx', '*.jks', '*.ppk', 'id_rsa*', 'id_ecdsa*', 'id_ed25519*', '*.asc',
@@ -129,7 +129,8 @@ def test_build_ignore_drops_what_a_working_checkout_holds(tmp_path):
             os.makedirs(str(copy / os.path.dirname(name)), exist_ok=True)
             shutil.copy2(os.path.join(source, name), str(copy / name))
     junk = ['.venv/bin/python', '.venv/pyvenv.cfg', '.venv-matrix/ansible-core-2.16-py3.10/pyvenv.cfg',
-            '.venv-docs/lib/x.py', '.tmp/collections/ansible_collections/marketops/mmp/galaxy.yml',
+            '.venv-docs/lib/x.py', '.venv-importer/bin/galaxy-importer', '.tmp/importer/importer_result.json',
+            '.tmp/collections/ansible_collections/marketops/mmp/galaxy.yml',
             '.tmp/docs/build/html/index.html', 'tests/output/junit/python3.11-units.xml',
             'plugins/module_utils/__pycache__/client.cpython-311.pyc', 'tests/unit/__pycache__/conftest.cpython-311.pyc',
             '.pytest_cache/v/cache/lastfailed', 'tests/.pytest_cache/README.md', '.ansible/collections/x.txt',

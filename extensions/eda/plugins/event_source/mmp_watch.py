@@ -4,54 +4,214 @@
 
 """mmp_watch: an ansible-rulebook event source that tells, within seconds, that MMP triggered or thawed.
 
-It polls Binance's MMP config (one read per underlying) for every account and underlying with the collection's
-client (signing, retries, pacing) and puts one event per change on the queue, under the key ``mmp_watch``:
-
-- ``type: triggered`` when an underlying's ``lastTriggerTime`` moves forward, and at start-up for every
-  underlying already frozen (``initial: true``);
-- ``type: thawed`` when a frozen underlying is no longer frozen (``reason``: expired, reset, frozen_ms_changed);
-- ``type: error`` when an account or an underlying cannot be read: once when the state changes, then at most
-  every ``error_interval`` seconds; ``type: recovered`` once when it can be read again;
-- ``type: info`` once when the interval is stretched to keep within ``weight_budget`` (also logged); once per
-  stop (``reason: exchange_stop``, with ``until`` in ms and ``status`` 418 or 429) and once when polling resumes
-  after it (``reason: exchange_resumed``).
-
-A ban (HTTP 418) or a 429 the client gave up on is recorded in the controller's pacing ledger. Before every poll of
-every account the source reads that record: while it holds (whoever recorded it: this source, a playbook, another
-source) no account polls; when it ends one request (the exchange's time) probes the exchange. A probe banned (or
-rate-limited) again waits for that new stop; otherwise the accounts resume, spread over the interval (after a probe
-that failed otherwise, a timeout or a 5xx, their polls report what fails).
-
-Every event has ``venue`` (binance, deribit), ``account``, ``underlying``, ``initial``, ``last_trigger_time``,
-``frozen``, ``frozen_ms``, ``frozen_until`` (ms, null when not frozen or frozen until a manual reset), ``config`` (as
-``binance_mmp`` / ``deribit_mmp`` returns it) and ``observed_at`` (the exchange's clock, ms). Never a secret.
-
-Deribit accounts (``venue: deribit``): one ``private/get_mmp_status`` per account and poll finds every triggered
-config; ``triggered`` when a config is newly frozen or its frozen_until changed (``initial: true`` at start-up), its
-config read once; ``thawed`` (``reason``: expired, reset). Their events also have ``index_name``, ``mmp_group``,
-``block_rfq`` (``underlying`` is the index name; ``last_trigger_time`` when the trigger was first seen). Deribit
-counts requests per account: a ``too_many_requests`` the client gave up on holds that account only (then one
-probe, ``public/get_time``); a Binance ban holds the Binance accounts only.
-
-Arguments:
-    accounts: list of {name, api_key, api_secret | private_key (+ private_key_passphrase), underlyings};
-        underlyings omitted: every underlying the exchange lists in its exchange info (read once an hour);
-        or {name, venue: deribit, client_id, client_secret} (venue default: binance)
-    base_url: default BINANCE_EAPI_URL, else https://eapi.binance.com
-    deribit_base_url: default DERIBIT_URL, else https://www.deribit.com
-    interval: seconds between two polls of an account, default 10, at least 1
-    weight_budget: request weight per minute the source may use, default 600 (the exchange allows 2400 per
-        IP); the interval is stretched when accounts x underlyings x polls per minute would exceed it
-    error_interval: seconds between two error events of the same failure, default 300
-    validate_certs (default true), ca_path, recv_window (default 5000), timeout (default 10)
-
-Example:
-    - marketops.mmp.mmp_watch:
-        accounts: "{{ mmp_watch_accounts }}"
-        interval: 10
+Its documentation is DOCUMENTATION and EXAMPLES below (what Galaxy and Automation Hub show; meta/extensions.yml lists
+the source); the Event-Driven Ansible guide (docs/docsite/rst/eda_guide.rst) explains it at length.
 """
 
 from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+short_description: Tell within seconds that MMP triggered or thawed, on Binance options and Deribit accounts
+description:
+  - An ansible-rulebook event source that polls Binance's options MMP config (the MMP read of the options API, one request per
+    underlying) for every account and underlying with the collection's client (signing, retries, pacing, redaction),
+    and puts one event per change on the queue, under the key C(mmp_watch).
+  - Deribit accounts (O(accounts[].venue=deribit)) are watched with one C(private/get_mmp_status) per account and poll,
+    which lists every triggered config of the account; V(triggered) when a config is newly frozen or its
+    C(frozen_until) changed (C(initial=true) at start-up), with its config read once; V(thawed) with C(reason)
+    V(expired) or V(reset). Their events also have C(index_name), C(mmp_group) and C(block_rfq); C(underlying) is the
+    index name and C(last_trigger_time) when the trigger was first seen (Deribit's status gives no trigger time).
+    Deribit counts requests per account, so a C(too_many_requests) the client gave up on holds that account only
+    (then one probe, C(public/get_time)); a Binance ban holds the Binance accounts only.
+  - V(triggered) when an underlying's C(lastTriggerTime) moves forward, and at start-up for every underlying already
+    frozen (C(initial=true)), so a restarted source misses nothing. A trigger whose freeze already ended when it was
+    seen gives V(triggered) then V(thawed).
+  - V(thawed) when a frozen underlying is no longer frozen; C(reason) is V(expired) (its frozen time passed, by the
+    exchange's clock), V(reset) (C(lastTriggerTime) went back, a manual reset) or V(frozen_ms_changed).
+  - V(error) when an account or an underlying cannot be read (bad key or signature, IP not whitelisted, exchange down,
+    banned), once when the state changes, then at most every O(error_interval) seconds; the other accounts keep being
+    watched. C(scope) says V(account) or V(underlying); C(error) holds C(kind), C(code), C(http_status), the client's
+    (redacted) C(message), C(failures) and C(failing_for) (seconds). V(recovered) once when it can be read again.
+  - V(info) once when the interval is stretched to keep within O(weight_budget) (C(reason=interval_stretched), with
+    C(interval), C(reads_per_poll), C(weight_per_minute)); once per stop, a ban or a 429 the client gave up on
+    (C(reason=exchange_stop), with C(until) in ms, C(seconds) and C(status) 418 or 429), and once when polling resumes
+    after it (C(reason=exchange_resumed), with C(probe) V(answered) or V(failed)). All are also logged as warnings.
+  - Every event has C(venue) (V(binance) or V(deribit)), C(account) (the name given, never the key), C(underlying), C(initial), C(last_trigger_time),
+    C(frozen), C(frozen_ms), C(frozen_until) (ms; null when not frozen or frozen until a manual reset; for V(thawed),
+    when the freeze was due to end), C(config) (normalised as M(marketops.mmp.binance_mmp) returns it) and
+    C(observed_at) (the exchange's clock, ms). Never a secret.
+  - A ban (HTTP 418) or a 429 the client gave up on is recorded in the controller's pacing ledger. Before every poll of
+    every account the source reads that record; while it holds (whoever recorded it, this source, a playbook or another
+    source) no account polls, and the ledger is read again at least every minute. When it ends, one request
+    (the exchange's time, unsigned, weight 1) probes the exchange. A probe banned (or rate-limited) again waits for
+    that new stop; otherwise the accounts resume, spread over the interval (account i of n at interval x i / n), never
+    all at once; after a probe that failed otherwise, a timeout or a 5xx, their polls report what fails.
+  - Each poll reads one underlying per request (weight 1), so the source uses accounts x underlyings x 60 / interval
+    weight per minute (plus one read of the exchange information an hour for accounts without O(accounts[].underlyings)).
+    When that would exceed O(weight_budget), the interval is stretched to accounts x underlyings x 60 / weight_budget
+    seconds. The accounts are polled spread over the interval, not in bursts; the client's pacing stays on as a second
+    guard, and a 429 is only retried after its C(Retry-After).
+  - Thaws are derived as the API implies (frozen is triggered and C(frozen_ms) 0, or the exchange's clock, learnt
+    from its C(Date) header, before C(lastTriggerTime + frozen_ms)).
+  - Bad arguments stop the source at start-up, before any request, with a message naming the argument (never a secret
+    value).
+options:
+  accounts:
+    description:
+      - The accounts to watch, 1 to 1000.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description:
+          - The account's name, as events report it; each account needs its own. Use the inventory hostname for the
+            C(marketops.mmp.mmp_oncall) rulebook to audit that host.
+        type: str
+        required: true
+      venue:
+        description:
+          - The account's venue.
+        type: str
+        choices: [binance, deribit]
+        default: binance
+      api_key:
+        description:
+          - A Binance account's API key; printable ASCII without whitespace, as Binance issues them. Required for a
+            Binance account.
+        type: str
+      api_secret:
+        description:
+          - The secret of an HMAC key. Exactly one of O(accounts[].api_secret) and O(accounts[].private_key).
+        type: str
+      private_key:
+        description:
+          - An Ed25519 or RSA private key, PEM text or a path on the host running ansible-rulebook; the type is
+            detected.
+        type: str
+      private_key_passphrase:
+        description:
+          - The passphrase of an encrypted O(accounts[].private_key); only with O(accounts[].private_key).
+        type: str
+      client_id:
+        description:
+          - A Deribit account's Client ID. Required for a Deribit account.
+        type: str
+      client_secret:
+        description:
+          - A Deribit account's Client Secret; it signs every request and is never sent. Required for a Deribit
+            account.
+        type: str
+      underlyings:
+        description:
+          - Binance only. The underlyings to watch, such as V(BTCUSDT); letters and digits, any case (upper-cased).
+          - Omitted, every underlying the exchange lists in its exchange information (read once, refreshed
+            hourly).
+        type: list
+        elements: str
+  base_url:
+    description:
+      - Binance's options API, for the Binance accounts.
+      - Default the E(BINANCE_EAPI_URL) environment variable, else V(https://eapi.binance.com).
+      - Checked as the modules check it, plain C(http) only to a loopback address, no user name or password, query
+        or fragment.
+    type: str
+  deribit_base_url:
+    description:
+      - Deribit's API, for the Deribit accounts.
+      - Default the E(DERIBIT_URL) environment variable, else V(https://www.deribit.com) (the testnet is
+        V(https://test.deribit.com)). Checked as O(base_url) is.
+    type: str
+  interval:
+    description:
+      - Seconds between two polls of an account, at least 1 (at most 86400); stretched to keep within
+        O(weight_budget).
+      - Detection costs about one interval plus one round trip.
+    type: float
+    default: 10
+  weight_budget:
+    description:
+      - The request weight per minute the source may use, 1 to 2400 (Binance allows 2400 per IP, shared with
+        everything else behind it).
+    type: int
+    default: 600
+  error_interval:
+    description:
+      - Seconds between two V(error) events of the same failure (1 to 86400).
+    type: float
+    default: 300
+  validate_certs:
+    description:
+      - Whether to verify the exchange's TLS certificate. V(false) turns every certificate check off, with a warning.
+    type: bool
+    default: true
+  ca_path:
+    description:
+      - A CA bundle (PEM) on the host running ansible-rulebook that verifies the exchange's certificate; wins over
+        E(REQUESTS_CA_BUNDLE).
+    type: path
+  recv_window:
+    description:
+      - Milliseconds a signed request stays valid, 1 to 59999.
+    type: int
+    default: 5000
+  timeout:
+    description:
+      - Seconds per HTTP answer, in (0, 300].
+    type: float
+    default: 10
+notes:
+  - It polls (the MMP endpoints push nothing). Binance does not document whether C(mmpReset) clears
+    C(lastTriggerTime); if it does not, a reset of an underlying frozen until a reset (C(frozen_ms=0)) is not seen as a
+    thaw until its config changes.
+  - Arguments whose names start with C(eda_), which ansible-rulebook and the EDA controller may add, are ignored.
+  - It needs the collection's Python requirements (C(requests); C(cryptography) for Ed25519 or RSA keys) where
+    ansible-rulebook runs.
+  - An argument only one venue reads (O(weight_budget), O(recv_window)) is ignored, with a warning, when no account of
+    that venue is watched.
+seealso:
+  - module: marketops.mmp.binance_mmp_info
+  - module: marketops.mmp.binance_mmp_reset
+  - module: marketops.mmp.deribit_mmp_info
+  - module: marketops.mmp.deribit_mmp_reset
+'''
+
+EXAMPLES = r'''
+# In a rulebook: watch two accounts every 10 s (accounts from a vars file whose secrets are vault-encrypted).
+- name: Watch MMP
+  hosts: all
+  sources:
+    - marketops.mmp.mmp_watch:
+        accounts: "{{ mmp_watch_accounts }}"
+        interval: 10
+  rules:
+    - name: Record an incident when MMP triggers
+      condition: event.mmp_watch.type == "triggered"
+      action:
+        run_playbook:
+          name: marketops.mmp.record_mmp_incident
+
+# The source's arguments in full, with one HMAC and one Ed25519 account.
+- marketops.mmp.mmp_watch:
+    accounts:
+      - name: acct-alpha
+        api_key: "{{ alpha_api_key }}"
+        api_secret: "{{ alpha_api_secret }}"
+        underlyings: [BTCUSDT, ETHUSDT]
+      - name: acct-bravo
+        api_key: "{{ bravo_api_key }}"
+        private_key: /etc/marketops/acct-bravo.pem
+        private_key_passphrase: "{{ bravo_key_passphrase }}"
+    base_url: https://eapi.binance.com
+    interval: 5
+    weight_budget: 600
+    error_interval: 300
+    validate_certs: true
+    ca_path: /etc/pki/corp-proxy-ca.pem
+    recv_window: 5000
+    timeout: 10
+'''
 
 import asyncio
 import logging
