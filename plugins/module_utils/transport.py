@@ -619,7 +619,8 @@ class HttpClient:
         message = ('%s: %s %s until %s (%d s left), recorded at %s by an earlier request; nothing was sent. '
                    'Every task, run and watcher on this controller waits for it%s'
                    % (what, self.venue_label, kind, utc(until), left, utc(at),
-                      ' (recorded in %s: see the README, "Rate limits and bans", before clearing it)' % path
+                      ' (recorded in %s: see the guide "Rate limits and bans" (docs/docsite/rst/rate_limits_guide.rst) before '
+                      'clearing it)' % path
                       if path else ''))
         error = (IPBanned if status == 418 else RateLimited)(message)
         error.until, error.recorded_at, error.sent = until, at, False

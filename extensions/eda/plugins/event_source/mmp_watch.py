@@ -192,7 +192,7 @@ EXAMPLES = r'''
         run_playbook:
           name: marketops.mmp.record_mmp_incident
 
-# The source's arguments in full, with one HMAC and one Ed25519 account.
+# The source's arguments in full, with one HMAC and one Ed25519 Binance account and one Deribit account.
 - marketops.mmp.mmp_watch:
     accounts:
       - name: acct-alpha
@@ -200,10 +200,16 @@ EXAMPLES = r'''
         api_secret: "{{ alpha_api_secret }}"
         underlyings: [BTCUSDT, ETHUSDT]
       - name: acct-bravo
+        venue: binance
         api_key: "{{ bravo_api_key }}"
         private_key: /etc/marketops/acct-bravo.pem
         private_key_passphrase: "{{ bravo_key_passphrase }}"
+      - name: acct-delta
+        venue: deribit
+        client_id: "{{ delta_client_id }}"
+        client_secret: "{{ delta_client_secret }}"
     base_url: https://eapi.binance.com
+    deribit_base_url: https://www.deribit.com
     interval: 5
     weight_budget: 600
     error_interval: 300

@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from ansible_collections.marketops.mmp.plugins.module_utils.binance import watch as binance_watch
+from ansible_collections.marketops.mmp.plugins.module_utils.deribit import watch as deribit_watch
 from ansible_collections.marketops.mmp.plugins.module_utils.watch import WatchConfigError
 
 COLLECTION = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
@@ -27,12 +28,16 @@ SOURCES = os.path.join(COLLECTION, 'extensions', 'eda', 'plugins', 'event_source
 PLUGIN = os.path.join(SOURCES, 'mmp_watch.py')
 NO_ENV = {}  # validate_watch_args reads BINANCE_EAPI_URL from here, not from the test's environment
 ACCOUNT = {'name': 'acct-alpha', 'api_key': 'demoAlphaKey', 'api_secret': 'demoAlphaSecret'}
+DERIBIT_ACCOUNT = {'name': 'acct-delta', 'venue': 'deribit', 'client_id': 'demoDelta', 'client_secret': 'demoDeltaSecret'}
 # One value each that the source accepts, for the documented options (ca_path: None, as a real CA file is not needed
 # to show that the key is known).
-VALUES = {'base_url': 'http://127.0.0.1:8765', 'interval': 2.5, 'weight_budget': 100, 'error_interval': 60,
-          'validate_certs': True, 'ca_path': None, 'recv_window': 6000, 'timeout': 5}
-ACCOUNT_VALUES = {'name': 'acct-bravo', 'api_key': 'demoBravoKey', 'api_secret': 'demoBravoSecret',
+VALUES = {'base_url': 'http://127.0.0.1:8765', 'deribit_base_url': 'http://127.0.0.1:8766', 'interval': 2.5,
+          'weight_budget': 100, 'error_interval': 60, 'validate_certs': True, 'ca_path': None, 'recv_window': 6000,
+          'timeout': 5}
+# The documented account keys, one account of each venue holding its own (venue: the default, binance, said aloud)
+ACCOUNT_VALUES = {'name': 'acct-bravo', 'venue': 'binance', 'api_key': 'demoBravoKey', 'api_secret': 'demoBravoSecret',
                   'private_key': None, 'private_key_passphrase': None, 'underlyings': ['BTCUSDT']}
+DERIBIT_VALUES = {'name': 'acct-echo', 'venue': 'deribit', 'client_id': 'demoEcho', 'client_secret': 'demoEchoSecret'}
 
 
 def doc_strings(path):
@@ -58,7 +63,8 @@ def validate():
     spec = importlib.util.spec_from_file_location('mmp_watch_under_test', PLUGIN)
     plugin = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(plugin)
-    return plugin._import_watch().validate_watch_args
+    validate_args = plugin._import_watch().validate_watch_args
+    return lambda args, environ=None: validate_args(args, environ=environ, default_venue=plugin.DEFAULT_VENUE)
 
 
 def options(docs):
@@ -81,16 +87,18 @@ def test_meta_extensions_lists_the_event_sources():
 
 
 def test_documented_options_are_the_accepted_ones(docs):
-    assert set(options(docs)) == set(binance_watch.SOURCE_KEYS)
+    assert set(options(docs)) == {'accounts'} | binance_watch.SOURCE_KEYS | deribit_watch.SOURCE_KEYS
     accounts = options(docs)['accounts']
     assert (accounts['type'], accounts['elements']) == ('list', 'dict')
-    assert set(accounts['suboptions']) == set(binance_watch.ACCOUNT_KEYS)
+    assert set(accounts['suboptions']) == {'venue'} | binance_watch.ACCOUNT_KEYS | deribit_watch.ACCOUNT_KEYS
+    assert accounts['suboptions']['venue']['choices'] == ['binance', 'deribit']
 
 
 def test_every_documented_option_is_known_to_the_source(docs, validate):
     assert set(VALUES) | {'accounts'} == set(options(docs))
-    assert set(ACCOUNT_VALUES) == set(options(docs)['accounts']['suboptions'])
-    validate(dict(VALUES, accounts=[ACCOUNT, ACCOUNT_VALUES]), environ=NO_ENV)
+    assert set(ACCOUNT_VALUES) | set(DERIBIT_VALUES) == set(options(docs)['accounts']['suboptions'])
+    settings = validate(dict(VALUES, accounts=[ACCOUNT, ACCOUNT_VALUES, DERIBIT_VALUES]), environ=NO_ENV)
+    assert set(settings['venues']) == {'binance', 'deribit'} and settings['warnings'] == []
 
 
 @pytest.mark.parametrize('where', ['source', 'account'])
@@ -102,16 +110,25 @@ def test_an_undocumented_option_is_refused(validate, where):
 
 
 def test_documented_defaults_are_the_applied_ones(docs, validate):
-    settings = validate({'accounts': [ACCOUNT]}, environ=NO_ENV)
+    settings = validate({'accounts': [ACCOUNT]}, environ=NO_ENV)['venues']['binance']
     documented = {name: spec['default'] for name, spec in options(docs).items() if 'default' in spec}
     assert documented == {name: settings[name] for name in documented}
     assert set(documented) == {'interval', 'weight_budget', 'error_interval', 'validate_certs', 'recv_window', 'timeout'}
     # base_url has no fixed default: the environment's BINANCE_EAPI_URL, else the exchange, as documented
     base_url = ' '.join(options(docs)['base_url']['description'])
     assert settings['base_url'] in base_url and 'E(BINANCE_EAPI_URL)' in base_url
-    assert validate({'accounts': [ACCOUNT]}, environ={'BINANCE_EAPI_URL': 'http://127.0.0.1:1'})['base_url'] == \
-        'http://127.0.0.1:1'
+    assert validate({'accounts': [ACCOUNT]}, environ={'BINANCE_EAPI_URL': 'http://127.0.0.1:1'})['venues']['binance'][
+        'base_url'] == 'http://127.0.0.1:1'
     assert settings['ca_path'] is None and settings['accounts'][0]['underlyings'] is None
+    # a Deribit account's: the common ones as documented, its base URL from DERIBIT_URL, else the exchange
+    deribit = validate({'accounts': [DERIBIT_ACCOUNT]}, environ=NO_ENV)['venues']['deribit']
+    assert {name: deribit[name] for name in documented if name in deribit_watch.SOURCE_KEYS} == {
+        name: value for name, value in documented.items() if name in deribit_watch.SOURCE_KEYS}
+    deribit_url = ' '.join(options(docs)['deribit_base_url']['description'])
+    assert deribit['base_url'] in deribit_url and 'E(DERIBIT_URL)' in deribit_url
+    assert validate({'accounts': [DERIBIT_ACCOUNT]}, environ={'DERIBIT_URL': 'http://127.0.0.1:2'})['venues'][
+        'deribit']['base_url'] == 'http://127.0.0.1:2'
+    assert options(docs)['accounts']['suboptions']['venue']['default'] == 'binance'
 
 
 def test_documented_required_options_are_required(docs, validate):
@@ -121,12 +138,15 @@ def test_documented_required_options_are_required(docs, validate):
         validate({}, environ=NO_ENV)
     suboptions = options(docs)['accounts']['suboptions']
     required = {name for name, spec in suboptions.items() if spec.get('required')}
-    assert required == {'name', 'api_key'}
-    for name in required:
-        account = dict(ACCOUNT)
-        del account[name]
-        with pytest.raises(WatchConfigError, match=name):
-            validate({'accounts': [account]}, environ=NO_ENV)
+    assert required == {'name'}
+    # what each venue's account needs (documented as "required for a ... account")
+    for base, needed in ((ACCOUNT, ('name', 'api_key')), (DERIBIT_ACCOUNT, ('name', 'client_id', 'client_secret'))):
+        for name in needed:
+            assert name == 'name' or 'Required for a' in ' '.join(suboptions[name]['description'])
+            account = dict(base)
+            del account[name]
+            with pytest.raises(WatchConfigError, match=name):
+                validate({'accounts': [account]}, environ=NO_ENV)
 
 
 def test_examples_use_documented_options_only(docs):
