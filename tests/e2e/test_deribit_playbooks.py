@@ -241,3 +241,26 @@ def test_mmp_not_activated_says_so(deribit_emulator, deribit_accounts, run_playb
     run = run_playbook(hosts, path='fast')
     (record,) = run.for_host('off', APPLY)
     assert record['status'] == 'failed' and 'Deribit staff must activate MMP' in record['result']['msg']
+
+
+def test_an_unknown_venue_stops_the_run_before_any_request(deribit_emulator, deribit_accounts, emulator, accounts,
+                                                           run_playbook):
+    hosts = {'der': deribit_host(deribit_accounts['deribit-a'], deribit_emulator.url, [BTC], deribit_mmp_defaults=DEFAULTS),
+             'typo': deribit_host(deribit_accounts['deribit-b'], deribit_emulator.url, [BTC], mmp_venue='derbit')}
+    run = run_playbook(hosts, path='fast')
+    assert run.rc != 0 and 'mmp_venue must be binance (the default) or deribit; got {"typo": "derbit"}' in run.output
+    assert calls(deribit_emulator) == [] and emulator.journal == []
+
+
+def test_a_mixed_fleet_runs_each_venue_once_and_only_its_own_tasks(deribit_emulator, deribit_accounts, emulator,
+                                                                   accounts, run_playbook):
+    from ansible_collections.marketops.mmp.tests.e2e.conftest import config, host_vars
+    hosts = {'der': deribit_host(deribit_accounts['deribit-a'], deribit_emulator.url, [BTC], deribit_mmp_defaults=DEFAULTS),
+             'bin': host_vars(accounts['hmac-a'], emulator.url, [config()])}
+    run = run_playbook(hosts, path='fast')
+    assert run.rc == 0 and run.recap()['der']['changed'] == 1 and run.recap()['bin']['changed'] == 1, run.output
+    # no task of the other venue ran on an account, not even skipped: the Binance account skips only its own
+    # kill-switch task (no kill_switch_ms), the Deribit account nothing
+    assert run.recap()['der']['skipped'] == 0 and run.recap()['bin']['skipped'] == 1, run.output
+    assert [r['task'] for r in run.results if r['host'] == 'der' and r['task'].startswith('Apply')] == [APPLY]
+    assert len(calls(deribit_emulator, 'private/set_mmp_config')) == 1
