@@ -14,13 +14,11 @@ once, after every account was read.
 from __future__ import annotations
 
 import datetime
-import importlib
-import re
 
 from ansible.errors import AnsibleFilterError
 
-MODULE_UTILS = 'ansible_collections.marketops.mmp.plugins.module_utils'
-VENUE_RE = re.compile(r'^[a-z][a-z0-9]*$')
+from ansible_collections.marketops.mmp.plugins.module_utils.venues import venue_part
+
 DEFAULT_VENUE = 'binance'  # a host without mmp_venue
 NOT_READ = 'no state was read for this account (see the play\'s output)'
 # Report order and what each status means (for the Markdown legend).
@@ -44,12 +42,7 @@ ALARM = ('missing', 'drift', 'frozen')
 
 def _venue_audit(venue):
     """A venue's audit module (``module_utils/<venue>/audit.py``), or None when there is no such venue."""
-    if not isinstance(venue, str) or not VENUE_RE.match(venue):
-        return None
-    try:
-        return importlib.import_module('%s.%s.audit' % (MODULE_UTILS, venue))
-    except ImportError:
-        return None
+    return venue_part(venue, 'audit')
 
 
 def _error_row(account, venue, detail):

@@ -24,10 +24,7 @@ and error messages built by the client, which redacts them.
 
 from __future__ import annotations
 
-import importlib
 import math
-import os
-import re
 import threading
 import time
 
@@ -38,6 +35,7 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.marketops.mmp.plugins.module_utils.errors import IPBanned, MMPError, RateLimited, redact
 from ansible_collections.marketops.mmp.plugins.module_utils.transport import DEFAULT_TIMEOUT, check_ca_path, utc
 from ansible_collections.marketops.mmp.plugins.module_utils.pacing import later_stop
+from ansible_collections.marketops.mmp.plugins.module_utils.venues import venue_packages, venue_part
 
 EVENT_KEY = 'mmp_watch'
 
@@ -58,8 +56,6 @@ PROBE_WAIT = 0.5                  # seconds between two looks of an account wait
 MAX_ACCOUNTS = 1000
 READ_WEIGHT = 1                   # the weight of one underlying's read in a poll
 
-MODULE_UTILS = 'ansible_collections.marketops.mmp.plugins.module_utils'
-_VENUE_RE = re.compile(r'^[a-z][a-z0-9]*$')
 # the arguments every venue's watcher reads the same way (``validate_common()``)
 COMMON_KEYS = frozenset(('interval', 'error_interval', 'validate_certs', 'ca_path', 'timeout'))
 
@@ -92,6 +88,29 @@ def _text(name, value):
     if not isinstance(value, str) or not value.strip():
         raise WatchConfigError('%s: got %r; a non-empty string' % (name, value))
     return value
+
+
+def venue_accounts(accounts, keys, shape, positions=None, venue_note=''):
+    """The accounts of one venue's watcher, checked as every venue checks them: a list of 1 to MAX_ACCOUNTS mappings
+    ``shape`` (such as ``{name, client_id, client_secret}``), with no key outside ``keys``, each with its own non-empty
+    ``name``. ``positions``: the place of each among the source's accounts, for the messages. Yields
+    ``(where, name, account)``, ``where`` such as ``accounts[2] (acct-alpha)``. Raises WatchConfigError."""
+    if not isinstance(accounts, list) or not accounts or len(accounts) > MAX_ACCOUNTS:
+        raise WatchConfigError('accounts: a list of 1 to %d accounts, each %s' % (MAX_ACCOUNTS, shape))
+    names = set()
+    for index, account in enumerate(accounts):
+        where = 'accounts[%d]' % (positions[index] if positions else index)
+        if not isinstance(account, dict):
+            raise WatchConfigError('%s: a mapping %s' % (where, shape))
+        unknown = sorted(str(k) for k in account if k not in keys)
+        if unknown:
+            raise WatchConfigError('%s: unknown key(s) %s; known%s: %s'
+                                   % (where, ', '.join(unknown), venue_note, ', '.join(sorted(keys))))
+        name = _text(where + '.name', account.get('name')).strip()
+        if name in names:
+            raise WatchConfigError('%s.name: %r is used twice; each account needs its own name' % (where, name))
+        names.add(name)
+        yield '%s (%s)' % (where, name), name, account
 
 
 def validate_common(args):
@@ -363,15 +382,7 @@ def resume_notice(stop, error, now, spread, count, describe, venue=None, account
 
 def venue_names():
     """The venues that have a watcher: ``module_utils/<venue>/watch.py`` (found on disk, nothing imported)."""
-    found = []
-    for base in getattr(importlib.import_module(MODULE_UTILS), '__path__', []):
-        try:
-            names = sorted(os.listdir(base))
-        except OSError:
-            continue
-        found += [name for name in names if _VENUE_RE.match(name) and name not in found
-                  and os.path.isfile(os.path.join(base, name, 'watch.py'))]
-    return found
+    return venue_packages('watch')
 
 
 def venue_watch(venue):
@@ -380,16 +391,8 @@ def venue_watch(venue):
     What the core asks of it: ``VENUE`` (its name), ``SOURCE_KEYS`` (the source arguments it reads),
     ``validate_watch_args(args, environ, positions)`` (its accounts and those arguments, before any request) and
     ``Watcher(settings, **options)`` (the interface the event source's loop uses, and ``accounts``, ``describe()``,
-    ``current_interval``)."""
-    if not isinstance(venue, str) or not _VENUE_RE.match(venue):
-        return None
-    name = '%s.%s.watch' % (MODULE_UTILS, venue)
-    try:
-        return importlib.import_module(name)
-    except ImportError as e:
-        if getattr(e, 'name', None) in (name, '%s.%s' % (MODULE_UTILS, venue)):
-            return None
-        raise  # the venue's watcher exists but cannot be imported: say so, do not call it unknown
+    ``current_interval``). A watcher that exists but cannot be imported raises (it is broken, not unknown)."""
+    return venue_part(venue, 'watch')
 
 
 def _venue_declaring(key, skip):

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import importlib
 import os
 import re
 
@@ -36,6 +35,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.marketops.mmp.plugins.module_utils.transport import HAS_REQUESTS, url_secrets
 from ansible_collections.marketops.mmp.plugins.module_utils.runner import argument_spec, task_result
+from ansible_collections.marketops.mmp.plugins.module_utils.venues import venue_packages as core_venue_packages, venue_part
 
 COLLECTION = 'marketops.mmp'
 FAST_PATH_VAR = 'marketops_mmp_fast_path'
@@ -43,30 +43,23 @@ FAST_PATH_VAR = 'marketops_mmp_fast_path'
 # ``environment:``; the fast path sets them in its own process while the task runs, so that both paths agree.
 CONNECTION_ENV = tuple(v for name in ('https_proxy', 'http_proxy', 'all_proxy', 'no_proxy')
                        for v in (name, name.upper())) + ('REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE')
-MODULE_UTILS = 'ansible_collections.marketops.mmp.plugins.module_utils'
 _MODULE_NAME_RE = re.compile(r'^([a-z][a-z0-9]*)_[a-z0-9_]+$')
 
 
 @functools.lru_cache(maxsize=None)
 def venue_cores(venue):
-    """``{module short name: core}`` of a venue package (its ``modules.CORES``), {} when there is no such package."""
+    """``{module short name: core}`` of a venue package (its ``modules.CORES``), {} when there is no such package (or
+    it cannot be imported: its modules then run as usual, and fail there saying why)."""
     try:
-        return dict(importlib.import_module('%s.%s.modules' % (MODULE_UTILS, venue)).CORES)
+        modules = venue_part(venue, 'modules')
     except ImportError:
         return {}
+    return dict(modules.CORES) if modules is not None else {}
 
 
 def venue_packages():
     """The venue packages beside the core: ``module_utils/<venue>/`` directories that hold a ``modules.py``."""
-    found = []
-    for base in getattr(importlib.import_module(MODULE_UTILS), '__path__', []):
-        try:
-            names = sorted(os.listdir(base))
-        except OSError:
-            continue
-        found += [name for name in names if re.match(r'^[a-z][a-z0-9]*$', name) and name not in found
-                  and os.path.isfile(os.path.join(base, name, 'modules.py'))]
-    return found
+    return core_venue_packages('modules')
 
 
 def core_of(module):

@@ -46,30 +46,22 @@ from ansible_collections.marketops.mmp.plugins.module_utils.errors import (
     TransportError,
     ValidationError,
 )
-from ansible_collections.marketops.mmp.plugins.module_utils.transport import (
-    DEFAULT_TIMEOUT,
-    check_ca_path,
-    insecure_tls_warning,
-    pacing_ledger_warning,
-)
+from ansible_collections.marketops.mmp.plugins.module_utils.transport import insecure_tls_warning, pacing_ledger_warning
 from ansible_collections.marketops.mmp.plugins.module_utils.pacing import later_stop, recorded_stop
 from ansible_collections.marketops.mmp.plugins.module_utils.runner import validate_connection_params
 from ansible_collections.marketops.mmp.plugins.module_utils.watch import (
     DEFAULT_ERROR_INTERVAL,
-    DEFAULT_INTERVAL,
     DEFAULT_WEIGHT_BUDGET,
-    MAX_ACCOUNTS,
-    MIN_INTERVAL,
     ErrorThrottle,
     StopGate,
     WatchConfigError,
-    _bool,
     _number,
-    _text,
     describe_error as _describe_error,
     make_event as _make_event,
     poll_interval,
     stop_of,
+    validate_common,
+    venue_accounts,
     weight_per_minute,
 )
 
@@ -125,42 +117,18 @@ def validate_watch_args(args, environ=None, positions=None):
     except MMPError as e:
         raise WatchConfigError(e.message)
     settings = dict(
+        validate_common(args),
         base_url=base_url,
-        interval=_number('interval', args.get('interval', DEFAULT_INTERVAL), MIN_INTERVAL, 86400),
-        validate_certs=_bool('validate_certs', args.get('validate_certs', True)),
-        ca_path=None,
         recv_window=_number('recv_window', args.get('recv_window', DEFAULT_RECV_WINDOW), 1, 59999, integer=True),
-        timeout=_number('timeout', args.get('timeout', DEFAULT_TIMEOUT), 0.001, 300),
         weight_budget=_number('weight_budget', args.get('weight_budget', DEFAULT_WEIGHT_BUDGET), 1,
                               DOCUMENTED_WEIGHT_LIMIT, integer=True),
-        error_interval=_number('error_interval', args.get('error_interval', DEFAULT_ERROR_INTERVAL), 1, 86400),
     )
-    if args.get('ca_path') is not None:
-        try:
-            settings['ca_path'] = check_ca_path(args['ca_path'])
-        except MMPError as e:
-            raise WatchConfigError(e.message)
     insecure = insecure_tls_warning(base_url, settings['validate_certs'])
     settings['warnings'] = [insecure] if insecure else []
-    accounts = args.get('accounts')
-    if not isinstance(accounts, list) or not accounts or len(accounts) > MAX_ACCOUNTS:
-        raise WatchConfigError('accounts: a list of 1 to %d accounts, each {name, api_key, api_secret or private_key '
-                               '(+ private_key_passphrase), underlyings}' % MAX_ACCOUNTS)
     settings['accounts'] = []
-    names = set()
-    for index, account in enumerate(accounts):
-        where = 'accounts[%d]' % (positions[index] if positions else index)
-        if not isinstance(account, dict):
-            raise WatchConfigError('%s: a mapping {name, api_key, api_secret or private_key, underlyings}' % where)
-        unknown = sorted(str(k) for k in account if k not in ACCOUNT_KEYS)
-        if unknown:
-            raise WatchConfigError('%s: unknown key(s) %s; known: %s' % (where, ', '.join(unknown),
-                                                                         ', '.join(sorted(ACCOUNT_KEYS))))
-        name = _text(where + '.name', account.get('name')).strip()
-        if name in names:
-            raise WatchConfigError('%s.name: %r is used twice; each account needs its own name' % (where, name))
-        names.add(name)
-        where = '%s (%s)' % (where, name)
+    for where, name, account in venue_accounts(args.get('accounts'), ACCOUNT_KEYS,
+                                               '{name, api_key, api_secret or private_key (+ private_key_passphrase), '
+                                               'underlyings}', positions):
         try:
             api_key = check_key_text(where + '.api_key', account.get('api_key'), API_KEY_MAX_LEN)
         except MMPError as e:

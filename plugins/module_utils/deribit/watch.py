@@ -49,15 +49,14 @@ from ansible_collections.marketops.mmp.plugins.module_utils.transport import ins
 from ansible_collections.marketops.mmp.plugins.module_utils.watch import (
     COMMON_KEYS,
     DEFAULT_ERROR_INTERVAL,
-    MAX_ACCOUNTS,
     ErrorThrottle,
     StopGate,
     WatchConfigError,
-    _text,
     describe_error as _describe_error,
     make_event as _make_event,
     stop_of,
     validate_common,
+    venue_accounts,
 )
 
 VENUE = DERIBIT.name
@@ -90,25 +89,10 @@ def validate_watch_args(args, environ=None, positions=None):
     settings = dict(validate_common(args), base_url=base_url)
     insecure = insecure_tls_warning(base_url, settings['validate_certs'])
     settings['warnings'] = [insecure] if insecure else []
-    accounts = args.get('accounts')
-    if not isinstance(accounts, list) or not accounts or len(accounts) > MAX_ACCOUNTS:
-        raise WatchConfigError('accounts: a list of 1 to %d accounts, each {name, venue: deribit, client_id, '
-                               'client_secret}' % MAX_ACCOUNTS)
     settings['accounts'] = []
-    names = set()
-    for index, account in enumerate(accounts):
-        where = 'accounts[%d]' % (positions[index] if positions else index)
-        if not isinstance(account, dict):
-            raise WatchConfigError('%s: a mapping {name, venue: deribit, client_id, client_secret}' % where)
-        unknown = sorted(str(k) for k in account if k not in ACCOUNT_KEYS)
-        if unknown:
-            raise WatchConfigError('%s: unknown key(s) %s; known for venue deribit: %s'
-                                   % (where, ', '.join(unknown), ', '.join(sorted(ACCOUNT_KEYS | {'venue'}))))
-        name = _text(where + '.name', account.get('name')).strip()
-        if name in names:
-            raise WatchConfigError('%s.name: %r is used twice; each account needs its own name' % (where, name))
-        names.add(name)
-        where = '%s (%s)' % (where, name)
+    for where, name, account in venue_accounts(args.get('accounts'), ACCOUNT_KEYS | {'venue'},
+                                               '{name, venue: deribit, client_id, client_secret}', positions,
+                                               ' for venue deribit'):
         for key in ('client_id', 'client_secret'):
             if account.get(key) is None:
                 raise WatchConfigError('%s.%s: missing; a Deribit API key\'s %s' % (where, key, key))
