@@ -63,6 +63,7 @@ VENUE = DERIBIT.name
 PROBE_REQUEST = 'public/get_time'
 BASE_URL_KEY = 'deribit_base_url'
 BASE_URL_ENV = 'DERIBIT_URL'
+THAW_CLOCK_TOLERANCE_MS = 2000   # a thaw this close to its frozen_until counts as expired (the clock's uncertainty)
 ACCOUNT_KEYS = frozenset(('name', 'client_id', 'client_secret'))
 SOURCE_KEYS = frozenset((BASE_URL_KEY,)) | COMMON_KEYS
 
@@ -140,7 +141,8 @@ def mmp_events(previous, frozen, now_ms):
     - ``triggered`` for a config newly frozen, or whose ``frozen_until`` changed (it triggered again); at start-up for
       every frozen config (``initial: True``). Its ``last_trigger_time`` is ``now_ms``: when it was first seen.
     - ``thawed`` for a config frozen at the previous poll and no longer: ``reason: expired`` when its frozen_until
-      passed, else ``reset`` (a manual reset, or the config changed). Its ``frozen_until`` is the planned end (null
+      passed (or is less than THAW_CLOCK_TOLERANCE_MS ahead: the exchange's clock is known to about a second), else
+      ``reset`` (a manual reset, or the config changed). Its ``frozen_until`` is the planned end (null
       for a freeze until a reset).
     """
     states, changes = {}, []
@@ -155,7 +157,9 @@ def mmp_events(previous, frozen, now_ms):
                              previous_frozen_until=(before['frozen_until'] or None) if before else None)))
     for key, before in (previous or {}).items():
         if key not in frozen:
-            expired = bool(before['frozen_until']) and before['frozen_until'] <= now_ms
+            # now_ms is the exchange's clock as the Date headers tell it, to about a second: a freeze that ended on
+            # time may still look a little ahead; within THAW_CLOCK_TOLERANCE_MS of its end it expired
+            expired = bool(before['frozen_until']) and before['frozen_until'] <= now_ms + THAW_CLOCK_TOLERANCE_MS
             changes.append(('thawed', key, before, dict(reason='expired' if expired else 'reset')))
     return states, changes
 
