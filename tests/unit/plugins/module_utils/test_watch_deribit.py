@@ -75,6 +75,15 @@ def test_a_freeze_that_ends_is_expired_one_that_goes_early_is_reset():
     assert state == {}
 
 
+def test_a_thaw_within_the_clocks_uncertainty_of_its_end_is_expired():
+    """The exchange's clock is known to about a second (Date headers): a freeze seen gone 1.5 s before its end, by our
+    estimate, ended on time; one gone 2.5 s before was reset."""
+    state, dummy = watch.mmp_events({}, {BTC: T0 + 5000, ETH_Q: T0 + 6000}, T0)
+    state, changes = watch.mmp_events(state, {}, T0 + 3500)
+    assert kinds(changes) == [('thawed', BTC, 'expired'), ('thawed', ETH_Q, 'reset')]
+    assert watch.THAW_CLOCK_TOLERANCE_MS == 2000
+
+
 def test_frozen_until_a_reset_stays_frozen_and_thaws_with_reason_reset():
     state, changes = watch.mmp_events({}, {RFQ: 0}, T0)
     for later in (T0 + 10 ** 6, T0 + 10 ** 9):
