@@ -33,7 +33,12 @@ from collections import deque
 from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.marketops.mmp.plugins.module_utils.errors import IPBanned, MMPError, RateLimited, redact
-from ansible_collections.marketops.mmp.plugins.module_utils.transport import DEFAULT_TIMEOUT, check_ca_path, utc
+from ansible_collections.marketops.mmp.plugins.module_utils.transport import (
+    DEFAULT_TIMEOUT,
+    check_ca_path,
+    pacing_ledger_warning,
+    utc,
+)
 from ansible_collections.marketops.mmp.plugins.module_utils.pacing import later_stop
 from ansible_collections.marketops.mmp.plugins.module_utils.venues import venue_packages, venue_part
 
@@ -231,6 +236,27 @@ def stop_of(exc):
 
 def _ms(seconds):
     return int(seconds * 1000)
+
+
+class AccountReports:
+    """What every venue's watcher says of an account's client after a poll, the same way: the requests it had to send
+    again (``recoveries``), and once per watcher that it paced without the shared ledger (``unpaced_warning``)."""
+
+    _unpaced_reported = False
+
+    def unpaced_warning(self, account):
+        """Once per watcher: the warning that the account's client paced without the shared ledger, or None."""
+        if self._unpaced_reported:
+            return None
+        warning = pacing_ledger_warning(account.client)
+        self._unpaced_reported = warning is not None
+        return warning
+
+    @staticmethod
+    def recoveries(account):
+        """What the account's client had to send again (a timeout, a 5xx, a rate limit) since the last call, and why."""
+        take = getattr(account.client, 'take_recoveries', None)
+        return take() if take is not None else []
 
 
 class StopGate:

@@ -46,10 +46,11 @@ from ansible_collections.marketops.mmp.plugins.module_utils.errors import (
     TransportError,
     ValidationError,
 )
-from ansible_collections.marketops.mmp.plugins.module_utils.transport import insecure_tls_warning, pacing_ledger_warning
+from ansible_collections.marketops.mmp.plugins.module_utils.transport import insecure_tls_warning
 from ansible_collections.marketops.mmp.plugins.module_utils.pacing import later_stop, recorded_stop
 from ansible_collections.marketops.mmp.plugins.module_utils.runner import validate_connection_params
 from ansible_collections.marketops.mmp.plugins.module_utils.watch import (
+    AccountReports,
     DEFAULT_ERROR_INTERVAL,
     DEFAULT_WEIGHT_BUDGET,
     ErrorThrottle,
@@ -359,7 +360,7 @@ def client_factory(user_agent='marketops.mmp mmp_watch'):
     return build
 
 
-class Watcher:
+class Watcher(AccountReports):
     """Every account of one event source, the shared list of underlyings, the interval and the stop gate.
 
     The event loop's thread calls ``interval_now()``; ``before_poll()``, ``probe()`` and ``poll()`` run in worker
@@ -384,7 +385,6 @@ class Watcher:
         self.gate = StopGate(len(self.accounts), read_stop, clock=wall_clock, venue_label=VENUE_LABEL,
                              probe_request=PROBE_REQUEST, describe=describe_error, venue=VENUE)
         self._reported = (float(settings['interval']), False)
-        self._unpaced_reported = False
 
     def describe(self):
         """What the source logs at start-up of this venue's accounts."""
@@ -412,20 +412,6 @@ class Watcher:
                            weight_per_minute=round(weight_per_minute(interval, reads, extra), 1))
         self._reported = (interval, stretched)
         return interval, message
-
-    def unpaced_warning(self, account):
-        """Once per watcher: the warning that the account's client paced without the shared ledger, or None."""
-        if self._unpaced_reported:
-            return None
-        warning = pacing_ledger_warning(account.client)
-        self._unpaced_reported = warning is not None
-        return warning
-
-    @staticmethod
-    def recoveries(account):
-        """What the account's client had to send again (a timeout, a 5xx, a 429, -1021) since the last call, and why."""
-        take = getattr(account.client, 'take_recoveries', None)
-        return take() if take is not None else []
 
     @property
     def current_interval(self):

@@ -45,8 +45,9 @@ from ansible_collections.marketops.mmp.plugins.module_utils.deribit.venue import
 from ansible_collections.marketops.mmp.plugins.module_utils.errors import MMPError, ValidationError
 from ansible_collections.marketops.mmp.plugins.module_utils.pacing import later_stop, recorded_stop
 from ansible_collections.marketops.mmp.plugins.module_utils.runner import validate_connection_params
-from ansible_collections.marketops.mmp.plugins.module_utils.transport import insecure_tls_warning, pacing_ledger_warning
+from ansible_collections.marketops.mmp.plugins.module_utils.transport import insecure_tls_warning
 from ansible_collections.marketops.mmp.plugins.module_utils.watch import (
+    AccountReports,
     COMMON_KEYS,
     DEFAULT_ERROR_INTERVAL,
     ErrorThrottle,
@@ -275,7 +276,7 @@ def client_factory(user_agent='marketops.mmp mmp_watch'):
     return build
 
 
-class Watcher:
+class Watcher(AccountReports):
     """Every Deribit account of one event source, each with its own stop gate (Deribit counts per account).
 
     The same interface as Binance's ``Watcher`` for the event source's loop. ``read_stop(params)`` (default:
@@ -298,7 +299,6 @@ class Watcher:
             gate = StopGate(1, reader, clock=wall_clock, venue_label=VENUE_LABEL, probe_request=PROBE_REQUEST,
                             describe=describe_error, venue=VENUE, account=params['name'])
             self.accounts.append(AccountWatch(params, build_client, gate, settings['error_interval'], clock, index))
-        self._unpaced_reported = False
 
     @property
     def current_interval(self):
@@ -312,18 +312,6 @@ class Watcher:
         """(seconds between two polls of an account, None): one request per poll and account, counted per account
         by Deribit: never stretched."""
         return self.current_interval, None
-
-    def unpaced_warning(self, account):
-        if self._unpaced_reported:
-            return None
-        warning = pacing_ledger_warning(account.client)
-        self._unpaced_reported = warning is not None
-        return warning
-
-    @staticmethod
-    def recoveries(account):
-        take = getattr(account.client, 'take_recoveries', None)
-        return take() if take is not None else []
 
     @staticmethod
     def before_poll(account):
