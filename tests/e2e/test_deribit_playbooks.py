@@ -256,6 +256,27 @@ def test_an_unknown_venue_stops_the_run_before_any_request(deribit_emulator, der
     assert calls(deribit_emulator) == [] and emulator.journal == []
 
 
+def test_reset_fails_an_account_of_an_unknown_venue_by_name_and_still_resets_the_others(deribit_emulator,
+                                                                                        deribit_accounts, run_playbook):
+    emu = deribit_emulator
+    hosts = {'der': deribit_host(deribit_accounts['deribit-a'], emu.url, [BTC], deribit_mmp_defaults=DEFAULTS),
+             'typo': deribit_host(deribit_accounts['deribit-b'], emu.url, [BTC], deribit_mmp_defaults=DEFAULTS,
+                                  mmp_venue='Deribit')}
+    assert run_playbook({'der': hosts['der']}, path='fast').rc == 0
+    emu.trigger(dict(account='deribit-a', index_name='btc_usd'))
+    before = len(calls(emu))
+    reset = run_playbook(hosts, path='fast', playbook='marketops.mmp.reset_mmp')
+    # the typo is loud and named, not an account skipped and shown ok; the other account is still reset
+    assert reset.rc != 0 and reset.recap()['typo']['failed'] == 1 and reset.recap()['der']['changed'] == 1, reset.output
+    (check,) = reset.for_host('typo', "Check the account's venue")
+    assert check['status'] == 'failed' and check['result']['msg'] == (
+        'typo: mmp_venue must be binance (the default) or deribit; got "Deribit": nothing was read or reset on this '
+        'account')
+    assert [(c['params'].get('index_name'), c.get('account')) for c in calls(emu, 'private/reset_mmp')] == [
+        ('btc_usd', 'deribit-a')]
+    assert not [c for c in calls(emu)[before:] if c.get('account') == 'deribit-b']
+
+
 def test_a_mixed_fleet_runs_each_venue_once_and_only_its_own_tasks(deribit_emulator, deribit_accounts, emulator,
                                                                    accounts, run_playbook):
     from ansible_collections.marketops.mmp.tests.e2e.conftest import config, host_vars
