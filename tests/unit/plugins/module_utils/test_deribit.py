@@ -219,6 +219,25 @@ def test_an_answer_that_differs_fails_showing_both(deribit):
     assert failed and 'did not apply' in result['msg'] and 'qty_limit=9' in result['msg']
 
 
+def test_an_exchange_that_kept_a_limit_the_set_left_out_fails_the_task_naming_it(deribit):
+    """Deribit does not say what a set does to a limit it does not carry (the module expects it unset). Were it
+    kept, the task fails, naming the limit, instead of reporting success."""
+    assert not run(MMP, **BTC)[2]
+    key = ('btc_usd', None, False)
+
+    def merge():
+        sent = {k: v for k, v in deribit.calls('private/set_mmp_config')[-1]['params'].items()
+                if k not in ('index_name', 'mmp_group', 'block_rfq')}
+        deribit.configs[key] = dict(deribit.configs[key], **sent)
+        return FakeDeribit.answer(deribit.entry(key, deribit.configs[key]))
+
+    deribit.faults.append(('private/set_mmp_config', merge))
+    without_vega = {k: v for k, v in BTC.items() if k != 'vega_limit'}
+    result, dummy, failed = run(MMP, **dict(without_vega, qty_limit=3))
+    assert failed and 'did not apply' in result['msg'] and 'differs in vega_limit' in result['msg'], result
+    assert 'vega_limit=1000.5' in result['msg'] and 'account acct-d' in result['msg']
+
+
 def test_info_lists_every_config_with_its_frozen_state(deribit):
     run(MMP, **BTC)
     run(MMP, index_name='eth_usd', mmp_group='g', window_s=5, frozen_s=0, delta_limit=3)
