@@ -13,6 +13,10 @@ body) and what an answer means (``interpret``: an ``Answer``). Everything else i
   which no message repeats) and of key text;
 - pacing (``pacing.py``): each request claims its weight before it is sent; a recorded stop (a ban, a 429 given
   up on) refuses every request at once, sending nothing;
+- the deadline: ``timeout`` bounds each HTTP attempt as a whole (connect, send, the whole answer read), not each
+  socket read: the answer is read in pieces against the deadline, and a watchdog shuts the attempt's socket at the
+  deadline, so that an answer trickling in (or a status line or headers trickling in) cannot hold a task or a watcher;
+  an answer longer than MAX_ANSWER_BYTES is refused (``AttemptTimeout``, ``AnswerTooLarge``: transport failures);
 - the retry rules: 5xx, timeouts and connection errors are retried with jittered backoff a bounded number of
   times, except for a write whose outcome is unknown (``UnknownOutcome``: the caller reads the state back); a
   rate limit is waited out as ``Retry-After`` says, a bounded number of times, then given up on and recorded; a
@@ -32,7 +36,9 @@ import math
 import os
 import random
 import re
+import socket
 import ssl
+import threading
 import time
 import traceback
 import warnings
@@ -43,14 +49,20 @@ from urllib.parse import unquote, urlsplit
 
 try:
     import requests
+    import requests.adapters
     from urllib3.exceptions import InsecureRequestWarning, LocationValueError
     HAS_REQUESTS = True
     REQUESTS_IMPORT_ERROR = None
+    _ReadTimeout, _RequestException, _HTTPAdapter = (requests.exceptions.ReadTimeout,
+                                                     requests.exceptions.RequestException,
+                                                     requests.adapters.HTTPAdapter)
 except ImportError:  # pragma: no cover - exercised by the module's missing_required_lib path
     requests = None
     InsecureRequestWarning = LocationValueError = None
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
+    _ReadTimeout = _RequestException = Exception
+    _HTTPAdapter = object
 
 from ansible_collections.marketops.mmp.plugins.module_utils.errors import (
     ConfigError,
@@ -65,7 +77,10 @@ from ansible_collections.marketops.mmp.plugins.module_utils.errors import (
 )
 from ansible_collections.marketops.mmp.plugins.module_utils.pacing import ExchangeStop, Ledger, Pacer
 
-DEFAULT_TIMEOUT = 10.0
+DEFAULT_TIMEOUT = 10.0         # seconds: the deadline of one HTTP attempt (connect, send, the whole answer read)
+MAX_ANSWER_BYTES = 16 * 1024 * 1024  # a longer answer is refused (an MMP answer is a few KB, exchangeInfo ~1-2 MB)
+READ_CHUNK = 16 * 1024         # bytes: the answer is read in pieces of this size, the deadline checked between them
+DEADLINE_RECHECK = 0.05        # seconds: after the deadline, how often a connection still being set up is looked at
 # Retry budget. Everything is bounded: a run never loops on an unhealthy exchange.
 TRANSIENT_RETRIES = 3          # extra attempts after a 5xx, timeout or connection error
 RATE_LIMIT_RETRIES = 2         # extra attempts after a rate limit answer
@@ -389,6 +404,157 @@ def _host_port(url):
 
 
 # --------------------------------------------------------------------------------------------
+# The deadline of one HTTP attempt
+# --------------------------------------------------------------------------------------------
+
+class AttemptTimeout(_ReadTimeout):
+    """An HTTP attempt that did not end within ``timeout`` (connect, send, the whole answer read). A requests
+    ``ReadTimeout``: the retry rules treat it as any timeout (a GET is sent again; a write whose request may have left
+    is an unknown outcome, read back)."""
+
+
+class AnswerTooLarge(_RequestException):
+    """An answer longer than MAX_ANSWER_BYTES: no answer this collection reads is (a proxy's page or a broken
+    exchange). A transport failure for the retry rules (the request was sent: a write's outcome is unknown)."""
+
+
+_ATTEMPT = threading.local()  # .deadline: the Deadline of the HTTP attempt this thread is making, or None
+
+
+def _shut(conn):
+    """Shut the socket of ``conn`` (a urllib3 connection) down, waking a read or write blocked on it in another thread;
+    False when it has none yet (still being set up)."""
+    sock = getattr(conn, 'sock', None)
+    if sock is not None and not isinstance(sock, socket.socket):
+        sock = getattr(sock, 'socket', None)  # TLS inside TLS (urllib3's SSLTransport): the socket below
+    if not isinstance(sock, socket.socket):
+        return False
+    try:
+        # socket.socket's own shutdown: an SSLSocket's would drop its TLS state under the reading thread
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed
+    return True
+
+
+class Deadline:
+    """The deadline of one HTTP attempt, ``seconds`` from now (``time.monotonic``).
+
+    A watchdog timer fires at the deadline: it marks the attempt ``expired`` and shuts down the socket of the
+    attempt's connection (``watch()``: the connection pool says which one, see ``_WatchedPool``), so that a read
+    or write blocked on it returns at once however the other end trickles (the status line, the headers, the body);
+    a connection still being set up is looked at again every DEADLINE_RECHECK seconds (the connect timeout, the time
+    left, bounds it too). ``end()`` stops the watchdog: it never touches a connection after that (the pool may have
+    lent it to the next request). Name resolution is the system resolver's: no socket to shut.
+    """
+
+    def __init__(self, seconds, clock=time.monotonic):
+        self.seconds = seconds
+        self._clock = clock
+        self.at = clock() + seconds
+        self.expired = False
+        self.conn = None
+        self._done = False
+        self._lock = threading.Lock()
+        self._timer = None
+
+    def start(self):
+        """Arm the watchdog; the thread's attempt is this one (``_WatchedPool`` tells it its connection)."""
+        _ATTEMPT.deadline = self
+        with self._lock:
+            self._arm(self.left())
+        return self
+
+    def _arm(self, seconds):
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def left(self):
+        """Seconds left before the deadline (0 after it)."""
+        return max(0.0, self.at - self._clock())
+
+    def watch(self, conn):
+        """``conn`` is the attempt's connection (shut at once when the deadline passed already)."""
+        with self._lock:
+            if self._done or conn is None:
+                return
+            self.conn = conn
+            if self.expired:
+                _shut(conn)
+
+    def _fire(self):
+        with self._lock:
+            if self._done:
+                return
+            self.expired = True
+            if not _shut(self.conn):
+                self._arm(DEADLINE_RECHECK)  # not connected yet (or not known): look again
+
+    def end(self):
+        """The attempt ended: the watchdog never fires again, nor touches its connection."""
+        with self._lock:
+            self._done = True
+            self.conn = None
+            timer = self._timer
+        if timer is not None:
+            timer.cancel()
+        if getattr(_ATTEMPT, 'deadline', None) is self:
+            _ATTEMPT.deadline = None
+
+
+class _WatchedPool:
+    """Mixed into urllib3's connection pool classes (``_watched_pool_class``): the connection a request takes from
+    the pool (new or kept alive) is given to the thread's attempt ``Deadline``, before it is connected or written to."""
+
+    def _get_conn(self, *args, **kwargs):
+        conn = super()._get_conn(*args, **kwargs)  # pylint: disable=no-member
+        deadline = getattr(_ATTEMPT, 'deadline', None)
+        if deadline is not None:
+            deadline.watch(conn)
+        return conn
+
+
+_WATCHED_POOL_CLASSES = {}
+
+
+def _watched_pool_class(cls):
+    """``cls`` (a urllib3 pool class: HTTP, HTTPS, SOCKS) with ``_WatchedPool`` mixed in."""
+    if issubclass(cls, _WatchedPool):
+        return cls
+    watched = _WATCHED_POOL_CLASSES.get(cls)
+    if watched is None:
+        watched = _WATCHED_POOL_CLASSES[cls] = type('Watched' + cls.__name__, (_WatchedPool, cls), {})
+    return watched
+
+
+def _watch_pools(manager):
+    """Make the pools of ``manager`` (a urllib3 PoolManager or proxy manager) report their connections."""
+    classes = getattr(manager, 'pool_classes_by_scheme', None)
+    if isinstance(classes, dict):
+        manager.pool_classes_by_scheme = {scheme: _watched_pool_class(cls) for scheme, cls in classes.items()}
+    return manager
+
+
+class DeadlineAdapter(_HTTPAdapter):
+    """requests' HTTPAdapter (its defaults: no retries of its own, the same pool sizes) whose connection pools tell
+    each attempt's ``Deadline`` which connection it uses."""
+
+    def init_poolmanager(self, *args, **kwargs):  # pylint: disable=arguments-differ
+        super().init_poolmanager(*args, **kwargs)
+        _watch_pools(self.poolmanager)
+
+    def proxy_manager_for(self, proxy, **proxy_kwargs):  # pylint: disable=arguments-differ
+        return _watch_pools(super().proxy_manager_for(proxy, **proxy_kwargs))
+
+
+def _connection_of(resp):
+    """The urllib3 connection below a streamed requests answer (None when not known)."""
+    raw = getattr(resp, 'raw', None)
+    return getattr(raw, 'connection', None) or getattr(raw, '_connection', None)
+
+
+# --------------------------------------------------------------------------------------------
 # Per-process connection reuse
 # --------------------------------------------------------------------------------------------
 
@@ -396,7 +562,8 @@ _SESSIONS = {}
 
 
 def shared_session(base_url, ca_path=None, validate_certs=True):
-    """One requests.Session per base URL, trust settings, proxy and process: loop items reuse the connection.
+    """One requests.Session per base URL, trust settings, proxy and process: loop items reuse the connection; its
+    adapters (``DeadlineAdapter``) let each attempt's deadline shut the connection it uses.
 
     The environment (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE, ...) is read once per client here instead of
     on every request, which requests would otherwise do (and read ~/.netrc each time: the API needs no netrc
@@ -409,6 +576,8 @@ def shared_session(base_url, ca_path=None, validate_certs=True):
     session = _SESSIONS.get(key)
     if session is None:
         session = requests.Session()
+        for prefix in ('https://', 'http://'):
+            session.mount(prefix, DeadlineAdapter())  # each attempt's deadline can shut its connection
         session.proxies.update(proxies)
         session.verify = verify
         session.trust_env = False
@@ -639,20 +808,68 @@ class HttpClient:
         return delay / 2 + self._rand() * delay / 2
 
     def _http(self, method, url, body, headers):
-        """The HTTP exchange itself, timed for the pacer. Returns (status, headers, text)."""
+        """The HTTP exchange itself, timed for the pacer. Returns (status, headers, text).
+
+        ``timeout`` is the deadline of the whole attempt (``Deadline``): connect, send and the whole answer read.
+        Past it the attempt fails with ``AttemptTimeout`` (a requests ``ReadTimeout``), whatever it was doing; an
+        answer longer than MAX_ANSWER_BYTES fails with ``AnswerTooLarge``. Both are transport failures for the retry
+        rules (``_send_with_retries``)."""
         headers = dict(headers, **{'User-Agent': self.user_agent})
         self._sent_at = self._clock()
-        if self.verify is False and InsecureRequestWarning is not None:
-            # The task warns once, through Ansible; urllib3 would write a warning to stderr on every request.
-            with warnings.catch_warnings():
-                warnings.simplefilter('ignore', InsecureRequestWarning)
-                resp = self.session.request(method, url, data=body, headers=headers, timeout=self.timeout,
-                                            verify=False, allow_redirects=False)
-        else:
-            resp = self.session.request(method, url, data=body, headers=headers, timeout=self.timeout,
-                                        verify=self.verify, allow_redirects=False)
+        deadline = Deadline(self.timeout).start()
+        try:
+            left = max(deadline.left(), 0.001)  # connect, and each socket read, by the time left at most
+            kwargs = dict(data=body, headers=headers, timeout=(left, left), allow_redirects=False, stream=True)
+            if self.verify is False and InsecureRequestWarning is not None:
+                # The task warns once, through Ansible; urllib3 would write a warning to stderr on every request.
+                with warnings.catch_warnings():
+                    warnings.simplefilter('ignore', InsecureRequestWarning)
+                    resp = self.session.request(method, url, verify=False, **kwargs)
+            else:
+                resp = self.session.request(method, url, verify=self.verify, **kwargs)
+            try:
+                text = self._read_answer(resp, deadline)
+            finally:
+                close = getattr(resp, 'close', None)
+                if close is not None:
+                    close()  # a whole answer's connection goes back to the pool; any other is closed
+        except Exception as e:
+            if deadline.expired and not isinstance(e, (AttemptTimeout, AnswerTooLarge)) \
+                    and not (requests is not None and isinstance(e, requests.exceptions.ConnectTimeout)):
+                # the watchdog shut the socket: what broke below is the deadline (a ConnectTimeout says so itself)
+                raise AttemptTimeout('timed out after %ss' % self.timeout) from e
+            raise
+        finally:
+            deadline.end()
         self._received_at = self._clock()
-        return resp.status_code, resp.headers, resp.text
+        return resp.status_code, resp.headers, text
+
+    def _read_answer(self, resp, deadline):
+        """The text of a streamed answer ``resp``, read in pieces of READ_CHUNK bytes before ``deadline``, at most
+        MAX_ANSWER_BYTES; decoded as requests decodes ``resp.text``."""
+        pieces = getattr(resp, 'iter_content', None)
+        if pieces is None:
+            return resp.text  # a session that hands over whole answers (a test's stand-in)
+        deadline.watch(_connection_of(resp))  # when the pool did not tell it (a session of other adapters)
+        length = _int_or_none((resp.headers or {}).get('Content-Length'))
+        if length is not None and length > MAX_ANSWER_BYTES:
+            raise AnswerTooLarge('answered with %d bytes (Content-Length), more than the %d MiB any answer may have'
+                                 % (length, MAX_ANSWER_BYTES // (1024 * 1024)))
+        chunks, size = [], 0
+        for chunk in pieces(chunk_size=READ_CHUNK):
+            size += len(chunk)
+            if size > MAX_ANSWER_BYTES:
+                raise AnswerTooLarge('answered with more than the %d MiB any answer may have'
+                                     % (MAX_ANSWER_BYTES // (1024 * 1024)))
+            chunks.append(chunk)
+            if deadline.expired or deadline.left() <= 0:
+                break
+        if deadline.expired or deadline.left() <= 0:
+            # the watchdog may have cut the answer short (an end of file, to the reader): it is not the whole answer
+            deadline.expired = True
+            raise AttemptTimeout('timed out after %ss' % self.timeout)
+        resp._content = b''.join(chunks)  # what resp.content holds after a read: resp.text decodes it as usual
+        return resp.text
 
     def _transport_failure_is_unknown(self, exc):
         """Whether the request may have reached the exchange (so a write's outcome is unknown)."""
@@ -748,6 +965,7 @@ class HttpClient:
                 if tls is not None and not isinstance(tls, _TLS_CONNECTION_DROPS):
                     raise self._tls_error(what, tls, e)
                 kind = 'timed out after %ss' % self.timeout if isinstance(e, requests.exceptions.Timeout) \
+                    else redact(e) if isinstance(e, AnswerTooLarge) \
                     else 'connection failed (%s)' % type(e).__name__
                 if tls is not None:
                     kind = 'connection closed by %s during the TLS handshake (%s)' % (_host_port(self.base_url),

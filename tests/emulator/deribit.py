@@ -69,7 +69,9 @@ config's frozen_time}), ``POST /_emulator/reset``, ``GET /_emulator/tls``. Fault
 ``status`` (HTTP ``status``, default 503, with error ``code``/``message``, default 10040 ``retry``; ``apply``: true
 to apply the call first), ``drop_after_apply`` (apply, then close the connection unanswered), ``timeout_after_apply``
 (apply, wait ``delay`` seconds (3), then answer), ``rate_limit`` (10028 once, not applied), ``not_json`` (a proxy's
-HTML 502 page; ``apply`` optional).
+HTML 502 page; ``apply`` optional), ``trickle`` (apply unless ``apply`` is false, then answer with the status line
+and headers at once and the body one byte every ``interval`` seconds (0.2) for ``duration`` seconds (20); ``part:
+headers``: a header line trickles instead; server.py's ``Handler.trickle``).
 
 Standard library only.
 """
@@ -109,7 +111,7 @@ SECRET_PARAMS = ('client_secret', 'signature', 'refresh_token', 'access_token')
 INT_RE = re.compile(r'^-?[0-9]{1,18}$')
 NUMBER_RE = re.compile(r'^-?[0-9]{1,20}(\.[0-9]{1,20})?$')
 PATH_RE = re.compile(r'^/api/v2/((?:public|private)/[a-z_]+)$')
-FAULT_KINDS = ('status', 'drop_after_apply', 'timeout_after_apply', 'rate_limit', 'not_json')
+FAULT_KINDS = ('status', 'drop_after_apply', 'timeout_after_apply', 'rate_limit', 'not_json', 'trickle')
 PROXY_PAGE = ('<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center>'
               '<hr><center>cloudflare</center></body></html>')
 AUTH_KINDS = {'deri-hmac-sha256': 'hmac-header', 'bearer': 'bearer', 'basic': 'basic'}
@@ -699,7 +701,7 @@ class DeribitHandler(Handler):
         emu = self.emulator
         kind = fault['kind']
         result = error = None
-        if kind in ('drop_after_apply', 'timeout_after_apply') or fault.get('apply'):
+        if kind in ('drop_after_apply', 'timeout_after_apply') or fault.get('apply', kind == 'trickle'):
             try:
                 result = emu.call(call, entry)
             except RpcError as e:
@@ -716,6 +718,9 @@ class DeribitHandler(Handler):
             time.sleep(float(fault.get('delay', 3)))
             out = self.envelope(entry['id'], us_in, result=result, error=error)
             return self.answer(error.status if error else 200, out, entry)
+        if kind == 'trickle':
+            return self.trickle(error.status if error else 200,
+                                self.envelope(entry['id'], us_in, result=result, error=error), {}, fault, entry)
         if kind == 'not_json':
             entry['status'] = 502
             self.reply(502, PROXY_PAGE)

@@ -26,7 +26,12 @@ Control endpoints (no signature, loopback only), for tests and rehearsals:
     POST   /_emulator/faults       add faults: {"faults": [{"kind": "503_unknown", "path": "/eapi/v1/mmpSet"}]};
                                    {"kind": "ban", "seconds": 8} bans the IP for real: that request and every
                                    one after it get 418 (Retry-After: the seconds left; omitted from the first
-                                   with "retry_after": false) until the ban ends
+                                   with "retry_after": false) until the ban ends; {"kind": "trickle",
+                                   "interval": 0.2, "duration": 20, "part": "body"} answers (after applying a
+                                   write, unless "apply": false) with the status line and headers at once, then
+                                   the body (padded with leading spaces) one byte every interval for duration
+                                   seconds ("part": "headers": a header line trickles instead); the journal entry
+                                   says when the client hung up (client_closed_at) or the answer ended (replied)
     DELETE /_emulator/faults       clear them
     POST   /_emulator/config       {"clock_offset_ms": -8000, "weight_limit": 60, "limit_format": "padded",
                                     "countdown_get_shape": "list", ...}
@@ -94,7 +99,9 @@ FAULT_PRESETS = {
     'non_json': (502, '<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1>'
                       '</center><hr><center>nginx</center></body></html>', False),
 }
-FAULT_KINDS = sorted(FAULT_PRESETS) + ['timeout', 'drop', 'custom', 'ban']
+FAULT_KINDS = sorted(FAULT_PRESETS) + ['timeout', 'drop', 'custom', 'ban', 'trickle']
+TRICKLE_INTERVAL = 0.2   # the trickle fault: seconds between two bytes
+TRICKLE_DURATION = 20.0  # the trickle fault: seconds the trickle lasts
 
 
 class ApiError(Exception):
@@ -548,6 +555,43 @@ class Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass
 
+    def trickle(self, status, body, headers, fault, entry):
+        """The ``trickle`` fault: the answer ``body`` with ``headers``, its status line and headers at once, then one
+        byte every ``interval`` seconds for ``duration`` seconds: the body, padded with leading spaces (JSON allows
+        them) so that a client that waits to the end reads the whole answer; ``part: headers``: a header line trickles
+        instead, then the rest comes at once. Ends early when the client hangs up (``client_closed_at`` in the journal
+        entry), else ``replied`` says when the answer was whole."""
+        interval = float(fault.get('interval', TRICKLE_INTERVAL))
+        steps = max(1, int(float(fault.get('duration', TRICKLE_DURATION)) / interval))
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        entry.update(status=status, trickle=dict(interval=interval, steps=steps, part=fault.get('part', 'body')))
+        self.send_response(status)
+        self.send_header('Content-Type', 'application/json')
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        if fault.get('part', 'body') == 'headers':
+            head, slow = b''.join(self._headers_buffer) + b'X-Trickle: ', b'a' * steps
+            tail = b'\r\nContent-Length: %d\r\n\r\n' % len(data) + data
+        else:
+            slow = b' ' * steps + data
+            head, tail = b''.join(self._headers_buffer) + b'Content-Length: %d\r\n\r\n' % len(slow), b''
+        self._headers_buffer = []
+        self.close_connection = True
+        try:
+            self.wfile.write(head)
+            self.wfile.flush()
+            for index in range(len(slow)):
+                time.sleep(interval if index < steps else 0)
+                self.wfile.write(slow[index:index + 1])
+                self.wfile.flush()
+            self.wfile.write(tail)
+            self.wfile.flush()
+        except OSError:  # the client hung up (a broken pipe, a reset)
+            entry['client_closed_at'] = time.time()
+            return None
+        entry['replied'] = time.time()
+        return None
+
     def handle_any(self, method):
         path, dummy, query = self.path.partition('?')
         length = int(self.headers.get('Content-Length') or 0)
@@ -603,6 +647,8 @@ class Handler(BaseHTTPRequestHandler):
                 return {'code': e.code, 'msg': e.msg}
 
         weight = {'X-MBX-USED-WEIGHT-1M': str(emu.used_weight(self.client_address[0]))}
+        if kind == 'trickle':
+            return self.trickle(200, apply() if fault.get('apply', True) else {}, weight, fault, entry)
         if kind in ('timeout', 'drop'):
             out = apply() if fault.get('apply', kind == 'timeout') else None
             if kind == 'timeout':
