@@ -974,7 +974,8 @@ class HttpClient:
                     raise UnknownOutcome('%s %s; the exchange may or may not have applied it' % (about, kind))
                 if wait_for_transient_retry('%s %s' % (about, kind)):
                     continue
-                raise TransportError('%s %s, after %d attempts' % (what, kind, TRANSIENT_RETRIES + 1))
+                raise TransportError('%s %s, after %s' % (what, kind, '%d attempts' % (TRANSIENT_RETRIES + 1) if retry
+                                                          else 'its one attempt (not sent again)'))
 
             answer = self.interpret(method, path, params, signed, status, headers, text)
             details = dict(http_status=status, code=answer.code, exchange_message=answer.message)
