@@ -59,9 +59,9 @@ options:
     default: 5000
   timeout:
     description:
-      - Seconds each HTTP attempt may take as a whole, in (0, 300]: connecting, sending the request and reading the
-        whole answer, not each read (an answer that trickles in is cut off at this deadline; an answer over 16 MiB is
-        refused).
+      - Seconds each HTTP attempt may take as a whole, in (0, 300], connecting, sending the request and reading the
+        whole answer together, not each read (an answer that trickles in is cut off at this deadline; an answer over
+        16 MiB is refused).
       - An attempt cut off is sent again as any timeout is (at most 4 attempts, at most 3.5 s of backoff between them
         in all), so one request fails after at most 4 x O(timeout) + 3.5 s, plus the waits of pacing and of a rate
         limit; a write cut off may have reached the exchange and is read back, not sent again.

@@ -160,7 +160,7 @@ options:
     description:
       - Seconds each HTTP attempt may take as a whole (connect, send, the whole answer read), in (0, 300], as for the
         modules. A read cut off is sent again (at most 4 attempts, 3.5 s of backoff in all), then the poll reports an
-        C(error) event: a poll waits at most 4 x O(timeout) + 3.5 s for one read.
+        C(error) event, so a poll waits at most 4 x O(timeout) + 3.5 s for one read.
     type: float
     default: 10
 notes:
