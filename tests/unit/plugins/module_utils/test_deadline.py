@@ -113,7 +113,8 @@ def test_one_attempt_ends_at_its_deadline_however_the_answer_trickles(binance, p
     client = binance_client(binance)
     trickle(binance, path='/eapi/v1/time', part=part)
     start = time.monotonic()
-    with pytest.raises(TransportError, match=r'^GET /eapi/v1/time timed out after 0\.5s, after its one attempt \(not sent again\)$'):
+    with pytest.raises(TransportError,
+                       match=r'^GET /eapi/v1/time timed out after 0\.5s, after its one attempt \(not sent again\)$'):
         client.probe()  # one attempt, never sent again
     elapsed = time.monotonic() - start
     assert TIMEOUT - 0.05 <= elapsed <= TIMEOUT + SLACK
@@ -248,7 +249,8 @@ def test_deribit_a_task_whose_write_trickles_reads_back(deribit):
     core = DERIBIT_CORES['deribit_mmp']
     params = {name: spec.get('default') for name, spec in core.argument_spec().items()}
     params.update(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, base_url=deribit.url, timeout=TIMEOUT,
-                  validate_certs=True, ca_path=None, weight_limit=None, weight_reserve=None, account='acct-d', index_name='btc_usd', window_s=10, frozen_s=30, qty_limit='2.5')
+                  validate_certs=True, ca_path=None, weight_limit=None, weight_reserve=None, account='acct-d',
+                  index_name='btc_usd', window_s=10, frozen_s=30, qty_limit='2.5')
     sleep = Recorder()
     result, warnings, failed = task_result(core, params, client_factory=lambda p: DERIBIT.client(p, sleep=sleep))
     assert not failed and result['changed'] and result['config']['qty_limit'] == '2.5', result
@@ -284,8 +286,8 @@ def test_the_binance_watcher_reports_a_poll_that_trickles_as_an_error(binance):
 
 def test_the_deribit_watcher_reports_a_poll_that_trickles_as_an_error(deribit):
     settings = deribit_watch.validate_watch_args(dict(
-        deribit_base_url=deribit.url, timeout=TIMEOUT, accounts=[dict(name='d', client_id=CLIENT_ID,
-                                                              client_secret=CLIENT_SECRET)]), environ={})
+        deribit_base_url=deribit.url, timeout=TIMEOUT,
+        accounts=[dict(name='d', client_id=CLIENT_ID, client_secret=CLIENT_SECRET)]), environ={})
     watcher = deribit_watch.Watcher(settings, build_client=lambda params: DERIBIT.client(params, sleep=Recorder()),
                                     read_stop=lambda params: None)
     account = watcher.accounts[0]
