@@ -12,7 +12,7 @@ short_description: Every Binance options Market Maker Protection (MMP) config of
 version_added: 2.1.0
 description:
   - Manages the MMP configs of one Binance options account as a whole, the way Ansible's network resource modules
-    manage a section of a device (C(cisco.ios.ios_vlans), ...): a O(config) list of items, one per underlying, and a
+    manage a section of a device (C(cisco.ios.ios_vlans), ...), with a O(config) list of items, one per underlying, and a
     O(state).
   - An item has the options of M(marketops.mmp.binance_mmp), with the same units and checks, and optionally
     O(config[].kill_switch_ms), the underlying's kill-switch (as M(marketops.mmp.binance_kill_switch)). An item

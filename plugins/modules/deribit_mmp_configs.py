@@ -12,13 +12,13 @@ short_description: Every Deribit Market Maker Protection (MMP) config of an acco
 version_added: 2.1.0
 description:
   - Manages the MMP configs of one Deribit account as a whole, the way Ansible's network resource modules manage a
-    section of a device (C(cisco.ios.ios_vlans), ...): a O(config) list of items, one per scope, and a O(state).
+    section of a device (C(cisco.ios.ios_vlans), ...), with a O(config) list of items, one per scope, and a O(state).
   - An item has the options of M(marketops.mmp.deribit_mmp) but O(marketops.mmp.deribit_mmp#module:state), with the
     same units and checks. Its scope is O(config[].index_name), O(config[].mmp_group) and O(config[].block_rfq);
     another group, or the Block RFQ config, is another scope.
   - Every item is checked before any request; a scope listed twice fails before any request, naming both items.
   - Reads the account's configs with two requests whatever their number (C(private/get_mmp_config) without
-    parameters, and with C(block_rfq=true): Deribit documents C(block_rfq) with a default of false, so a listing
+    parameters, and with C(block_rfq=true), since Deribit documents C(block_rfq) with a default of false, so a listing
     without it may leave the Block RFQ configs out).
   - Writes (C(private/set_mmp_config)) only the scopes that differ, never in check mode. A set replaces the whole
     config of its scope. Limits are compared as decimals. After each write the exchange's answer is compared with

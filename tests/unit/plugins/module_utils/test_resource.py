@@ -76,8 +76,8 @@ class FakeResource:
             return dict(name=name.lower(), limit=None, note=None), []
         if limit is None and state != 'merged' or limit is not None and not 0 < limit < 100:
             raise ValidationError('limit', limit, 'an integer in (0, 100)')
-        return dict(name=name.lower(), limit=limit, note=item.get('note')), (['limit 1 for %s' % name] if limit == 1
-                                                                             else [])
+        warnings = ['limit 1 for %s' % name] if limit == 1 else []
+        return dict(name=name.lower(), limit=limit, note=item.get('note')), warnings
 
     @staticmethod
     def scope(item):
@@ -162,8 +162,8 @@ def test_merged_keeps_what_an_item_leaves_out_and_writes_only_what_differs():
     assert result['after'] == [dict(name='a', limit=10), dict(name='b', limit=20, note='y'), dict(name='d', limit=1)]
     assert result['requests'] == [dict(method='PUT', path='/fake/b', params=dict(limit=20, note='y')),
                                   dict(method='PUT', path='/fake/d', params=dict(limit=1, note=None))]
-    assert result['diff']['before'] == {'scope a': dict(name='a', limit=10), 'scope b': dict(name='b', limit=20,
-                                                                                                note='x')}
+    assert result['diff']['before'] == {'scope a': dict(name='a', limit=10),
+                                        'scope b': dict(name='b', limit=20, note='x')}
     assert result['diff']['after']['scope d'] == dict(name='d', limit=1)
     assert warnings == ['account acct-r: limit 1 for d', 'account acct-r: wrote b', 'account acct-r: wrote d']
 
@@ -328,4 +328,3 @@ def test_check_mode_predicts_after_without_a_write():
     assert result['changed'] and writes(client) == []
     assert result['diff'] == dict(before={'scope a': dict(name='a', limit=10)}, after={'scope a': dict(name='a', limit=50)})
     assert result['requests'] == [dict(method='PUT', path='/fake/a', params=dict(limit=50, note=None))]
-
