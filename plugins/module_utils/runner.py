@@ -24,7 +24,10 @@ A *core* (one per module) is an object with:
 - ``run(client, desired, check_mode)``: returns the result's own keys (``changed``, ``diff``, ..., optional
   ``warnings``), raises ``MMPError``;
 - ``what(desired)``: what the task is about, for messages ("MMP BTCUSDT");
-- ``error_context(desired)``: keys added to a failure's result (``{'underlying': 'BTCUSDT'}``).
+- ``error_context(desired)``: keys added to a failure's result (``{'underlying': 'BTCUSDT'}``);
+- optional ``needs_client(desired)``: False when the task sends nothing (a resource module's ``rendered``): no client
+  is built and the venue's connection options are not checked. A core that has it may run without the options its
+  venue requires (credentials): they are optional in its argument spec, and required when it needs a client.
 """
 
 from __future__ import annotations
@@ -60,10 +63,34 @@ def common_connection_spec():
 
 
 def argument_spec(core):
-    """A module's full argument spec: its own options plus its venue's connection options."""
+    """A module's full argument spec: its own options plus its venue's connection options (none of them required
+    when the core may send nothing: ``needs_client``)."""
     spec = core.argument_spec()
-    spec.update(core.venue.connection_argument_spec())
+    connection = core.venue.connection_argument_spec()
+    if hasattr(core, 'needs_client'):
+        connection = {name: {k: v for k, v in option.items() if k != 'required'} for name, option in connection.items()}
+    spec.update(connection)
     return spec
+
+
+def validate_task(core, params):
+    """Every check of a task before any request: ``(desired, warnings, needs_client)``. Raises ValidationError."""
+    needs_client = getattr(core, 'needs_client', None)
+    if needs_client is None:
+        validate_connection_params(core.venue, params)
+        desired, warnings = core.validate(params)
+        return desired, warnings, True
+    validate_common_connection(params)
+    desired, warnings = core.validate(params)
+    if not needs_client(desired):
+        return desired, warnings, False
+    missing = [name for name, option in sorted(core.venue.connection_argument_spec().items())
+               if option.get('required') and params.get(name) is None]
+    if missing:
+        raise ValidationError(missing[0], None, None, message='missing required arguments: %s (this task sends '
+                              'requests to %s)' % (', '.join(missing), core.venue.label))
+    core.venue.validate_connection(params)
+    return desired, warnings, True
 
 
 def account_label(params):
@@ -138,13 +165,20 @@ def run_core(core, params, check_mode=False, client_factory=None):
     secret is in either. Every message names the account when ``account`` is set.
     """
     try:
-        validate_connection_params(core.venue, params)
-        desired, warnings = core.validate(params)
+        desired, warnings, needs_client = validate_task(core, params)
     except ValidationError as e:
         return dict(changed=False, warnings=[]), dict(msg=for_account(params, str(e)), option=e.option)
-    insecure = insecure_tls_warning(params.get('base_url'), params.get('validate_certs', True))
+    insecure = insecure_tls_warning(params.get('base_url'), params.get('validate_certs', True)) if needs_client else None
     warnings = ([insecure] if insecure else []) + list(warnings)
     result = dict(changed=False, warnings=[for_account(params, w) for w in warnings], used_weight=None)
+    if not needs_client:  # nothing is sent: no client, no connection
+        try:
+            outcome = core.run(None, desired, check_mode)
+        except MMPError as e:
+            return result, error_result(params, core, desired, e)
+        result['warnings'] += [for_account(params, w) for w in outcome.pop('warnings', [])]
+        result.update(outcome)
+        return result, None
     try:
         client = (client_factory or core.venue.client)(params)
     except MMPError as e:

@@ -100,8 +100,9 @@ def read_kill_switch(client, underlying):
                         http_status=e.http_status, code=e.code, exchange_message=e.exchange_message)
 
 
-def ensure_kill_switch(client, underlying, countdown_ms, check_mode=False):
+def ensure_kill_switch(client, underlying, countdown_ms, check_mode=False, before=None):
     """Make the exchange hold ``countdown_ms`` for ``underlying``; writes only when it differs (``desired.py``).
+    ``before``: the kill-switch already read (read_kill_switch()), else it is read first.
 
     Returns a dict: changed, config (after the task; in check mode what it holds now), diff, warnings.
     ``changed`` compares the exchange's answer with the request; an unknown write outcome is decided by
@@ -111,7 +112,7 @@ def ensure_kill_switch(client, underlying, countdown_ms, check_mode=False):
     state = {}
 
     def read():
-        state['before'] = read_kill_switch(client, underlying)
+        state['before'] = read_kill_switch(client, underlying) if before is None else before
         return state['before']
 
     def readback_failed(error, read_error):

@@ -132,8 +132,9 @@ def _describe(config):
     return ', '.join('%s=%s' % (k, config.get(k)) for k in COMPARED_KEYS)
 
 
-def ensure_mmp(client, desired, check_mode=False):
-    """Make the exchange hold ``desired`` for its underlying (``desired.ensure_state``).
+def ensure_mmp(client, desired, check_mode=False, before=None):
+    """Make the exchange hold ``desired`` for its underlying (``desired.ensure_state``); ``before``: the config
+    already read (config_from_api()), else it is read first.
 
     Returns a dict: changed, config (what the exchange holds after the task), diff (before/after).
     ``desired`` is what validate_mmp_params() returns. Raises MMPError (ApplyError when the exchange ends up holding
@@ -143,11 +144,11 @@ def ensure_mmp(client, desired, check_mode=False):
     state = {}
 
     def read():
-        state['before'] = config_from_api(client.get_mmp(underlying), underlying)
+        state['before'] = config_from_api(client.get_mmp(underlying), underlying) if before is None else before
         return state['before']
 
-    def predict(before):
-        return dict(before, **{k: desired[k] for k in COMPARED_KEYS})
+    def predict(current):
+        return dict(current, **{k: desired[k] for k in COMPARED_KEYS})
 
     def readback_failed(error, read_error):
         return ApplyError('%s; reading the MMP config of %s back failed too (%s): the exchange may or may not hold '

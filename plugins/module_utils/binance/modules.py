@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from ansible_collections.marketops.mmp.plugins.module_utils.binance.configs import MMP_CONFIGS
 from ansible_collections.marketops.mmp.plugins.module_utils.binance.killswitch import KILL_SWITCH
 from ansible_collections.marketops.mmp.plugins.module_utils.binance.mmp import MMP, MMP_INFO, MMP_RESET
 
@@ -15,4 +16,5 @@ CORES = {
     'binance_mmp_info': MMP_INFO,
     'binance_mmp_reset': MMP_RESET,
     'binance_kill_switch': KILL_SWITCH,
+    'binance_mmp_configs': MMP_CONFIGS,
 }

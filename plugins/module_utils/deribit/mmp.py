@@ -213,8 +213,9 @@ def public_config(config):
     return {k: config.get(k) for k in ('index_name', 'mmp_group', 'block_rfq') + COMPARED_KEYS}
 
 
-def ensure_mmp(client, desired, check_mode=False):
+def ensure_mmp(client, desired, check_mode=False, before=None):
     """Make the exchange hold ``desired`` for its scope (``desired.ensure_state``); ``state: absent`` removes it.
+    ``before``: the config already read (public_config()), else it is read first.
 
     Returns a dict: changed, config (what the exchange holds after the task), diff (before/after). Raises MMPError
     (ApplyError when the exchange ends up holding something else).
@@ -228,7 +229,7 @@ def ensure_mmp(client, desired, check_mode=False):
         return public_config(pick(configs_from_api(data, shown), scope))
 
     def first_read():
-        state['before'] = read()
+        state['before'] = read() if before is None else before
         return state['before']
 
     def predict(before):

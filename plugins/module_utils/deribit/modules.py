@@ -7,10 +7,12 @@
 
 from __future__ import annotations
 
+from ansible_collections.marketops.mmp.plugins.module_utils.deribit.configs import MMP_CONFIGS
 from ansible_collections.marketops.mmp.plugins.module_utils.deribit.mmp import MMP, MMP_INFO, MMP_RESET
 
 CORES = {
     'deribit_mmp': MMP,
     'deribit_mmp_info': MMP_INFO,
     'deribit_mmp_reset': MMP_RESET,
+    'deribit_mmp_configs': MMP_CONFIGS,
 }

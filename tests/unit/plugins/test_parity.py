@@ -60,6 +60,16 @@ SCENARIOS = {
         ('bad', dict(underlying='ETHUSDT', countdown_ms=4000), False, None),
         ('unknown-option', dict(underlying='ETHUSDT', countdown_ms=0, countdown=5), False, None),
     ],
+    'binance_mmp_configs': [
+        ('drift', dict(state='replaced', config=[dict(underlying='btcusdt', window_ms=3000, frozen_ms=0, qty_limit='2',
+                                                      delta_limit=2.3, kill_switch_ms=30000)]), False, None),
+        ('check', dict(config=[dict(underlying='ETHUSDT', window_ms=3000, frozen_ms=1, qty_limit='2', delta_limit='2')]),
+         True, None),
+        ('bad', dict(state='deleted', config=[dict(underlying='ETHUSDT')]), False, None),
+        ('type', dict(config=[dict(underlying='ETHUSDT', window_ms='soon')]), False, None),
+        ('rendered', dict(state='rendered', config=[dict(underlying='ETHUSDT', window_ms=1, frozen_ms=1, qty_limit=1,
+                                                         delta_limit=1)]), False, None),
+    ],
 }
 CASES = [(module, scenario) for module, scenarios in SCENARIOS.items() for scenario in scenarios]
 
@@ -84,6 +94,13 @@ DERIBIT_SCENARIOS = {
         ('check', dict(index_name='BTC_USD', only_if_frozen=False), True, None),
         ('bad', dict(index_name='all'), False, None),
         ('missing', dict(), False, None),
+    ],
+    'deribit_mmp_configs': [
+        ('drift', dict(state='overridden', config=[BTC]), False, lambda ex: ex.configs.update(
+            {('eth_usd', 'q1', False): dict(interval=5, frozen_time=1, quantity_limit=1)})),
+        ('check', dict(state='deleted'), True, lambda ex: ex.configs.update(
+            {('all', None, True): dict(interval=5, frozen_time=1, quantity_limit=1)})),
+        ('bad', dict(config=[BTC, dict(BTC, index_name='BTC_USD')]), False, None),
     ],
 }
 DERIBIT_CASES = [(module, scenario) for module, scenarios in DERIBIT_SCENARIOS.items() for scenario in scenarios]

@@ -48,6 +48,7 @@ MODULE_ARGS = {
     'binance_mmp_info': dict(underlyings=['BTCUSDT']),
     'binance_mmp_reset': dict(underlying='BTCUSDT'),
     'binance_kill_switch': dict(underlying='BTCUSDT', countdown_ms=30000),
+    'binance_mmp_configs': dict(state='replaced', config=[dict(underlying='BTCUSDT', window_ms=3000, frozen_ms=1, qty_limit=2, delta_limit=2)]),
 }
 # (name, auth overrides, the option the message names, what the message says, the values never shown)
 BAD_INPUTS = [
