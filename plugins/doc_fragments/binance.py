@@ -115,7 +115,7 @@ options:
       - An absolute path. It must be a directory of the user running the task, not writable by group or others and
         not a symbolic link; its ledger files must be regular files of that user. Otherwise, or when another process
         holds a ledger's lock for more than 10 seconds, the task B(fails before sending anything), saying which path
-        and why: a ban recorded there could not be honoured.
+        and why, as a ban recorded there could not be honoured.
     type: path
   pacing_ledger:
     description:
