@@ -475,9 +475,10 @@ class Ledger:
                 dfd = os.open(directory, flags)
         except OSError as e:
             # ELOOP / ENOTDIR: a link or a file in its place
-            untrusted = os.path.islink(directory) or (os.path.lexists(directory) and not os.path.isdir(directory))
-            self._fail('cannot be opened as a directory: %s%s' % (e.strerror, ' (a symbolic link)' if os.path.islink(directory)
-                                                                   else ''), path=directory, untrusted=untrusted)
+            link = os.path.islink(directory)
+            untrusted = link or (os.path.lexists(directory) and not os.path.isdir(directory))
+            self._fail('cannot be opened as a directory: %s%s' % (e.strerror, ' (a symbolic link)' if link else ''),
+                       path=directory, untrusted=untrusted)
         st = os.fstat(dfd)
         problem = 'not a directory' if not stat.S_ISDIR(st.st_mode) else self._trusted(st, uid, 'directory')
         if problem:
@@ -641,7 +642,7 @@ class Pacer:
             return self.ledger.open_locked()
         except LedgerUnavailable as e:
             error = e
-        except Exception as e:  # pylint: disable=broad-except - whatever it is, the ledger cannot be used
+        except Exception as e:  # pylint: disable=broad-except
             error = LedgerUnavailable('%s: %s' % (type(e).__name__, e), path=self.ledger.path)
         if self.ledger_problem is None:
             self.ledger_problem, self.ledger_busy = str(error), error.busy

@@ -447,8 +447,8 @@ def test_too_many_requests_given_up_holds_that_deribit_account_only_then_one_pro
     assert [m for m, t in deribit_sent(deribit)] == ['private/get_mmp_status'] * 2
     for retry_after in ('1', '1', '45'):  # the client waits twice (1 s each, Retry-After), then gives up: a stop is
         # recorded for as long as the last Retry-After says
-        deribit.faults.append(('private/get_mmp_status', lambda after=retry_after: (429, {'Retry-After': after},
-                                                                                   FakeDeribit.error(10028, 'too_many_requests')[2])))
+        body = FakeDeribit.error(10028, 'too_many_requests')[2]
+        deribit.faults.append(('private/get_mmp_status', lambda after=retry_after, body=body: (429, {'Retry-After': after}, body)))
     loop.run(start + 90)
     calls = deribit_sent(deribit)
     limited = [t for m, t in calls if m == 'private/get_mmp_status'][2:5]
