@@ -87,19 +87,18 @@ options:
     type: path
   weight_limit:
     description:
-      - Caps the request weight this IP may use per minute. If not set, the limit is the one Binance publishes
+      - Caps the request weight this IP may use per minute, an integer in [0, 10000000]; a value outside it fails
+        before any request. If not set, the limit is the one Binance publishes
         (C(REQUEST_WEIGHT) per minute in C(/eapi/v1/exchangeInfo)'s C(rateLimits)), read by one worker of the
         controller at most once an hour and shared with the others; 2400 (Binance's documented limit) when it cannot
         be read, with a warning. When set, it can only lower the published limit, never raise it. The limit is per
         IP, shared by every account and process behind it.
       - Every request claims its weight before it is sent, in each minute of the exchange's clock it may land in,
         and waits while that would cross the limit minus O(weight_reserve). The workers of one controller
-        (forks, module processes) claim in one ledger, a file in a private per-user directory under the temporary
-        directory, locked while a claim is made; the exchange's C(X-MBX-USED-WEIGHT-1M) raises the count when other
-        systems use the IP too. A ledger that cannot be trusted is not used, and pacing relies on this process's
-        own claims and the exchange's headers.
+        (forks, module processes) claim in one ledger, a file in O(pacing_dir), locked while a claim is made; the
+        exchange's C(X-MBX-USED-WEIGHT-1M) raises the count when other systems use the IP too.
       - No wait for the weight or for a shared C(Retry-After) is longer than 120 seconds.
-      - V(0) turns pacing off (a recorded ban still holds).
+      - V(0) turns pacing off (a recorded ban still holds, and the ledger is still needed to know it).
     type: int
   weight_reserve:
     description:
@@ -110,6 +109,27 @@ options:
         one below the limit.
       - V(0) when these tasks are the only user of the IP.
     type: int
+  pacing_dir:
+    description:
+      - The directory of the pacing ledger, where the workers of the controller count their request weight and
+        record the stops (bans, rate limits given up on) that every task, run and watcher must honour.
+      - If not set, the value of the E(MARKETOPS_MMP_PACING_DIR) environment variable is used, then
+        C(~/.cache/marketops-mmp) in the home directory of the user running the task (created with mode 0700), where
+        no other user can create it first. Every task, run and watcher of the controller must use the same directory
+        (the environment variable is read by the watcher too).
+      - An absolute path. It must be a directory of the user running the task, not writable by group or others and
+        not a symbolic link; its ledger files must be regular files of that user. Otherwise, or when another process
+        holds a ledger's lock for more than 10 seconds, the task B(fails before sending anything), saying which path
+        and why, as a ban recorded there could not be honoured.
+    type: path
+  pacing_ledger:
+    description:
+      - Whether to use the pacing ledger in O(pacing_dir). V(false) paces this task alone (only its own requests
+        count against O(weight_limit)) and B(gives up the shared stops) - a ban or rate limit recorded by another
+        task, run or watcher is not seen, and one this task meets is not recorded for the others. Only for a task
+        that is the only user of its IP and account.
+    type: bool
+    default: true
   account:
     description:
       - A label of the account, such as the inventory host name; not sent to the exchange.
@@ -124,8 +144,9 @@ notes:
     HTTP 418 (IP banned) is never retried, and a write whose outcome is unknown is decided by reading the
     state back.
   - A ban (HTTP 418) and a 429 that is not retried are recorded in the pacing ledger until their end (from
-    C(Retry-After), else Binance's message, else 2 minutes; at most 3 days). Until then every task of every
-    module on the controller, in this run and the next, fails at once saying until when, and sends nothing.
+    C(Retry-After), else Binance's message, else 2 minutes; at most 3 days), for the IP (every account on the
+    O(base_url)). Until then every task of every module on the controller, in this run and the next, fails at once
+    saying until when, and sends nothing, not even the read of the published limit.
   - A task that succeeded only because a request was sent again (a timeout, a connection error, a 5xx, a 429,
     a C(-1021) clock resynchronisation) or because a write was read back gives one warning per recovery, naming
     the request and why; at most ten a task, the others counted.

@@ -64,18 +64,38 @@ options:
     type: path
   weight_limit:
     description:
-      - Requests per minute this account may send. Deribit counts requests per account (per sub-account), in
-        credits tiered by the account's volume; the collection counts them per O(client_id), shared by every
-        worker and process of the controller through its pacing ledger.
+      - Requests per minute this account may send, an integer in [0, 1800] (1800 is 30 a second, Deribit's highest
+        documented tier); a value outside it fails before any request. Deribit counts requests per account (per
+        sub-account), in credits tiered by the account's volume; the collection counts them per O(client_id),
+        shared by every worker and process of the controller through its pacing ledger (in O(pacing_dir)).
       - If not set, 300 a minute (5 a second), below Deribit's lowest tiers, leaving room for the account's
         trading systems. Set it to your tier's limit minus what the trading systems use.
-      - V(0) turns pacing off (a recorded rate-limit stop still holds).
+      - V(0) turns pacing off (a recorded stop still holds, and the ledger is still needed to know it).
     type: int
   weight_reserve:
     description:
       - Requests left unused in each minute for what this controller cannot see (other systems using the same
         account). If not set, a tenth of O(weight_limit).
     type: int
+  pacing_dir:
+    description:
+      - The directory of the pacing ledger, where the workers of the controller count each account's requests and
+        record the stops (rate limits given up on, HTTP 418) that every task, run and watcher must honour.
+      - If not set, the value of the E(MARKETOPS_MMP_PACING_DIR) environment variable is used, then
+        C(~/.cache/marketops-mmp) in the home directory of the user running the task (created with mode 0700), where
+        no other user can create it first. Every task, run and watcher of the controller must use the same directory.
+      - An absolute path. It must be a directory of the user running the task, not writable by group or others and
+        not a symbolic link; its ledger files must be regular files of that user. Otherwise, or when another process
+        holds a ledger's lock for more than 10 seconds, the task B(fails before sending anything), saying which path
+        and why.
+    type: path
+  pacing_ledger:
+    description:
+      - Whether to use the pacing ledger in O(pacing_dir). V(false) paces this task alone and B(gives up the shared
+        stops) - a stop recorded by another task, run or watcher is not seen, and one this task meets is not
+        recorded for the others.
+    type: bool
+    default: true
   account:
     description:
       - A label of the account, such as the inventory host name; not sent to the exchange.
@@ -85,8 +105,11 @@ notes:
   - Deribit staff must activate MMP for the account before it can be configured (once, index by index; the
     activation covers the sub-accounts). Until then the exchange refuses the config, and the task fails saying so.
   - Retries are bounded. C(too_many_requests) (code 10028, or HTTP 429) is waited out at most twice on a new
-    connection (Deribit ends the session of an account out of credits), then recorded in the pacing ledger for
-    that account, so that no task, run or watcher of the controller sends for it before the stop ends. Wrong
+    connection (Deribit ends the session of an account out of credits), or not at all when its C(Retry-After) is
+    longer than 120 seconds, then recorded in the pacing ledger for that account (O(client_id)) for as long as
+    C(Retry-After) says (1 minute without it; at most 3 days), so that no task, run or watcher of the controller
+    sends for it before the stop ends. An HTTP 418 is recorded for every account on the O(base_url), for as long
+    as its C(Retry-After) says (2 minutes without it). Wrong
     credentials (codes 13004, 13009, ...) are never retried. A write whose outcome is unknown (a timeout, a
     dropped connection, a 5xx, code 11094 or 13888) is decided by reading the state back.
   - The signature's timestamp is valid for 60 seconds; keep the clock of the host that runs the task in sync.

@@ -30,19 +30,26 @@ fast-path workers, module processes) sends from the same IP, so they coordinate 
   to the ledger as "no request to this exchange URL before T" (``stop``). Every claim checks it first:
   while it holds, ``claim()`` raises ``ExchangeStop`` and nothing is sent, by any worker, task or run on
   this controller. A stop further ahead than the exchange's longest ban (``MAX_STOP``, 3 days) is not believed.
+- **A stop's scope.** A venue that counts per account (a ``scope``) keeps its weights and the stops of one account
+  in that account's ledger; a stop the venue gives the whole URL (every account on it) is recorded in the URL's
+  ledger, which every account's client checks too (``recorded_stop`` reads both).
 - **The exchange's own limit.** Unless the task caps it lower, the weight limit is the one the exchange
   publishes (``exchangeInfo``'s ``rateLimits``), read by one worker at most once an hour per controller
-  and kept in the ledger (``rate_limit``); ``DEFAULT_WEIGHT_LIMIT`` when it cannot be read.
+  and kept in the ledger (``rate_limit``); the venue's ``default_limit`` when it cannot be read.
 
-The ledger is one small JSON file per exchange URL in a private directory of the user
-(``<tmp>/marketops-mmp-<uid>/``, created 0700). A directory or file owned by someone else, writable
-by group or others, a link, anything but a regular file, a lock that cannot be taken within
-``LOCK_TIMEOUT``: the ledger is not used, and pacing relies on this process's own view (its own claims
-and the exchange's headers); ``Pacer.ledger_problem`` says why, and the task warns about it. Every value
-read is validated and bounded (types, minutes near now, weights within ``[0, weight_limit]``, clock
-offsets, holds at most ``MAX_HOLD`` ahead, stops at most ``MAX_STOP`` ahead, published limits within
-``[1, MAX_PUBLISHED_LIMIT]``); anything else is dropped. Nothing here raises into a task but ``ExchangeStop``,
-and no wait is longer than ``MAX_PACING_WAIT``.
+The ledger is one small JSON file per exchange URL (and scope) in a private directory of the user: ``pacing_dir``
+when the task gives one, else ``$MARKETOPS_MMP_PACING_DIR``, else ``~/.cache/marketops-mmp`` (``ledger_directory()``;
+the user's home, where no other user can create it first), created 0700. **A stop fails closed**: a directory or
+file owned by someone else, writable by group or others, a link, anything but a regular file, a directory that
+cannot be created or opened, a lock that cannot be taken within ``LOCK_TIMEOUT``: ``claim()`` (and
+``must_read_limit()``, ``current_stop()``) raise ``LedgerUnavailable`` saying why, and nothing is sent, since a
+stop recorded there could not be honoured. Only ``ledger=None`` (the task's explicit opt-out) paces without it.
+What is learnt after a request was sent (the clock, the used weight, a stop) is written when the ledger can be
+used, else kept by this process (``Pacer.ledger_problem`` says why). Every value read is validated and bounded
+(types, minutes near now, weights within ``[0, weight_limit]``, clock offsets, holds at most ``MAX_HOLD`` ahead,
+stops at most ``MAX_STOP`` ahead, published limits within ``[1, MAX_PUBLISHED_LIMIT]``); anything else is dropped.
+Nothing here raises into a task but ``ExchangeStop`` and ``LedgerUnavailable``, and no wait is longer than
+``MAX_PACING_WAIT`` (``LOCK_TIMEOUT`` for the lock).
 """
 
 from __future__ import annotations
@@ -53,7 +60,6 @@ import math
 import os
 import random
 import stat
-import tempfile
 import time
 
 from email.utils import parsedate_to_datetime
@@ -76,19 +82,20 @@ DATE_MARGIN = 0.05             # seconds added on both sides of what a Date head
 DATE_EARLY_MARGIN = 0.5        # and below it: a server that rounds its Date instead of truncating it
 LANDING_MARGIN = 1.0           # seconds a request may take from its claim to the exchange, plus the round trip
 ASSUMED_OFFSET = 1.0           # no Date header at all: the exchange's clock is assumed within 1 s of ours
-LOCK_TIMEOUT = 5.0             # seconds spent trying to lock the ledger before doing without it (a busy host)
-LEDGER_PAUSE = 30.0            # seconds the ledger is left alone after its lock could not be taken
+LOCK_TIMEOUT = 10.0            # seconds spent trying to lock the ledger before the request fails (sending nothing)
 PROBE_POLL = 0.05              # seconds between looks at the ledger while another worker learns the clock
 MAX_LEDGER_BYTES = 65536
 MAX_MINUTES = 8                # minute entries kept in a ledger
 MAX_USED_HEADER = 10 ** 9
-DEFAULT_WEIGHT_LIMIT = 2400    # the limit when none is published or given (a venue's client gives its own)
 MAX_PUBLISHED_LIMIT = 10 ** 7    # a published (or recorded) limit above this is not believed
 LIMIT_MAX_AGE = 3600.0         # seconds a published limit is used before it is read again
-LIMIT_RETRY = 300.0            # seconds before a limit that could not be read is tried again (DEFAULT_WEIGHT_LIMIT meanwhile)
-MAX_STOP = 3 * 86400.0         # seconds: the exchange's longest ban; a recorded stop further ahead is not believed
+LIMIT_RETRY = 300.0            # seconds before a limit that could not be read is tried again (the default meanwhile)
+MAX_STOP = 3 * 86400.0         # seconds: the longest stop believed (an exchange's longest ban); not further ahead
 DEFAULT_STOP_429 = 60.0        # seconds of a 429 given up on without a Retry-After (the rest of a minute at most)
 STOP_STATUSES = (418, 429)
+PACING_DIR_ENV = 'MARKETOPS_MMP_PACING_DIR'   # the ledger's directory, when the task's pacing_dir is not set
+DEFAULT_PACING_DIR = os.path.join('~', '.cache', 'marketops-mmp')  # else: in the user's home
+PACING_DIR_MAX_LEN = 1024
 
 
 class ExchangeStop(Exception):
@@ -106,12 +113,12 @@ class ExchangeStop(Exception):
         self.path = path
 
 
-def effective_limit(cap, published):
+def effective_limit(cap, published, default=MAX_PUBLISHED_LIMIT):
     """The weight limit to pace under: the exchange's published limit (``published``, a ``(value, at, read)``
-    entry, or None: DEFAULT_WEIGHT_LIMIT), lowered by the task's ``cap`` (None: no cap; 0: pacing off)."""
+    entry, or None: the venue's ``default``), lowered by the task's ``cap`` (None: no cap; 0: pacing off)."""
     if cap == 0:
         return 0
-    limit = published[0] if published else DEFAULT_WEIGHT_LIMIT
+    limit = published[0] if published else default
     return limit if cap is None else min(int(cap), limit)
 
 
@@ -188,11 +195,11 @@ def clean_limit(raw, now):
     return (value, at, read)
 
 
-def clean_state(raw, now, weight_limit, timeout=10.0):
+def clean_state(raw, now, weight_limit, timeout=10.0, default_limit=MAX_PUBLISHED_LIMIT):
     """The ledger's content as a state, every value validated; what is not sane is dropped.
 
-    ``weight_limit`` is the task's cap (None: the published limit alone; 0: pacing off): minute counts above the
-    limit in force are dropped."""
+    ``weight_limit`` is the task's cap (None: the published limit alone, else ``default_limit``; 0: pacing off):
+    minute counts above the limit in force are dropped."""
     state = empty_state()
     if not isinstance(raw, dict):
         return state
@@ -201,7 +208,7 @@ def clean_state(raw, now, weight_limit, timeout=10.0):
     probe = _number(raw.get('limit_probe_until'))
     if probe is not None and now < probe <= now + timeout + 2.0:
         state['limit_probe'] = probe
-    weight_limit = effective_limit(weight_limit, state['limit'])
+    weight_limit = effective_limit(weight_limit, state['limit'], default_limit)
     state['clock'] = clean_clock(raw.get('clock'), now)
     centre = now + ((state['clock'][0] + state['clock'][1]) / 2 if state['clock'] else 0.0)
     current = int(centre // WEIGHT_WINDOW)
@@ -378,19 +385,31 @@ def header(headers, name):
 # --------------------------------------------------------------------------------------------
 
 class LedgerUnavailable(Exception):
-    """The ledger cannot be used (untrusted, unreadable, locked too long); pacing goes on without it.
+    """The ledger cannot be used (untrusted, unreadable, locked too long): no request may be sent (a stop recorded
+    there could not be honoured).
 
-    ``busy``: it is sound but another process held its lock too long (not to be removed: tried again later).
+    ``path``: the ledger's file (or directory); ``problem``: why, without the path; ``busy``: it is sound but another
+    process held its lock longer than LOCK_TIMEOUT; ``untrusted``: it is there but not safe to use (someone else's,
+    writable by others, a link, not a regular file): it must be removed or fixed, not waited for.
     """
 
-    def __init__(self, problem, busy=False):
-        super().__init__(problem)
+    def __init__(self, problem, busy=False, path=None, untrusted=False):
+        super().__init__('%s: %s' % (path, problem) if path else problem)
+        self.problem = problem
         self.busy = busy
+        self.path = path
+        self.untrusted = untrusted
 
 
-def ledger_directory(base=None):
-    uid = os.getuid() if hasattr(os, 'getuid') else 0
-    return os.path.join(base or tempfile.gettempdir(), 'marketops-mmp-%d' % uid)
+def ledger_directory(pacing_dir=None):
+    """The directory of the user's pacing ledgers: ``pacing_dir`` (the task's option) when set, else the environment
+    variable MARKETOPS_MMP_PACING_DIR, else ``~/.cache/marketops-mmp``: in the user's home, where no other user can
+    create it first (unlike a name in the shared temporary directory). ``~`` is expanded; the path is checked
+    (absolute, a directory of the user's that nobody else may write, not a link) when the ledger is opened."""
+    for candidate in (pacing_dir, os.environ.get(PACING_DIR_ENV)):
+        if isinstance(candidate, str) and candidate.strip():
+            return os.path.expanduser(candidate.strip())
+    return os.path.expanduser(DEFAULT_PACING_DIR)
 
 
 def ledger_name(base_url, scope=None):
@@ -417,15 +436,16 @@ class Ledger:
     @classmethod
     def for_url(cls, base_url, base_dir=None, scope=None):
         """The ledger of ``base_url`` (scheme, host and port), and of ``scope`` within it when the venue counts per
-        scope (an account) rather than per IP."""
+        scope (an account) rather than per IP, in the directory ``base_dir`` (None: ``ledger_directory()``)."""
         return cls(os.path.join(ledger_directory(base_dir), ledger_name(base_url, scope)))
 
     def __repr__(self):
         return '<Ledger %s>' % self.path
 
-    def _fail(self, problem, busy=False):
-        self.problem = problem
-        raise LedgerUnavailable(problem, busy)
+    def _fail(self, problem, busy=False, path=None, untrusted=False):
+        path = path or self.path
+        self.problem = '%s: %s' % (path, problem)
+        raise LedgerUnavailable(problem, busy, path, untrusted)
 
     @staticmethod
     def _trusted(st, uid, kind):
@@ -437,35 +457,47 @@ class Ledger:
 
     def _open_directory(self):
         uid = os.getuid()
+        directory = self.directory
+        if not os.path.isabs(directory) or len(directory) > PACING_DIR_MAX_LEN or '\x00' in directory:
+            self._fail('the directory is not an absolute path (no home directory to put it in?)', path=directory)
         flags = os.O_RDONLY | getattr(os, 'O_DIRECTORY', 0) | getattr(os, 'O_NOFOLLOW', 0) | getattr(os, 'O_CLOEXEC', 0)
         try:
             try:
-                dfd = os.open(self.directory, flags)
+                dfd = os.open(directory, flags)
             except FileNotFoundError:
+                parent = os.path.dirname(directory)
+                if not os.path.isdir(parent):
+                    os.makedirs(parent, 0o700, exist_ok=True)  # ~/.cache, as XDG creates it
                 try:
-                    os.mkdir(self.directory, 0o700)
+                    os.mkdir(directory, 0o700)
                 except FileExistsError:
                     pass
-                dfd = os.open(self.directory, flags)
+                dfd = os.open(directory, flags)
         except OSError as e:
-            self._fail('cannot open %s: %s' % (self.directory, e.strerror))
+            # ELOOP / ENOTDIR: a link or a file in its place
+            link = os.path.islink(directory)
+            untrusted = link or (os.path.lexists(directory) and not os.path.isdir(directory))
+            self._fail('cannot be opened as a directory: %s%s' % (e.strerror, ' (a symbolic link)' if link else ''),
+                       path=directory, untrusted=untrusted)
         st = os.fstat(dfd)
         problem = 'not a directory' if not stat.S_ISDIR(st.st_mode) else self._trusted(st, uid, 'directory')
         if problem:
             os.close(dfd)
-            self._fail('%s: %s' % (self.directory, problem))
+            self._fail(problem, path=directory, untrusted=True)
         return dfd
 
     def open_locked(self, timeout=None):
         timeout = LOCK_TIMEOUT if timeout is None else timeout
         if fcntl is None or not hasattr(os, 'O_NOFOLLOW'):
-            self._fail('no flock or O_NOFOLLOW on this platform')
+            self._fail('no flock or O_NOFOLLOW on this platform: set pacing_ledger to false')
         dfd = self._open_directory()
         try:
             fd = os.open(self.name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | getattr(os, 'O_CLOEXEC', 0)
                          | getattr(os, 'O_NONBLOCK', 0), 0o600, dir_fd=dfd)
         except OSError as e:
-            self._fail('cannot open %s: %s' % (self.path, e.strerror))  # ELOOP: a symlink
+            link = os.path.islink(self.path)
+            self._fail('cannot be opened: %s%s' % (e.strerror, ' (a symbolic link)' if link else ''),
+                       untrusted=link or os.path.lexists(self.path))  # ELOOP: a symlink
         finally:
             os.close(dfd)
         try:
@@ -474,7 +506,7 @@ class Ledger:
                        else self._trusted(st, os.getuid(), 'file')
                        or ('%d hard links' % st.st_nlink if st.st_nlink != 1 else None))
             if problem:
-                self._fail('%s: %s' % (self.path, problem))
+                self._fail(problem, untrusted=True)
             deadline = time.monotonic() + timeout
             while True:
                 try:
@@ -482,10 +514,10 @@ class Ledger:
                     return fd
                 except (BlockingIOError, InterruptedError):
                     if time.monotonic() >= deadline:
-                        self._fail('%s: stayed locked for %ss' % (self.path, timeout), busy=True)
+                        self._fail('another process held its lock for more than %g s' % timeout, busy=True)
                     time.sleep(0.001 + random.random() * 0.004)
                 except OSError as e:
-                    self._fail('cannot lock %s: %s' % (self.path, e.strerror))
+                    self._fail('cannot be locked: %s' % e.strerror)
         except BaseException:
             os.close(fd)
             raise
@@ -537,26 +569,34 @@ def local_state(base_url):
     return _LOCAL.setdefault(base_url, empty_state())
 
 
-def recorded_stop(base_url, ledger='auto', clock=None, scope=None):
+def recorded_stop(base_url, ledger='auto', clock=None, scope=None, pacing_dir=None):
     """The stop recorded for ``base_url`` that holds now, ``(until, at, status)``, or None: what a watcher checks
-    before each poll, without a client (this process's own record counts when the ledger cannot be used)."""
-    return Pacer(base_url.rstrip('/'), None, ledger=ledger, clock=clock, scope=scope).current_stop()
+    before each poll, without a client. With a ``scope`` (an account), the later of the account's stop and the stop
+    recorded for the whole URL (every account on it). Raises LedgerUnavailable when a ledger cannot be used."""
+    base_url = base_url.rstrip('/')
+    stop = Pacer(base_url, None, ledger=ledger, clock=clock, scope=scope, pacing_dir=pacing_dir).current_stop()
+    if scope is not None and (ledger == 'auto' or ledger is None):
+        stop = later_stop(stop, Pacer(base_url, 0, ledger=ledger, clock=clock, pacing_dir=pacing_dir).current_stop())
+    return stop
 
 
 class Pacer:
     """Claims weight before each request and learns from each answer. See the module's docstring.
 
     ``clock`` is our clock (seconds since the epoch), ``wait(reason, seconds)`` sleeps; both injectable.
-    ``ledger``: 'auto' (the user's ledger for this URL), None (this process only) or a Ledger.
+    ``ledger``: 'auto' (the user's ledger for this URL, in ``pacing_dir``: see ``ledger_directory()``), None (this
+    process only: the task's opt-out) or a Ledger. ``default_limit``: the limit when none is published (the venue's).
     """
 
     def __init__(self, base_url, weight_limit, weight_reserve=None, ledger='auto', timeout=10.0,
-                 clock=None, wait=None, rand=None, scope=None):
+                 clock=None, wait=None, rand=None, scope=None, default_limit=MAX_PUBLISHED_LIMIT, pacing_dir=None):
         # weight_limit: the task's cap (None: the exchange's published limit alone; 0: pacing off)
         self.weight_cap = None if weight_limit is None else max(0, int(weight_limit))
         self.explicit_reserve = None if weight_reserve is None else max(0, int(weight_reserve))
+        self.default_limit = int(default_limit)
         # scope: None when the venue counts per IP (one ledger per URL), else what it counts per (an account)
-        self.ledger = Ledger.for_url(base_url, scope=scope) if ledger == 'auto' else ledger
+        self.scope = scope
+        self.ledger = Ledger.for_url(base_url, pacing_dir, scope=scope) if ledger == 'auto' else ledger
         self.local = local_state(base_url if scope is None else '%s#%s' % (base_url, scope))
         self.timeout = float(timeout)
         self._clock = clock or time.time
@@ -567,9 +607,9 @@ class Pacer:
         self._probing = False
         self._held_until = 0.0  # the end of the Retry-After this client waits for itself
         self._rtt = 0.0
-        self._ledger_pause_until = 0.0
         self.ledger_problem = None  # the first reason the ledger could not be used (None while it always could)
         self.ledger_busy = False  # that reason was a lock held too long by another process
+        self.refused = False  # a request was refused (LedgerUnavailable raised) because of it
 
     @property
     def published(self):
@@ -578,8 +618,8 @@ class Pacer:
 
     @property
     def weight_limit(self):
-        """The limit paced under: the published one (DEFAULT_WEIGHT_LIMIT until known), lowered by the task's cap."""
-        return effective_limit(self.weight_cap, self.published)
+        """The limit paced under: the published one (``default_limit`` until known), lowered by the task's cap."""
+        return effective_limit(self.weight_cap, self.published, self.default_limit)
 
     @property
     def weight_reserve(self):
@@ -595,26 +635,24 @@ class Pacer:
     # -- state -----------------------------------------------------------------------------
 
     def _open(self, now):
-        if self.ledger is None or now < self._ledger_pause_until:
+        """The ledger's locked descriptor (None without a ledger); raises LedgerUnavailable when it cannot be used."""
+        if self.ledger is None:
             return None
         try:
             return self.ledger.open_locked()
         except LedgerUnavailable as e:
-            if e.busy:
-                self._ledger_pause_until = now + LEDGER_PAUSE
-            busy = e.busy
-        except Exception as e:  # nothing about the ledger may fail a task
-            self.ledger.problem = '%s: %s' % (type(e).__name__, e)
-            busy = False
+            error = e
+        except Exception as e:  # pylint: disable=broad-except
+            error = LedgerUnavailable('%s: %s' % (type(e).__name__, e), path=self.ledger.path)
         if self.ledger_problem is None:
-            self.ledger_problem, self.ledger_busy = self.ledger.problem or 'unknown', busy
-        return None
+            self.ledger_problem, self.ledger_busy = str(error), error.busy
+        raise error
 
     def _load(self, fd, now):
         local = prune(self.local, now)
         if fd is None:
             return merge_states(local, empty_state(), now)
-        shared = clean_state(Ledger.read(fd), now, self.weight_cap, self.timeout)
+        shared = clean_state(Ledger.read(fd), now, self.weight_cap, self.timeout, self.default_limit)
         state = merge_states(shared, local, now)
         # A stop is what the usable ledger says (this process's records of it are written there): one cleared from
         # the ledger on purpose is cleared for a long-lived process (a watcher) too.
@@ -655,7 +693,7 @@ class Pacer:
 
         Returns the exchange minutes charged (empty when the request goes without a claim: pacing off, the
         clock being learnt, or no room after MAX_PACING_WAIT). Raises ExchangeStop while a recorded stop holds
-        (a ban, a 429 not retried): then nothing may be sent.
+        (a ban, a 429 not retried), LedgerUnavailable when the ledger cannot be used: then nothing may be sent.
         """
         started, waited = self._clock(), 0.0
         while True:
@@ -664,6 +702,9 @@ class Pacer:
                 reason, seconds, minutes = self._transaction(
                     lambda state, shared, now: self._try_claim(state, shared, now, weight))
             except ExchangeStop:
+                raise
+            except LedgerUnavailable:
+                self.refused = True
                 raise
             except Exception:  # pragma: no cover - defensive: pacing never fails a task
                 return ()
@@ -713,7 +754,8 @@ class Pacer:
     def must_read_limit(self):
         """Whether this client should read the exchange's published limit now (one worker per controller at a
         time, at most once per LIMIT_MAX_AGE): False when it is known, or while it need not be known (pacing off);
-        waits (bounded) while another worker reads it. Raises ExchangeStop while a stop holds."""
+        waits (bounded) while another worker reads it. Raises ExchangeStop while a stop holds, LedgerUnavailable when
+        the ledger cannot be used (the limit's read is a request too)."""
         if self.weight_cap == 0:
             return False
         deadline = self._clock() + self.timeout + 2.0
@@ -733,6 +775,9 @@ class Pacer:
                 verdict = self._transaction(change)
             except ExchangeStop:
                 raise
+            except LedgerUnavailable:
+                self.refused = True
+                raise
             except Exception:  # pragma: no cover - defensive
                 return False
             if verdict is not None:
@@ -743,12 +788,12 @@ class Pacer:
             self._wait('limit', min(PROBE_POLL, deadline - now))
 
     def learn_limit(self, weight_per_minute):
-        """Keep the exchange's published limit (None: it could not be read; DEFAULT_WEIGHT_LIMIT until retried)."""
+        """Keep the exchange's published limit (None: it could not be read; ``default_limit`` until retried)."""
         ok = isinstance(weight_per_minute, int) and not isinstance(weight_per_minute, bool) \
             and 1 <= weight_per_minute <= MAX_PUBLISHED_LIMIT
 
         def change(state, shared, now):
-            state['limit'] = (weight_per_minute, now, True) if ok else (DEFAULT_WEIGHT_LIMIT, now, False)
+            state['limit'] = (weight_per_minute, now, True) if ok else (self.default_limit, now, False)
             state['limit_probe'] = 0.0
             return True, None
         try:
@@ -778,12 +823,15 @@ class Pacer:
         return stop or entry
 
     def current_stop(self):
-        """The stop that holds now, ``(until, at, status)``, or None."""
+        """The stop that holds now, ``(until, at, status)``, or None. Raises LedgerUnavailable when the ledger cannot
+        be used (whether a stop holds cannot be known)."""
         def change(state, shared, now):
             stop = state.get('stop')
             return False, stop if stop and stop[0] > now else None
         try:
             return self._transaction(change)
+        except LedgerUnavailable:
+            raise
         except Exception:  # pragma: no cover - defensive
             return None
 

@@ -14,7 +14,10 @@ A *venue* (``binance/venue.py``, and one per venue) is an object with:
 - ``name`` ('binance') and ``label`` ('Binance');
 - ``connection_argument_spec()``: its connection and credential options (kept in step with its doc fragment);
 - ``validate_connection(params)``: raises ``ValidationError``; no request;
-- ``client(params, **kwargs)``: a client (a ``transport.HttpClient``) built from validated options.
+- ``client(params, **kwargs)``: a client (a ``transport.HttpClient``) built from validated options (with
+  ``pacing_kwargs(params)``);
+- ``client_class``: that client's class, whose ``default_weight_limit``, ``max_weight_limit`` and
+  ``weight_limit_unset`` bound ``weight_limit`` before any request.
 
 A *core* (one per module) is an object with:
 
@@ -32,12 +35,16 @@ A *core* (one per module) is an object with:
 
 from __future__ import annotations
 
-from ansible.module_utils.basic import missing_required_lib
+import os
+
+from ansible.module_utils.basic import env_fallback, missing_required_lib
 
 from ansible_collections.marketops.mmp.plugins.module_utils.errors import MMPError, TaskError, ValidationError
+from ansible_collections.marketops.mmp.plugins.module_utils.pacing import PACING_DIR_ENV, PACING_DIR_MAX_LEN
 from ansible_collections.marketops.mmp.plugins.module_utils.transport import (
     DEFAULT_TIMEOUT,
     HAS_REQUESTS,
+    HttpClient,
     REQUESTS_IMPORT_ERROR,
     check_ca_path,
     insecure_tls_warning,
@@ -58,8 +65,17 @@ def common_connection_spec():
         ca_path=dict(type='path'),
         weight_limit=dict(type='int'),
         weight_reserve=dict(type='int'),
+        pacing_dir=dict(type='path', fallback=(env_fallback, [PACING_DIR_ENV])),
+        pacing_ledger=dict(type='bool', default=True),
         account=dict(type='str', no_log=False),
     )
+
+
+def pacing_kwargs(params):
+    """What a venue's ``client()`` passes its client about the pacing ledger: its directory (``pacing_dir``, None: the
+    default) and whether there is one (``pacing_ledger`` false: this task paces alone, ``weight_ledger=None``)."""
+    return dict(pacing_dir=params.get('pacing_dir'),
+                weight_ledger='auto' if params.get('pacing_ledger', True) is not False else None)
 
 
 def argument_spec(core):
@@ -107,9 +123,10 @@ def for_account(params, message):
     return 'account %s: %s' % (account, message) if account else message
 
 
-def validate_common_connection(params):
+def validate_common_connection(params, client_class=HttpClient):
     """The connection options every venue has (``account``, ``timeout``, ``weight_limit``, ``weight_reserve``,
-    ``ca_path``), checked where the argument spec cannot. Raises ValidationError."""
+    ``ca_path``, ``pacing_dir``), checked where the argument spec cannot; ``weight_limit`` within the bounds of the
+    venue's ``client_class``. Raises ValidationError."""
     account = params.get('account')
     if account is not None and (not isinstance(account, str) or len(account) > ACCOUNT_MAX_LEN
                                 or not account.isprintable()):
@@ -119,16 +136,27 @@ def validate_common_connection(params):
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 300:
         raise ValidationError('timeout', timeout, 'a number of seconds in (0, 300]')
     weight_limit = params.get('weight_limit')
+    max_limit = getattr(client_class, 'max_weight_limit', None) or MAX_WEIGHT_RESERVE
     if weight_limit is not None and (isinstance(weight_limit, bool) or not isinstance(weight_limit, int)
-                                     or weight_limit < 0):
-        raise ValidationError('weight_limit', weight_limit, 'unset (the limit the exchange publishes), or an integer '
-                              '>= 0 that caps it (request weight per minute; 0 turns pacing off)')
+                                     or not 0 <= weight_limit <= max_limit):
+        raise ValidationError('weight_limit', weight_limit, 'unset (%s), or an integer in [0, %d] (request weight per '
+                              'minute; 0 turns pacing off)'
+                              % (getattr(client_class, 'weight_limit_unset', 'the limit the exchange publishes'),
+                                 max_limit))
     weight_reserve = params.get('weight_reserve')
+    in_force = weight_limit if weight_limit is not None else getattr(client_class, 'default_weight_limit', None)
     if weight_reserve is not None and (isinstance(weight_reserve, bool) or not isinstance(weight_reserve, int)
-                                       or not 0 <= weight_reserve < max(weight_limit or MAX_WEIGHT_RESERVE, 1)):
-        raise ValidationError('weight_reserve', weight_reserve, 'an integer in [0, weight_limit)' if weight_limit
-                              else 'an integer in [0, %d) (below the weight limit in force, which it is cut to)'
-                              % MAX_WEIGHT_RESERVE)
+                                       or not 0 <= weight_reserve < max(in_force or max_limit, 1)):
+        raise ValidationError('weight_reserve', weight_reserve, 'an integer in [0, weight_limit), here [0, %d)' % in_force
+                              if in_force else 'an integer in [0, %d) (below the weight limit in force, which it is '
+                              'cut to)' % max_limit)
+    pacing_dir = params.get('pacing_dir')
+    if pacing_dir is not None and (not isinstance(pacing_dir, str) or not pacing_dir.strip()
+                                   or len(pacing_dir) > PACING_DIR_MAX_LEN or not pacing_dir.isprintable()
+                                   or not os.path.isabs(os.path.expanduser(pacing_dir.strip()))):
+        raise ValidationError('pacing_dir', pacing_dir, 'the absolute path of a directory of the user running the task '
+                              '(at most %d printable characters; also from %s), created if missing'
+                              % (PACING_DIR_MAX_LEN, PACING_DIR_ENV))
     if params.get('ca_path') is not None:
         try:
             check_ca_path(params['ca_path'])
@@ -138,7 +166,7 @@ def validate_common_connection(params):
 
 def validate_connection_params(venue, params):
     """Every connection option of ``venue``'s modules. Raises ValidationError; sends nothing."""
-    validate_common_connection(params)
+    validate_common_connection(params, getattr(venue, 'client_class', HttpClient))
     venue.validate_connection(params)
 
 

@@ -12,7 +12,9 @@ body) and what an answer means (``interpret``: an ``Answer``). Everything else i
   nothing was sent); the checks of ``base_url`` (plain http only to loopback; no userinfo, query or fragment,
   which no message repeats) and of key text;
 - pacing (``pacing.py``): each request claims its weight before it is sent; a recorded stop (a ban, a 429 given
-  up on) refuses every request at once, sending nothing;
+  up on) refuses every request at once, sending nothing, and so does a pacing ledger that cannot be used
+  (``PacingLedgerError``: a stop recorded there could not be honoured); what a stop covers is the venue's
+  (``url_wide_stops``: the statuses whose stop holds every account on the URL, not only the client's scope);
 - the deadline: ``timeout`` bounds each HTTP attempt as a whole (connect, send, the whole answer read), not each
   socket read: the answer is read in pieces against the deadline, and a watchdog shuts the attempt's socket at the
   deadline, so that an answer trickling in (or a status line or headers trickling in) cannot hold a task or a watcher;
@@ -75,7 +77,16 @@ from ansible_collections.marketops.mmp.plugins.module_utils.errors import (
     UnknownOutcome,
     redact,
 )
-from ansible_collections.marketops.mmp.plugins.module_utils.pacing import ExchangeStop, Ledger, Pacer
+from ansible_collections.marketops.mmp.plugins.module_utils.pacing import (
+    MAX_PUBLISHED_LIMIT,
+    MAX_STOP,
+    PACING_DIR_ENV,
+    ExchangeStop,
+    Ledger,
+    LedgerUnavailable,
+    Pacer,
+    header,
+)
 
 DEFAULT_TIMEOUT = 10.0         # seconds: the deadline of one HTTP attempt (connect, send, the whole answer read)
 MAX_ANSWER_BYTES = 16 * 1024 * 1024  # a longer answer is refused (an MMP answer is a few KB, exchangeInfo ~1-2 MB)
@@ -95,6 +106,38 @@ WAITS_KEPT = 100               # waits a client keeps for debugging (a watcher's
 def utc(seconds):
     """``seconds`` since the epoch as 'YYYY-MM-DD HH:MM:SS UTC'."""
     return time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(seconds))
+
+
+class PacingLedgerError(ConfigError):
+    """The pacing ledger cannot be used (someone else's, writable by others, a link, locked too long by another
+    process): the request was not sent, as a stop recorded there could not be honoured."""
+
+    sent = False
+
+
+def retry_after_seconds(headers, server_now):
+    """The seconds an answer's ``Retry-After`` asks for (a number of seconds, or an HTTP date read against
+    ``server_now``, the exchange's present as we know it), or None when it has none that can be read."""
+    value = header(headers, 'Retry-After')
+    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 9:
+        return float(int(value.strip()))
+    if isinstance(value, str) and 0 < len(value) <= 64:
+        try:
+            from email.utils import parsedate_to_datetime
+            moment = parsedate_to_datetime(value)
+            if moment.tzinfo is not None:
+                seconds = moment.timestamp() - server_now
+                return seconds if math.isfinite(seconds) else None
+        except (TypeError, ValueError, OverflowError, IndexError):
+            return None
+    return None
+
+
+def stop_length(seconds, default):
+    """How long a stop lasts: ``seconds`` (what the exchange said, None: ``default``), within [1 s, MAX_STOP]."""
+    if seconds is None or not isinstance(seconds, (int, float)) or math.isnan(seconds):
+        seconds = default
+    return min(max(float(seconds), 1.0), MAX_STOP)
 
 
 # --------------------------------------------------------------------------------------------
@@ -316,23 +359,47 @@ def insecure_tls_warning(base_url, validate_certs):
     return INSECURE_TLS_WARNING % parts.hostname
 
 
-PACING_LEDGER_WARNING = ("pacing: the shared ledger %s could not be used (%s), so this task counted only its own "
-                         "requests against weight_limit, not those of other forks or runs on this host against %s")
+PACING_LEDGER_WARNING = ("pacing: the shared ledger %s could not be used (%s) after a request was sent, so what "
+                         "its answer taught (the exchange's clock, the weight used on %s) was kept by this task only")
 PACING_LEDGER_FIX = ("; it must be a regular file of mode 0600 in a directory of mode 0700, both owned by the user "
                      "running the task and not links: remove what is there and the next task recreates it")
+LEDGER_UNTRUSTED_FIX = ('it is not safe to use: the directory must be owned by uid %d, not writable by group or '
+                        'others, and not a symbolic link, the file a regular file of its own, mode 0600: remove what '
+                        'is there (as its owner or root) and the next task recreates it')
+LEDGER_BUSY_FIX = ('another process holds its lock (find it with: fuser -v %s); if that process hangs, stop it')
+LEDGER_OTHER_FIX = 'check that the user running the task can create and write it'
+LEDGER_ELSEWHERE = ('; or set pacing_dir (or %s) to a directory of your own, the same for every task and watcher '
+                    'of this controller; pacing_ledger: false paces this task alone and gives up the stops other '
+                    'tasks, runs and watchers recorded')
 
 
 def pacing_ledger_warning(client):
-    """The warning a task gives when its client paced without the shared ledger (None when it used it, or none)."""
+    """The warning a task gives when its client could not use the shared ledger after a request was sent (None when
+    it always could, when it has none, or when the ledger refused the request itself: that failed the task)."""
     pacer = getattr(client, 'pacer', None)
     problem = getattr(pacer, 'ledger_problem', None)
-    if not problem or pacer.ledger is None:
+    if not problem or pacer.ledger is None or getattr(pacer, 'refused', False):
         return None
     path = pacer.ledger.path
     if problem.startswith(path + ': '):
         problem = problem[len(path) + 2:]  # the path is said once
     text = PACING_LEDGER_WARNING % (path, problem, urlsplit(client.base_url).netloc)
     return text if pacer.ledger_busy else text + PACING_LEDGER_FIX
+
+
+def ledger_error(what, error):
+    """The PacingLedgerError of a request ``what`` that was not sent because the ledger cannot be used (``error``: the
+    LedgerUnavailable): the path, why, and what to do."""
+    if error.busy:
+        fix = LEDGER_BUSY_FIX % error.path
+    elif error.untrusted:
+        fix = LEDGER_UNTRUSTED_FIX % (os.getuid() if hasattr(os, 'getuid') else 0)
+    else:
+        fix = LEDGER_OTHER_FIX
+    return PacingLedgerError(
+        '%s: not sent: the pacing ledger %s cannot be used (%s). It holds the stops (bans, rate limits given up on) '
+        'that every task, run and watcher on this controller must honour, so nothing is sent without it: %s%s'
+        % (what, error.path, error.problem, fix, LEDGER_ELSEWHERE % PACING_DIR_ENV))
 
 
 def _exception_chain(exc, limit=20):
@@ -644,8 +711,10 @@ class HttpClient:
 
     ``session``, ``sleep``, ``clock`` and ``rand`` are injectable so that tests need no network and no real waiting.
     Pacing is the venue's policy: ``weight_limit``, ``weight_reserve``, ``weight_ledger`` ('auto': the user's ledger
-    for this URL; None: this process only; or a Ledger) and ``pacing_scope`` (None: the venue counts per IP; else
-    what it counts per, such as an account: each gets its own ledger).
+    for this URL in ``pacing_dir``, see ``pacing.ledger_directory()``; None: this process only, the task's opt-out;
+    or a Ledger) and ``pacing_scope`` (None: the venue counts per IP; else what it counts per, such as an account:
+    each gets its own ledger, and a stop of a status in ``url_wide_stops`` is recorded in the URL's ledger, which
+    every account's client checks too; ``scope_label`` names the scope in messages).
     """
 
     venue_label = None            # 'Binance': in messages
@@ -653,14 +722,29 @@ class HttpClient:
     credentials = 'its API credentials'   # what authenticates a request, in messages
     credential_options = 'the credentials'  # the options that hold it, in messages
     rate_limit_hint = ''          # appended to a rate limit's recovery note
-    rate_scope = 'this IP'        # what the venue's rate limit counts per, in messages ('this account')
     missing_library_reason = 'to talk to the exchange'
+    # The venue's weight limit (requests or weight per minute): the task's weight_limit when unset (None: the limit
+    # the exchange publishes), its largest allowed value (a larger one is refused, never cut), and the limit paced
+    # under while none is published and none is given (None: max_weight_limit).
+    default_weight_limit = None
+    max_weight_limit = MAX_PUBLISHED_LIMIT
+    fallback_weight_limit = None
+    # What a stop covers. With a pacing_scope, a stop whose HTTP status is in url_wide_stops holds every account on the
+    # URL (recorded in the URL's ledger), another one the scope only. In messages: what is stopped.
+    url_wide_stops = (418, 429)
+    url_stop_subject = 'every request to %(host)s'   # %(host)s: the URL's host[:port]
+    scope_stop_subject = 'this account (%(scope)s)'  # %(scope)s: scope_label
 
     def __init__(self, base_url, timeout=DEFAULT_TIMEOUT, validate_certs=True, ca_path=None, session=None,
                  sleep=None, clock=None, rand=None, user_agent=None, weight_limit=None, weight_reserve=None,
-                 weight_ledger='auto', pacing_scope=None):
+                 weight_ledger='auto', pacing_scope=None, pacing_dir=None, scope_label=None):
         if not HAS_REQUESTS and session is None:
             raise MissingLibrary('requests', self.missing_library_reason)
+        weight_limit = self.default_weight_limit if weight_limit is None else weight_limit
+        if weight_limit is not None and (isinstance(weight_limit, bool) or not isinstance(weight_limit, int)
+                                         or not 0 <= weight_limit <= self.max_weight_limit):
+            raise ConfigError('weight_limit: %r is outside [0, %d], the range %s allows'
+                              % (weight_limit, self.max_weight_limit, self.venue_label or 'the exchange'))
         self.base_url = check_base_url(base_url, self.example_url, self.credentials)
         self.timeout = float(timeout)
         self.validate_certs = bool(validate_certs)
@@ -680,10 +764,20 @@ class HttpClient:
         self.waits = deque(maxlen=WAITS_KEPT)  # (reason, seconds) of the latest waits, for tests and debugging
         self.recoveries = []  # what had to be sent again and why (note_recovery, take_recoveries)
         self.recoveries_dropped = 0
+        default_limit = self.fallback_weight_limit or self.max_weight_limit
         self.pacer = Pacer(self.base_url, weight_limit, weight_reserve,
-                           ledger=Ledger.for_url(self.base_url, scope=pacing_scope) if weight_ledger == 'auto'
+                           ledger=Ledger.for_url(self.base_url, pacing_dir, scope=pacing_scope) if weight_ledger == 'auto'
                            else weight_ledger, timeout=self.timeout, clock=self._clock, wait=self._wait,
-                           rand=self._rand, scope=pacing_scope)
+                           rand=self._rand, scope=pacing_scope, default_limit=default_limit)
+        # With a scope: the URL's own ledger, for the stops that hold every account on it (nothing else is paced there).
+        self.url_pacer = None
+        if pacing_scope is not None:
+            url_ledger = (Ledger.for_url(self.base_url, pacing_dir) if weight_ledger == 'auto' else
+                          None if weight_ledger is None else
+                          Ledger(os.path.join(os.path.dirname(weight_ledger.path), 'url-' + weight_ledger.name)))
+            self.url_pacer = Pacer(self.base_url, 0, ledger=url_ledger, timeout=self.timeout, clock=self._clock,
+                                   wait=self._wait, rand=self._rand, default_limit=default_limit)
+        self.scope_label = scope_label or pacing_scope
         self._sent_at = self._received_at = None
 
     def __repr__(self):
@@ -775,25 +869,79 @@ class HttpClient:
 
     def _pace(self, what='the request', weight=1):
         """Claim the request's weight in the pacing ledger, waiting while it does not fit (pacing.py); raise
-        IPBanned / RateLimited, sending nothing, while a recorded stop holds."""
+        IPBanned / RateLimited, sending nothing, while a recorded stop holds (the URL's, then the client's scope's),
+        and PacingLedgerError when a ledger cannot be used."""
+        self.check_stops(what)
         try:
             self.pacer.claim(weight)
         except ExchangeStop as stop:
-            raise self.stopped_error(what, stop.until, stop.at, stop.status, stop.path)
+            raise self.stopped_error(what, stop.until, stop.at, stop.status, stop.path, self.url_pacer is None)
+        except LedgerUnavailable as e:
+            raise ledger_error(what, e)
 
-    def stopped_error(self, what, until, at, status, path=None):
+    def check_stops(self, what):
+        """Raise what ``_pace()`` raises for a stop of the whole URL (a client with a scope); nothing else."""
+        if self.url_pacer is None:
+            return
+        try:
+            self.url_pacer.claim(0)
+        except ExchangeStop as stop:
+            raise self.stopped_error(what, stop.until, stop.at, stop.status, stop.path, True)
+        except LedgerUnavailable as e:
+            raise ledger_error(what, e)
+
+    def stop_subject(self, url_wide):
+        """What a stop covers, in messages: 'this IP', 'every account at host:port', 'this account (client_id x)'."""
+        if url_wide or self.url_pacer is None:
+            return self.url_stop_subject % dict(host=_host_port(self.base_url))
+        return self.scope_stop_subject % dict(scope=self.scope_label)
+
+    def stop_pacer(self, status):
+        """The pacer whose ledger records a stop of HTTP ``status``: the URL's (every account) or the client's."""
+        return self.url_pacer if self.url_pacer is not None and status in self.url_wide_stops else self.pacer
+
+    def stopped_error(self, what, until, at, status, path=None, url_wide=True):
         """The error of a request that was not sent because a recorded stop (a ban, a 429) holds until ``until``."""
         left = max(0, int(math.ceil(until - self._clock())))
-        kind = 'banned this IP' if status == 418 else 'rate-limited %s (HTTP 429, not retried)' % self.rate_scope
+        subject = self.stop_subject(url_wide)
+        kind = 'banned %s' % subject if status == 418 else 'rate-limited %s (HTTP 429, not retried)' % subject
         message = ('%s: %s %s until %s (%d s left), recorded at %s by an earlier request; nothing was sent. '
                    'Every task, run and watcher on this controller waits for it%s'
                    % (what, self.venue_label, kind, utc(until), left, utc(at),
                       ' (recorded in %s: see the guide "Rate limits and bans" (docs/docsite/rst/rate_limits_guide.rst) before '
                       'clearing it)' % path
-                      if path else ''))
+                      if path else ' (this process only: no pacing ledger)'))
         error = (IPBanned if status == 418 else RateLimited)(message)
         error.until, error.recorded_at, error.sent = until, at, False
         return error
+
+    def _record_stop(self, headers, seconds, status):
+        """Record a stop of ``seconds`` for HTTP ``status`` where it belongs (``stop_pacer``), with what the answer
+        teaches the pacer; returns ``(until, at, where)``: ``where`` the ledger's path, None when only this process
+        holds it (no ledger, or one that could not be used)."""
+        pacer = self.stop_pacer(status)
+        if pacer is self.pacer:
+            # in one transaction with what the answer teaches: no worker sends in between
+            self._record_weight(headers, stop=(seconds, status))
+        else:
+            self._record_weight(headers)
+            pacer.record_stop(seconds, status)
+        try:
+            stop = pacer.current_stop()
+            where = pacer.ledger.path if pacer.ledger is not None else None
+        except LedgerUnavailable:
+            stop, where = None, None
+        if stop is None:
+            stop = pacer.local.get('stop') or (self._clock() + seconds, self._clock(), status)
+        return stop[0], stop[1], where
+
+    @staticmethod
+    def _recorded(where, until):
+        """Where a stop until ``until`` was recorded, for messages."""
+        if where:
+            return ('recorded so that no task, run or watcher on this controller sends before %s (in %s)'
+                    % (utc(until), where))
+        return 'recorded for this process only (no pacing ledger to share it), which sends nothing before %s' % utc(until)
 
     def _record_weight(self, headers, stop=None):
         """Learn the exchange's clock (Date) and the used weight from an answer (pacing.py); ``stop``:
@@ -981,15 +1129,15 @@ class HttpClient:
             details = dict(http_status=status, code=answer.code, exchange_message=answer.message)
 
             if answer.kind == Answer.BANNED:
-                # Recorded with what the answer teaches the pacer, in one transaction: no worker sends in between.
-                self._record_weight(headers, stop=(answer.seconds, 418))
-                stop = self.pacer.current_stop() or (self._clock() + answer.seconds, self._clock(), 418)
+                until, at, where = self._record_stop(headers, answer.seconds, 418)
                 error = IPBanned(
-                    '%s: HTTP %s, %s banned this IP until %s (%d s left) for breaking the rate limit%s. Not '
-                    'retried, and recorded so that no task, run or watcher on this controller sends before then'
-                    % (what, status, self.venue_label, utc(stop[0]), int(math.ceil(stop[0] - self._clock())),
-                       ': %s' % answer.message.rstrip('. ') if answer.message else ''), **details)
-                error.until, error.recorded_at = stop[0], stop[1]
+                    '%s: HTTP %s, %s banned %s until %s (%d s left) for breaking the rate limit%s. Not '
+                    'retried, and %s'
+                    % (what, status, self.venue_label, self.stop_subject(418 in self.url_wide_stops), utc(until),
+                       int(math.ceil(until - self._clock())),
+                       ': %s' % answer.message.rstrip('. ') if answer.message else '', self._recorded(where, until)),
+                    **details)
+                error.until, error.recorded_at = until, at
                 raise error
             self._record_weight(headers)
 
@@ -1010,9 +1158,11 @@ class HttpClient:
                 recorded, until, at = '', None, None
                 if answer.stop:
                     # Not retried: recorded, so that no other worker, task or run sends before the exchange said.
-                    until, at = self.pacer.record_stop(answer.seconds, 429)[:2]
-                    recorded = ('; recorded so that no task, run or watcher on this controller sends before %s'
-                                % utc(until))
+                    pacer = self.stop_pacer(429)
+                    until, at = pacer.record_stop(answer.seconds, 429)[:2]
+                    recorded = '; %s: %s' % (self.stop_subject(pacer is self.url_pacer),
+                                             self._recorded(pacer.ledger.path if pacer.ledger is not None and
+                                                            pacer.ledger_problem is None else None, until))
                 error = RateLimited(
                     '%s: rate limited by %s (HTTP %s%s)%s; stopped after %d waits to avoid an IP ban%s%s'
                     % (what, self.venue_label, status, code, ': %s' % answer.message if answer.message else '',

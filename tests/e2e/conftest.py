@@ -172,10 +172,20 @@ class PlaybookRun:
 
 
 def private_tmp(tmp_path):
-    """The test's own temporary directory (the pacing ledger lives under TMPDIR)."""
+    """The test's own temporary directory."""
     path = tmp_path / 'tmp'
     path.mkdir(exist_ok=True)
     return str(path)
+
+
+@pytest.fixture(autouse=True)
+def private_pacing_dir(tmp_path, monkeypatch):
+    """The test's own pacing ledger directory (MARKETOPS_MMP_PACING_DIR, inherited by every playbook and watcher the test
+    starts, and used by its own clients): a ban or limit an earlier test recorded for an emulator that had the same port
+    must not hold this one (within a test, its runs share it, as a user's runs do)."""
+    path = tmp_path / 'pacing'
+    monkeypatch.setenv('MARKETOPS_MMP_PACING_DIR', str(path))
+    return path
 
 
 @pytest.fixture

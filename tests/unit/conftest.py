@@ -32,7 +32,9 @@ def private_weight_ledger(monkeypatch, tmp_path, request):
     """
     from ansible_collections.marketops.mmp.plugins.module_utils import transport, pacing
     ledger_dir = tmp_path / 'pacing-ledger'
-    monkeypatch.setattr(pacing.Ledger, 'for_url', classmethod(lambda cls, url, base_dir=None, scope=None: cls(str(ledger_dir / 'ledger.json'))))
+    # one file for every URL; an account's (a scope's) file of its own, as in the user's directory
+    monkeypatch.setattr(pacing.Ledger, 'for_url', classmethod(lambda cls, url, base_dir=None, scope=None: cls(str(
+        ledger_dir / ('ledger.json' if scope is None else pacing.ledger_name(url, scope))))))
     monkeypatch.setattr(pacing, '_LOCAL', {})
     monkeypatch.setattr(transport, '_SESSIONS', {})
     if request.node.get_closest_marker('cold_ledger') is None:

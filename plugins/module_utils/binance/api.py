@@ -24,7 +24,6 @@ import base64
 import hashlib
 import hmac
 import json
-import math
 import os
 import re
 
@@ -50,12 +49,15 @@ from ansible_collections.marketops.mmp.plugins.module_utils.transport import (
     _int_or_none,
     check_base_url as _check_base_url,
     check_key_text as _check_key_text,
+    ledger_error,
+    retry_after_seconds,
+    stop_length,
 )
 from ansible_collections.marketops.mmp.plugins.module_utils.pacing import (
     DEFAULT_STOP_429,
-    DEFAULT_WEIGHT_LIMIT,
-    MAX_STOP,
+    MAX_PUBLISHED_LIMIT,
     ExchangeStop,
+    LedgerUnavailable,
     header as _header,
     parse_used,
 )
@@ -66,9 +68,12 @@ DEFAULT_RECV_WINDOW = 5000
 MAX_RECV_WINDOW = 60000
 TIME_SYNC_MAX_AHEAD_MS = 500  # the exchange rejects a timestamp 1000 ms ahead of its clock: stay well under it
 API_KEY_MAX_LEN = 256  # Binance issues keys of 64 characters
-# DEFAULT_WEIGHT_LIMIT (pacing.py, 2400): Binance's documented REQUEST_WEIGHT limit for options, per IP and minute, used
-# when exchangeInfo's rateLimits cannot be read. The task's weight_limit (None: unset) can only lower the published one.
-DOCUMENTED_WEIGHT_LIMIT = DEFAULT_WEIGHT_LIMIT
+# Binance's documented REQUEST_WEIGHT limit for options, per IP and minute, used when exchangeInfo's rateLimits cannot
+# be read. The task's weight_limit (None: unset) can only lower the published one: any value up to the largest published
+# limit believed (MAX_WEIGHT_LIMIT) is a cap.
+DOCUMENTED_WEIGHT_LIMIT = 2400
+DEFAULT_WEIGHT_LIMIT = DOCUMENTED_WEIGHT_LIMIT
+MAX_WEIGHT_LIMIT = MAX_PUBLISHED_LIMIT
 EXCHANGE_INFO_PATH = '/eapi/v1/exchangeInfo'
 TIME_PATH = '/eapi/v1/time'
 USED_WEIGHT_HEADER = 'X-MBX-USED-WEIGHT-1M'
@@ -102,26 +107,13 @@ def stop_seconds(status, headers, exchange_msg, server_now):
     (the exchange's clock, ``server_now`` its present as we know it); else DEFAULT_BAN (418) or DEFAULT_STOP_429.
     Never more than MAX_STOP (3 days, the exchange's longest ban), never less than a second.
     """
-    value = _header(headers, 'Retry-After')
-    seconds = None
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 9:
-        seconds = float(int(value.strip()))
-    elif isinstance(value, str) and 0 < len(value) <= 64:
-        try:
-            from email.utils import parsedate_to_datetime
-            moment = parsedate_to_datetime(value)
-            if moment.tzinfo is not None:
-                seconds = moment.timestamp() - server_now
-        except (TypeError, ValueError, OverflowError, IndexError):
-            seconds = None
+    seconds = retry_after_seconds(headers, server_now)
     if seconds is None and status == 418 and isinstance(exchange_msg, str):
         match = _BANNED_UNTIL_RE.search(exchange_msg)
         if match:
             until = int(match.group(1))
             seconds = (until / 1000.0 if until > 10 ** 11 else float(until)) - server_now
-    if seconds is None or math.isnan(seconds):
-        seconds = DEFAULT_BAN if status == 418 else DEFAULT_STOP_429
-    return min(max(seconds, 1.0), MAX_STOP)
+    return stop_length(seconds, DEFAULT_BAN if status == 418 else DEFAULT_STOP_429)
 
 
 def published_weight_limit(data):
@@ -285,7 +277,8 @@ class BinanceOptionsClient(HttpClient):
     """A small client for the signed options endpoints the collection uses (see ``HttpClient`` for what is shared).
 
     ``weight_limit`` caps the exchange's published limit (None: no cap; 0: pacing off); ``published_limit`` False
-    paces under ``weight_limit`` (or DEFAULT_WEIGHT_LIMIT) without reading it.
+    paces under ``weight_limit`` (or DEFAULT_WEIGHT_LIMIT) without reading it. Binance counts weight per IP, and
+    bans an IP: every stop holds every account on the URL (one ledger per URL, no pacing scope).
     """
 
     venue_label = VENUE_LABEL
@@ -294,17 +287,22 @@ class BinanceOptionsClient(HttpClient):
     credential_options = 'api_key, api_secret'
     rate_limit_hint = RATE_LIMIT_HINT
     missing_library_reason = 'to talk to the Binance API'
+    default_weight_limit = None                 # the limit Binance publishes
+    max_weight_limit = MAX_WEIGHT_LIMIT
+    fallback_weight_limit = DEFAULT_WEIGHT_LIMIT
+    weight_limit_unset = 'the limit Binance publishes, %d when it cannot be read' % DEFAULT_WEIGHT_LIMIT
+    url_stop_subject = 'this IP'
 
     def __init__(self, api_key, signer, base_url=DEFAULT_BASE_URL, recv_window=DEFAULT_RECV_WINDOW,
                  timeout=DEFAULT_TIMEOUT, validate_certs=True, weight_limit=None, weight_reserve=None,
                  weight_ledger='auto', session=None, sleep=None, clock=None, rand=None, user_agent=None, ca_path=None,
-                 published_limit=True):
+                 published_limit=True, pacing_dir=None):
         self.api_key = check_key_text('api_key', api_key, API_KEY_MAX_LEN)
         self.signer = signer
         self.recv_window = int(recv_window)
         super().__init__(base_url, timeout=timeout, validate_certs=validate_certs, ca_path=ca_path, session=session,
                          sleep=sleep, clock=clock, rand=rand, user_agent=user_agent, weight_limit=weight_limit,
-                         weight_reserve=weight_reserve, weight_ledger=weight_ledger)
+                         weight_reserve=weight_reserve, weight_ledger=weight_ledger, pacing_dir=pacing_dir)
         self._limit_known = not published_limit
         # start from the offset an earlier client's /eapi/v1/time synchronisation found
         self.time_offset_ms = self.pacer.known_time_offset_ms() or 0
@@ -439,6 +437,8 @@ class BinanceOptionsClient(HttpClient):
             must_read = self.pacer.must_read_limit()
         except ExchangeStop as stop:
             raise self.stopped_error(what, stop.until, stop.at, stop.status, stop.path)
+        except LedgerUnavailable as e:
+            raise ledger_error(what, e)
         if must_read:
             try:
                 data = self._send_with_retries('GET', EXCHANGE_INFO_PATH, {}, signed=False)

@@ -22,7 +22,7 @@ from ansible_collections.marketops.mmp.plugins.module_utils.binance.api import (
     make_signer,
 )
 from ansible_collections.marketops.mmp.plugins.module_utils.errors import MMPError, ValidationError
-from ansible_collections.marketops.mmp.plugins.module_utils.runner import common_connection_spec
+from ansible_collections.marketops.mmp.plugins.module_utils.runner import common_connection_spec, pacing_kwargs
 from ansible_collections.marketops.mmp.plugins.module_utils.validation import validate_name
 
 LONG_MAX = 2 ** 63 - 1           # the exchange's LONG parameters
@@ -54,6 +54,7 @@ class BinanceVenue:
 
     name = 'binance'
     label = 'Binance'
+    client_class = BinanceOptionsClient  # its weight_limit bounds (runner.validate_common_connection)
 
     @staticmethod
     def connection_argument_spec():
@@ -98,7 +99,8 @@ class BinanceVenue:
                                     recv_window=params['recv_window'], timeout=params['timeout'],
                                     validate_certs=params['validate_certs'], ca_path=params.get('ca_path'),
                                     weight_limit=params.get('weight_limit'),
-                                    weight_reserve=params.get('weight_reserve'), **kwargs)
+                                    weight_reserve=params.get('weight_reserve'),
+                                    **dict(pacing_kwargs(params), **kwargs))
 
 
 BINANCE = BinanceVenue()

@@ -16,7 +16,9 @@ The Deribit part of the collection's client; the transport, pacing, retries and 
 - Deribit counts requests per account (per sub-account), so pacing counts per ``client_id``
   (``pacing_scope``): the workers of one controller share it through the ledger; ``too_many_requests``
   (code 10028, or HTTP 429) is waited out a bounded number of times on a new connection (Deribit ends the session),
-  then recorded as a stop for that account;
+  then recorded as a stop for that account, as long as its ``Retry-After`` says (``DEFAULT_STOP_429`` without one);
+  an HTTP 418 is not the account's: it is recorded for the whole URL (every account on it), as long as its
+  ``Retry-After`` says (``DEFAULT_BAN`` without one);
 - the answers are JSON-RPC: ``result``, or ``error`` with ``code`` and ``message``; the documented codes map to
   clear messages (``HINTS``); wrong credentials are never retried.
 """
@@ -40,6 +42,8 @@ from ansible_collections.marketops.mmp.plugins.module_utils.transport import (
     _int_or_none,
     check_base_url as _check_base_url,
     check_key_text as _check_key_text,
+    retry_after_seconds,
+    stop_length,
 )
 
 VENUE_LABEL = 'Deribit'
@@ -53,6 +57,12 @@ CLIENT_SECRET_MAX_LEN = 256
 # tiered by volume and refreshed hourly (the lowest matching-engine tiers allow a few requests per second); an MMP
 # run sends one or two requests per config, so 300 a minute (5 a second) leaves room for the trading systems.
 DEFAULT_RATE_LIMIT = 300
+# The largest weight_limit: Deribit's highest documented matching-engine tier, 30 requests a second sustained (1800 a
+# minute). A larger value is refused before any request (it was silently cut to another venue's limit).
+MAX_RATE_LIMIT = 1800
+# Seconds of an HTTP 418 without a Retry-After. Deribit documents no 418: one is taken as a stop of the whole URL (a
+# proxy or the exchange refusing this host), never of one account.
+DEFAULT_BAN = 120.0
 RATE_LIMITED_CODE = 10028
 # Authentication and permission failures: never retried.
 AUTH_CODES = (10000, 10001, 13004, 13009, 13010, 13011, 13021, 13778)
@@ -108,7 +118,8 @@ def _wire(value):
 class DeribitClient(HttpClient):
     """A small client for Deribit's MMP methods (see ``HttpClient`` for what is shared).
 
-    ``weight_limit``: requests per minute for this account (None: DEFAULT_RATE_LIMIT; 0: pacing off).
+    ``weight_limit``: requests per minute for this account (None: DEFAULT_RATE_LIMIT; 0: pacing off; at most
+    MAX_RATE_LIMIT). A 429 / 10028 given up on stops this account; a 418 every account on the URL (``url_wide_stops``).
     """
 
     venue_label = VENUE_LABEL
@@ -116,21 +127,27 @@ class DeribitClient(HttpClient):
     credentials = CREDENTIALS
     credential_options = 'client_id, client_secret'
     rate_limit_hint = RATE_LIMIT_HINT
-    rate_scope = 'this account'
     missing_library_reason = 'to talk to the Deribit API'
+    default_weight_limit = DEFAULT_RATE_LIMIT
+    max_weight_limit = MAX_RATE_LIMIT
+    fallback_weight_limit = MAX_RATE_LIMIT      # nothing is published: weight_limit alone decides
+    weight_limit_unset = '%d requests a minute' % DEFAULT_RATE_LIMIT
+    url_wide_stops = (418,)
+    url_stop_subject = 'every account at %(host)s'
+    scope_stop_subject = 'this account (%(scope)s)'
 
     def __init__(self, client_id, client_secret, base_url=DEFAULT_BASE_URL, timeout=DEFAULT_TIMEOUT,
                  validate_certs=True, ca_path=None, weight_limit=None, weight_reserve=None, weight_ledger='auto',
-                 session=None, sleep=None, clock=None, rand=None, user_agent=None, nonce=None):
+                 session=None, sleep=None, clock=None, rand=None, user_agent=None, nonce=None, pacing_dir=None):
         self.client_id = check_key_text('client_id', client_id, CLIENT_ID_MAX_LEN)
         self._secret = check_key_text('client_secret', client_secret, CLIENT_SECRET_MAX_LEN).encode('ascii')
         self._nonce = nonce or (lambda: os.urandom(8).hex())
         self._renew_connection = False
         super().__init__(base_url, timeout=timeout, validate_certs=validate_certs, ca_path=ca_path, session=session,
                          sleep=sleep, clock=clock, rand=rand, user_agent=user_agent,
-                         weight_limit=DEFAULT_RATE_LIMIT if weight_limit is None else weight_limit,
-                         weight_reserve=weight_reserve, weight_ledger=weight_ledger,
-                         pacing_scope='client_id:%s' % self.client_id)
+                         weight_limit=weight_limit, weight_reserve=weight_reserve, weight_ledger=weight_ledger,
+                         pacing_scope='client_id:%s' % self.client_id, pacing_dir=pacing_dir,
+                         scope_label='client_id %s' % self.client_id)
 
     def __repr__(self):
         return '<DeribitClient %s>' % self.base_url
@@ -194,11 +211,15 @@ class DeribitClient(HttpClient):
         shown = '%s%s' % (message or '(no message)', ' (%s)' % _excerpt(reason, 200) if reason else '')
         facts = dict(status=status, code=code, message=shown if (message or reason) else None)
         if status == 418:
-            return Answer(Answer.BANNED, seconds=120.0, **facts)
+            # every account on the URL (url_wide_stops), for as long as Retry-After says (bounded)
+            return Answer(Answer.BANNED, seconds=stop_length(retry_after_seconds(headers, self._server_now()),
+                                                             DEFAULT_BAN), **facts)
         if code == RATE_LIMITED_CODE or status == 429 or message == 'too_many_requests':
             self._renew_connection = True
+            # waited out when Retry-After is short enough, else recorded for this account as long as it says (bounded)
             return Answer(Answer.RATE_LIMITED, retry_after=_int_or_none(_header(headers, 'Retry-After')), stop=True,
-                          seconds=DEFAULT_STOP_429, **facts)
+                          seconds=stop_length(retry_after_seconds(headers, self._server_now()), DEFAULT_STOP_429),
+                          **facts)
         if code in AUTH_CODES:
             return Answer(Answer.ERROR, error=self._api_error(what, status, code, shown), **facts)
         if code in RETRY_CODES or code in UNKNOWN_CODES or status >= 500:

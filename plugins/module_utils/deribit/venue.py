@@ -20,7 +20,7 @@ from ansible_collections.marketops.mmp.plugins.module_utils.deribit.api import (
     check_key_text,
 )
 from ansible_collections.marketops.mmp.plugins.module_utils.errors import MMPError, ValidationError
-from ansible_collections.marketops.mmp.plugins.module_utils.runner import common_connection_spec
+from ansible_collections.marketops.mmp.plugins.module_utils.runner import common_connection_spec, pacing_kwargs
 from ansible_collections.marketops.mmp.plugins.module_utils.validation import validate_bool, validate_name
 
 INDEX_RE = re.compile(r'^(?:[A-Za-z0-9]{2,16}_[A-Za-z0-9]{2,16}|all)$')
@@ -83,6 +83,7 @@ class DeribitVenue:
 
     name = 'deribit'
     label = 'Deribit'
+    client_class = DeribitClient  # its weight_limit bounds (runner.validate_common_connection)
 
     @staticmethod
     def connection_argument_spec():
@@ -112,7 +113,7 @@ class DeribitVenue:
                              base_url=params['base_url'], timeout=params['timeout'],
                              validate_certs=params['validate_certs'], ca_path=params.get('ca_path'),
                              weight_limit=params.get('weight_limit'), weight_reserve=params.get('weight_reserve'),
-                             **kwargs)
+                             **dict(pacing_kwargs(params), **kwargs))
 
 
 DERIBIT = DeribitVenue()

@@ -16,6 +16,7 @@ import pytest
 from ansible_collections.marketops.mmp.plugins.module_utils import pacing
 from ansible_collections.marketops.mmp.plugins.module_utils.binance.api import (
     DEFAULT_BAN,
+    DEFAULT_WEIGHT_LIMIT,
     BinanceOptionsClient,
     HmacSigner,
     published_weight_limit,
@@ -36,7 +37,8 @@ TOO_MANY = {'code': -1003, 'msg': 'Too many requests'}
 
 
 def pacer(clock, ledger, limit=None, reserve=None):
-    return Pacer(URL, limit, reserve, ledger=ledger, clock=clock, wait=clock.wait, rand=lambda: 0.0)
+    return Pacer(URL, limit, reserve, ledger=ledger, clock=clock, wait=clock.wait, rand=lambda: 0.0,
+                 default_limit=DEFAULT_WEIGHT_LIMIT)
 
 
 @pytest.fixture
@@ -301,7 +303,7 @@ def test_a_limit_that_cannot_be_read_paces_at_2400_and_warns(exchange, sleeps):
     exchange.add_fault('GET', '/eapi/v1/exchangeInfo', answer(500, internal), times=4)
     c = make_client()
     c.get_mmp('BTCUSDT')
-    assert c.weight_limit == pacing.DEFAULT_WEIGHT_LIMIT
+    assert c.weight_limit == DEFAULT_WEIGHT_LIMIT
     notes = c.take_recoveries()
     assert notes[-1].startswith('pacing: the limit Binance publishes (GET /eapi/v1/exchangeInfo, rateLimits) could not '
                                 'be read (') and notes[-1].endswith('paced at 2400 weight per minute, its documented limit')
@@ -373,7 +375,7 @@ def test_a_recorded_limit_that_is_not_sane_is_read_again(ledger, entry):
     clock = Clock(1_000_000)
     write_ledger(ledger, {'v': 2, 'rate_limit': entry})
     p = pacer(clock, ledger)
-    assert p.must_read_limit() is True and p.weight_limit == pacing.DEFAULT_WEIGHT_LIMIT
+    assert p.must_read_limit() is True and p.weight_limit == DEFAULT_WEIGHT_LIMIT
 
 
 def test_minute_counts_are_checked_against_the_published_limit(ledger):

@@ -703,11 +703,13 @@ def test_the_pacing_ledger_warning_says_why_and_how_to_fix_it(tmp_path):
     assert http_mod.pacing_ledger_warning(client) is None
     client.pacer.ledger_problem = '%s: file writable by group or others' % ledger.path
     text = http_mod.pacing_ledger_warning(client)
-    assert text.startswith('pacing: the shared ledger %s could not be used (file writable by group or others), so '
-                           % ledger.path)
-    assert 'against 127.0.0.1:8765' in text and text.endswith('the next task recreates it')
+    assert text.startswith('pacing: the shared ledger %s could not be used (file writable by group or others) after '
+                           'a request was sent, so ' % ledger.path)
+    assert 'the weight used on 127.0.0.1:8765' in text and text.endswith('the next task recreates it')
     client.pacer.ledger_problem, client.pacer.ledger_busy = '%s: stayed locked for 5.0s' % ledger.path, True
     text = http_mod.pacing_ledger_warning(client)
     assert '(stayed locked for 5.0s)' in text and 'recreates' not in text  # a busy ledger is not to be removed
     assert http_mod.pacing_ledger_warning(make_client(weight_ledger=None)) is None
     assert http_mod.pacing_ledger_warning(None) is None
+    client.pacer.refused = True  # the ledger refused a request: that failed the task, which says it once
+    assert http_mod.pacing_ledger_warning(client) is None

@@ -5,11 +5,13 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
 import requests
 
+from ansible_collections.marketops.mmp.plugins.module_utils import pacing
 from ansible_collections.marketops.mmp.plugins.module_utils.errors import TaskError
 from ansible_collections.marketops.mmp.plugins.module_utils.runner import run_core, task_result
 from ansible_collections.marketops.mmp.plugins.module_utils.binance.mmp import (
@@ -23,6 +25,9 @@ from ansible_collections.marketops.mmp.tests.unit.helpers import API_KEY, SECRET
 AUTH = dict(api_key=API_KEY, api_secret=SECRET, private_key=None, private_key_passphrase=None,
             base_url='https://eapi.binance.com', recv_window=5000, timeout=10.0, validate_certs=True,
             weight_limit=2400, weight_reserve=None, account=None)
+
+
+FOR_URL = pacing.Ledger.__dict__['for_url'].__func__  # before the fixture that gives every test a private ledger
 
 
 def params(**overrides):
@@ -196,7 +201,7 @@ def test_warnings_and_errors_name_the_account(exchange):
 
 
 # ---------------------------------------------------------------------------------------------
-# A pacing ledger that cannot be used is reported, and fails nothing
+# A pacing ledger that cannot be used fails the task before any request (a stop recorded there could not be honoured)
 # ---------------------------------------------------------------------------------------------
 
 def unusable_ledger(tmp_path):
@@ -209,26 +214,42 @@ def unusable_ledger(tmp_path):
 
 
 @pytest.mark.cold_ledger
-def test_an_unusable_ledger_gives_one_warning_naming_the_account_the_file_and_the_fix(exchange, tmp_path):
+def test_an_unusable_ledger_fails_the_task_naming_the_account_the_file_and_the_fix_and_sends_nothing(exchange, tmp_path):
     path = unusable_ledger(tmp_path)
     mmp = dict(underlying='BTCUSDT', window_ms=3000, frozen_ms=1000, qty_limit='2', delta_limit='2.3')
     result, warnings, failed = task_result(MMP, params(account='acct-alpha', **mmp))
-    assert not failed and result['changed'] is True
-    assert len(warnings) == 1, warnings
-    assert warnings[0].startswith('account acct-alpha: pacing: the shared ledger %s could not be used (cannot open '
-                                  % path)
-    assert 'not those of other forks or runs on this host against eapi.binance.com' in warnings[0]
-    assert 'remove what is there and the next task recreates it' in warnings[0]
+    assert failed and result['changed'] is False and warnings == []
+    # not even the published limit's read (exchangeInfo) was sent
+    assert exchange.journal == []
+    assert result['msg'].startswith('account acct-alpha: MMP BTCUSDT: GET /eapi/v1/mmp: not sent: the pacing ledger %s '
+                                    'cannot be used (cannot be opened: ' % path)
+    assert '(a symbolic link)' in result['msg'] and 'remove what is there' in result['msg']
+    assert 'set pacing_dir (or MARKETOPS_MMP_PACING_DIR)' in result['msg'] and 'pacing_ledger: false' in result['msg']
     assert (tmp_path / 'elsewhere.json').read_text() == '{}'
 
 
 @pytest.mark.cold_ledger
-def test_an_unusable_ledger_is_reported_on_a_failure_too(exchange, tmp_path):
+def test_the_opt_out_runs_without_the_ledger_and_without_a_warning(exchange, tmp_path):
     unusable_ledger(tmp_path)
-    exchange.add_fault('GET', '/eapi/v1/mmp', answer(401, {'code': -2015, 'msg': 'Invalid API-key.'}))
-    result, warnings, failed = task_result(MMP_INFO, params(underlyings=['BTCUSDT']))
-    assert failed and 'HTTP 401' in result['msg']
-    assert [w for w in warnings if w.startswith('pacing: the shared ledger ')], warnings
+    result, warnings, failed = task_result(MMP_INFO, params(underlyings=['BTCUSDT'], pacing_ledger=False))
+    paths = [j['path'] for j in exchange.journal]
+    assert not failed and warnings == [] and paths[:2] == ['/eapi/v1/exchangeInfo', '/eapi/v1/mmp'], paths
+    assert (tmp_path / 'elsewhere.json').read_text() == '{}'
+
+
+def test_the_pacing_dir_option_is_where_the_ledger_is(exchange, tmp_path, monkeypatch):
+    monkeypatch.setattr(pacing.Ledger, 'for_url', classmethod(FOR_URL))  # the real one, not the tests' private ledger
+    monkeypatch.setenv(pacing.PACING_DIR_ENV, str(tmp_path / 'not-this-one'))
+    result, warnings, failed = task_result(MMP_INFO, params(underlyings=['BTCUSDT'], pacing_dir=str(tmp_path / 'mine')))
+    assert not failed, result
+    assert [name for name in os.listdir(str(tmp_path / 'mine')) if name.startswith('weight-')]
+    assert not os.path.exists(str(tmp_path / 'not-this-one'))
+
+
+@pytest.mark.parametrize('value', ['relative/dir', '', 'x\ny'])
+def test_a_pacing_dir_that_is_not_an_absolute_path_fails_before_any_request(exchange, value):
+    result, warnings, failed = task_result(MMP_INFO, params(underlyings=['BTCUSDT'], pacing_dir=value))
+    assert failed and result['option'] == 'pacing_dir' and exchange.journal == []
 
 
 def test_a_usable_ledger_gives_no_warning(exchange):

@@ -329,6 +329,24 @@ def poisoned(ledger, content):
         f.write(content if isinstance(content, bytes) else json.dumps(content).encode())
 
 
+def refused_with(ledger, limit=60):
+    """A claim against an unusable ``ledger``: the LedgerUnavailable it raised (never a claim). The published limit's
+    read and a watcher's look at the stop are refused the same way; nothing was waited for (but the lock's bound)."""
+    clock = Clock(NOW)
+    p = pacer(clock, ledger=ledger, limit=None)
+    with pytest.raises(pacing.LedgerUnavailable) as e:
+        p.claim()
+    with pytest.raises(pacing.LedgerUnavailable):
+        p.must_read_limit()
+    with pytest.raises(pacing.LedgerUnavailable):
+        p.current_stop()
+    with pytest.raises(pacing.LedgerUnavailable):
+        pacing.recorded_stop(URL, ledger=ledger, clock=clock)
+    assert clock.waits == [] and p.refused is True and p.ledger_problem == str(e.value)
+    assert e.value.path and str(e.value).startswith(e.value.path + ': ')
+    return e.value
+
+
 def claim_with(ledger, limit=60):
     """A claim and an answer against ``ledger``: (claimed minutes, total wait)."""
     clock = Clock(NOW)
@@ -395,101 +413,147 @@ def test_a_hold_within_the_bound_is_honoured(ledger):
     assert 100 <= waited <= 100.3
 
 
-def test_a_symlink_in_place_of_the_ledger_is_never_followed(ledger, tmp_path):
+# A ledger that cannot be used refuses every request (fails closed): a stop recorded there could not be honoured.
+
+def test_a_symlink_in_place_of_the_ledger_is_never_followed_and_refuses(ledger, tmp_path):
     target = tmp_path / 'precious.txt'
     target.write_text('do not touch')
     os.makedirs(os.path.dirname(ledger.path), mode=0o700)
     os.symlink(str(target), ledger.path)
-    minutes, waited = claim_with(ledger)
-    assert minutes == (NOW // MINUTE,) and waited == 0.0
+    error = refused_with(ledger)
     assert target.read_text() == 'do not touch' and os.path.islink(ledger.path)
-    assert 'cannot open' in ledger.problem
+    assert 'symbolic link' in error.problem and error.untrusted and not error.busy
     dangling = tmp_path / 'created-through-a-link'
     os.unlink(ledger.path)
     os.symlink(str(dangling), ledger.path)
-    claim_with(ledger)
+    refused_with(ledger)
     assert not dangling.exists()
 
 
-def test_a_symlinked_directory_is_never_followed(tmp_path):
+def test_a_symlinked_directory_is_never_followed_and_refuses(tmp_path):
     elsewhere = tmp_path / 'elsewhere'
     elsewhere.mkdir(mode=0o700)
     os.symlink(str(elsewhere), str(tmp_path / 'private'))
     ledger = Ledger(str(tmp_path / 'private' / 'weight.json'))
-    minutes, waited = claim_with(ledger)
-    assert minutes == (NOW // MINUTE,) and os.listdir(str(elsewhere)) == []
+    error = refused_with(ledger)
+    assert os.listdir(str(elsewhere)) == [] and error.path == str(tmp_path / 'private') and error.untrusted
+    assert 'symbolic link' in error.problem
 
 
-def test_a_hard_link_in_place_of_the_ledger_is_not_used(ledger, tmp_path):
+def test_a_hard_link_in_place_of_the_ledger_refuses(ledger, tmp_path):
     target = tmp_path / 'other.json'
     target.write_text('{"hold_until": %d}' % (NOW + 100))
     os.chmod(str(target), 0o600)
     os.makedirs(os.path.dirname(ledger.path), mode=0o700)
     os.link(str(target), ledger.path)
-    minutes, waited = claim_with(ledger)
-    assert waited == 0.0 and target.read_text() == '{"hold_until": %d}' % (NOW + 100)
+    error = refused_with(ledger)
+    assert target.read_text() == '{"hold_until": %d}' % (NOW + 100) and '2 hard links' in error.problem
 
 
 @pytest.mark.skipif(os.getuid() != 0, reason='needs root to give a file to another user')
-def test_a_ledger_owned_by_another_user_is_not_used(ledger):
+def test_a_ledger_owned_by_another_user_refuses(ledger):
     poisoned(ledger, {'hold_until': NOW + 100})
     os.chown(ledger.path, 65534, 65534)
-    minutes, waited = claim_with(ledger)
-    assert waited == 0.0 and ledger_content(ledger) == {'hold_until': NOW + 100}
-    assert 'owned by uid 65534' in ledger.problem
+    error = refused_with(ledger)
+    assert ledger_content(ledger) == {'hold_until': NOW + 100}
+    assert 'owned by uid 65534' in error.problem and error.path == ledger.path and error.untrusted
 
 
 @pytest.mark.skipif(os.getuid() != 0, reason='needs root to give a directory to another user')
-def test_a_directory_owned_by_another_user_is_not_used(ledger):
+def test_a_directory_pre_created_by_another_user_refuses(ledger):
+    """Another local user created the directory first (and put a stop-free ledger in it): nothing is sent."""
     poisoned(ledger, {'hold_until': NOW + 100})
     os.chown(os.path.dirname(ledger.path), 65534, 65534)
-    minutes, waited = claim_with(ledger)
-    assert waited == 0.0 and ledger_content(ledger) == {'hold_until': NOW + 100}
+    error = refused_with(ledger)
+    assert ledger_content(ledger) == {'hold_until': NOW + 100}
+    assert error.path == os.path.dirname(ledger.path) and 'owned by uid 65534' in error.problem and error.untrusted
 
 
-@pytest.mark.parametrize('what, mode', [('file', 0o622), ('file', 0o660), ('directory', 0o777), ('directory', 0o730)])
-def test_anything_writable_by_others_is_not_used(ledger, what, mode):
+@pytest.mark.parametrize('what, mode', [('file', 0o622), ('file', 0o660), ('directory', 0o777), ('directory', 0o730),
+                                        ('directory', 0o770)])
+def test_anything_writable_by_others_refuses(ledger, what, mode):
     poisoned(ledger, {'hold_until': NOW + 100})
     os.chmod(ledger.path if what == 'file' else os.path.dirname(ledger.path), mode)
-    minutes, waited = claim_with(ledger)
-    assert waited == 0.0 and ledger_content(ledger) == {'hold_until': NOW + 100}
-    assert 'writable by group or others' in ledger.problem
+    error = refused_with(ledger)
+    assert ledger_content(ledger) == {'hold_until': NOW + 100}
+    assert '%s writable by group or others' % what in error.problem
 
 
-def test_a_fifo_in_place_of_the_ledger_is_not_used_and_nothing_hangs(ledger):
+def test_a_fifo_in_place_of_the_ledger_refuses_and_nothing_hangs(ledger):
     os.makedirs(os.path.dirname(ledger.path), mode=0o700)
     os.mkfifo(ledger.path, 0o600)
     started = time.monotonic()
-    minutes, waited = claim_with(ledger)
-    assert time.monotonic() - started < 5 and waited == 0.0 and 'not a regular file' in ledger.problem
+    error = refused_with(ledger)
+    assert time.monotonic() - started < 5 and 'not a regular file' in error.problem
 
 
-def test_a_lock_held_forever_costs_one_bounded_wait(ledger, monkeypatch):
+def test_a_directory_that_cannot_be_created_refuses(tmp_path):
+    (tmp_path / 'a-file').write_text('')
+    error = refused_with(Ledger(str(tmp_path / 'a-file' / 'dir' / 'weight.json')))
+    assert 'cannot be opened as a directory' in error.problem and not error.busy
+
+
+def test_a_relative_directory_refuses():
+    error = refused_with(Ledger(os.path.join('~', 'weight.json')))
+    assert 'not an absolute path' in error.problem
+
+
+def hold_lock(path, ready, release):
+    """In another process: hold ``path``'s lock until ``release`` is set."""
+    import fcntl
+    fd = os.open(path, os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    ready.set()
+    release.wait(60)
+    os.close(fd)
+
+
+def test_a_lock_held_by_another_process_refuses_after_one_bounded_wait(ledger, monkeypatch):
     monkeypatch.setattr(pacing, 'LOCK_TIMEOUT', 0.2)
     poisoned(ledger, {})
-    import fcntl
-    holder = os.open(ledger.path, os.O_RDWR)
-    fcntl.flock(holder, fcntl.LOCK_EX)
+    context = multiprocessing.get_context('fork')
+    ready, release = context.Event(), context.Event()
+    holder = context.Process(target=hold_lock, args=(ledger.path, ready, release))
+    holder.start()
     try:
+        assert ready.wait(60)
         clock = Clock(NOW)
         p = pacer(clock, ledger=ledger)
-        started = time.monotonic()
         seed_clock(p)
-        for dummy in range(5):
-            assert p.claim() == (NOW // MINUTE,)
-        assert time.monotonic() - started < 2.0  # one lock timeout, then the ledger is left alone a while
-        assert 'stayed locked for 0.2s' in p.ledger_problem and p.ledger_busy is True
+        started = time.monotonic()
+        with pytest.raises(pacing.LedgerUnavailable) as e:
+            p.claim()
+        assert 0.2 <= time.monotonic() - started < 30
+        assert e.value.busy and not e.value.untrusted and 'held its lock for more than 0.2 s' in e.value.problem
+        assert p.ledger_busy is True and clock.waits == []
     finally:
-        os.close(holder)
+        release.set()
+        holder.join(60)
+    assert p.claim() == (NOW // MINUTE,)  # free again: used again
+
+
+def test_the_opt_out_paces_alone_and_its_stops_hold_this_process_only(ledger):
+    """``ledger=None`` (pacing_ledger: false): no file, no refusal; a stop it records holds this process's pacers."""
+    clock = Clock(NOW)
+    p = pacer(clock, ledger=None)
+    seed_clock(p)
+    assert p.claim() == (NOW // MINUTE,) and p.ledger_problem is None
+    p.record_stop(30, 418)
+    with pytest.raises(pacing.ExchangeStop) as e:
+        pacer(clock, ledger=None).claim()
+    assert e.value.path is None and not os.path.exists(os.path.dirname(ledger.path))
 
 
 def problem_after_claims(ledger, count=3):
-    """Claims and answers against ``ledger``; the pacer's ``ledger_problem`` after them."""
+    """Claims and answers against ``ledger``; the pacer's ``ledger_problem`` after them (None when all were made)."""
     clock = Clock(NOW)
     p = pacer(clock, ledger=ledger)
-    for used in range(count):
-        p.observe(**answer(clock, used=used))
-        p.claim()
+    try:
+        for used in range(count):
+            p.observe(**answer(clock, used=used))
+            p.claim()
+    except pacing.LedgerUnavailable:
+        assert p.refused
     assert p.ledger_busy is False  # none of these is a lock held by another process
     return p.ledger_problem
 
@@ -526,7 +590,7 @@ def hard_link(ledger, tmp_path):
     os.link(ledger.path, str(tmp_path / 'second-name.json'))
 
 
-@pytest.mark.parametrize('make, reason', [(link_to_elsewhere, 'cannot open'), (fifo, 'not a regular file'),
+@pytest.mark.parametrize('make, reason', [(link_to_elsewhere, 'symbolic link'), (fifo, 'not a regular file'),
                                           (writable_by_others, 'file writable by group or others'),
                                           (open_directory, 'directory writable by group or others'),
                                           (hard_link, '2 hard links')])
@@ -540,10 +604,12 @@ def test_the_first_problem_is_kept(ledger, tmp_path):
     clock = Clock(NOW)
     p = pacer(clock, ledger=ledger)
     fifo(ledger, tmp_path)
-    p.claim()
+    with pytest.raises(pacing.LedgerUnavailable):
+        p.claim()
     os.unlink(ledger.path)
     writable_by_others(ledger, tmp_path)
-    p.claim()
+    with pytest.raises(pacing.LedgerUnavailable):
+        p.claim()
     assert 'not a regular file' in p.ledger_problem
 
 
@@ -559,10 +625,35 @@ def test_the_directory_is_private_and_the_file_too(ledger):
     assert stat.S_IMODE(os.stat(ledger.path).st_mode) & 0o077 == 0
 
 
-def test_the_ledger_path_is_per_user_and_per_url(tmp_path):
-    a = FOR_URL(Ledger, 'https://eapi.binance.com', str(tmp_path))
-    b = FOR_URL(Ledger, 'http://127.0.0.1:8765', str(tmp_path))
-    assert a.path != b.path and os.path.dirname(a.path) == str(tmp_path / ('marketops-mmp-%d' % os.getuid()))
+def test_the_ledger_path_is_per_url_in_the_directory_given(tmp_path):
+    a = FOR_URL(Ledger, 'https://eapi.binance.com', str(tmp_path / 'pacing'))
+    b = FOR_URL(Ledger, 'http://127.0.0.1:8765', str(tmp_path / 'pacing'))
+    assert a.path != b.path and os.path.dirname(a.path) == str(tmp_path / 'pacing')
+
+
+def test_the_ledger_directory_is_in_the_users_home_unless_the_option_or_the_variable_says(tmp_path, monkeypatch):
+    monkeypatch.setenv('HOME', str(tmp_path / 'home'))
+    monkeypatch.delenv(pacing.PACING_DIR_ENV, raising=False)
+    monkeypatch.setenv('TMPDIR', str(tmp_path / 'shared-tmp'))  # never under the shared temporary directory
+    assert pacing.ledger_directory() == str(tmp_path / 'home' / '.cache' / 'marketops-mmp')
+    monkeypatch.setenv(pacing.PACING_DIR_ENV, str(tmp_path / 'from-env'))
+    assert pacing.ledger_directory() == str(tmp_path / 'from-env')
+    assert pacing.ledger_directory('~/from-option') == str(tmp_path / 'home' / 'from-option')
+    assert os.path.dirname(FOR_URL(Ledger, URL).path) == str(tmp_path / 'from-env')
+    monkeypatch.setenv(pacing.PACING_DIR_ENV, '  ')
+    assert pacing.ledger_directory() == str(tmp_path / 'home' / '.cache' / 'marketops-mmp')
+
+
+def test_the_default_directory_and_its_parent_are_created_private(tmp_path, monkeypatch):
+    monkeypatch.setenv('HOME', str(tmp_path / 'home'))
+    monkeypatch.delenv(pacing.PACING_DIR_ENV, raising=False)
+    (tmp_path / 'home').mkdir()
+    clock = Clock(NOW)
+    p = pacer(clock, ledger=FOR_URL(Ledger, URL))
+    p.record_stop(60, 418)
+    directory = tmp_path / 'home' / '.cache' / 'marketops-mmp'
+    assert stat.S_IMODE(os.stat(str(directory)).st_mode) == 0o700 and stat.S_IMODE(os.stat(str(directory.parent)).st_mode) == 0o700
+    assert pacing.recorded_stop(URL, clock=clock, ledger=FOR_URL(Ledger, URL))[2] == 418
 
 
 @pytest.mark.parametrize('headers', [

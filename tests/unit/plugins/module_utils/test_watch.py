@@ -22,6 +22,7 @@ from ansible_collections.marketops.mmp.plugins.module_utils.errors import (
     RateLimited,
     TransportError,
 )
+from ansible_collections.marketops.mmp.plugins.module_utils.transport import ledger_error
 
 T0 = 1_800_000_000_000  # ms
 SECRET = 'watch-unit-secret-9f8e7d6c5b4a'
@@ -510,7 +511,10 @@ class StopClient(FakeClient):
         self.pacer = pacing.Pacer(URL, None, clock=lambda: exchange.clock)
 
     def _send(self, what):
-        stop = self.pacer.current_stop()
+        try:
+            stop = self.pacer.current_stop()
+        except pacing.LedgerUnavailable as e:  # as the real client's claim: nothing is sent
+            raise ledger_error('GET %s' % what, e)
         if stop is not None:
             error = (IPBanned if stop[2] == 418 else RateLimited)('GET %s: nothing was sent' % what)
             error.until, error.recorded_at, error.sent = stop[0], stop[1], False
@@ -760,14 +764,17 @@ def test_while_the_probe_is_out_the_other_accounts_wait_and_none_probes_twice(st
     assert w.before_poll(alpha) == (core_watch.POLL, 0.0)
 
 
-def test_without_a_usable_ledger_the_stop_this_process_recorded_still_holds(stops, tmp_path):
+def test_without_a_usable_ledger_no_account_sends_and_each_reports_an_error(stops, tmp_path):
+    """The ledger's directory is writable by others: whether a stop holds cannot be known, so no account sends anything
+    (not even a probe), and each reports the ledger's problem in an error event naming the path and the fix."""
     w = stop_watcher(stops, names=('alpha', 'bravo'))
     ledger = pacing.Ledger.for_url(URL)
     os.chmod(ledger.directory, 0o777)  # writable by others: not used, by the clients nor by the watch
     loop = Loop(w, stops)
-    loop.run(EPOCH + 0.5)
-    stops.bans.append((5, 418))
     loop.run(EPOCH + 10)
-    assert w.accounts[0].client.pacer.ledger_problem  # the ledger was not used
-    assert [(r[0] - EPOCH, r[1], r[2]) for r in sent_between(stops, EPOCH + 0.5, EPOCH + 9)] == [
-        (1.5, 'bravo', 'BTCUSDT'), (6.5, 'alpha', 'time'), (6.5, 'alpha', 'BTCUSDT'), (8, 'bravo', 'BTCUSDT')]
+    assert stops.sent == []
+    errors = [e for e in loop.events if e['type'] == 'error']
+    assert {e['account'] for e in errors} == {'alpha', 'bravo'}, loop.events
+    assert all('the pacing ledger %s cannot be used (directory writable by group or others)' % ledger.directory
+               in e['error']['message'] and 'not sent' in e['error']['message'] and 'pacing_dir' in e['error']['message']
+               and e['error']['kind'] == 'BinancePacingLedgerError' for e in errors), errors

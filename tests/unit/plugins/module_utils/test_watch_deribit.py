@@ -445,9 +445,10 @@ def test_too_many_requests_given_up_holds_that_deribit_account_only_then_one_pro
     loop = Loop(w, clock)
     loop.run(start + 3.5)  # alpha (Binance) and delta (Deribit) at 0 and 2
     assert [m for m, t in deribit_sent(deribit)] == ['private/get_mmp_status'] * 2
-    for dummy in range(3):  # the client waits twice (1 s each, Retry-After), then gives up: a stop is recorded
-        deribit.faults.append(('private/get_mmp_status', lambda: (429, {'Retry-After': '1'}, FakeDeribit.error(
-            10028, 'too_many_requests')[2])))
+    for retry_after in ('1', '1', '45'):  # the client waits twice (1 s each, Retry-After), then gives up: a stop is
+        # recorded for as long as the last Retry-After says
+        body = FakeDeribit.error(10028, 'too_many_requests')[2]
+        deribit.faults.append(('private/get_mmp_status', lambda after=retry_after, body=body: (429, {'Retry-After': after}, body)))
     loop.run(start + 90)
     calls = deribit_sent(deribit)
     limited = [t for m, t in calls if m == 'private/get_mmp_status'][2:5]
@@ -455,8 +456,8 @@ def test_too_many_requests_given_up_holds_that_deribit_account_only_then_one_pro
     stop = pacing.recorded_stop(BASE, clock=clock, scope='client_id:%s' % CLIENT_ID)
     assert stop is None  # over by now
     after = [(m, t - limited[-1]) for m, t in calls if t > limited[-1]]
-    # nothing for 60 s (the stop of a 429 without Retry-After left: DEFAULT_STOP_429), then exactly one probe
-    assert after[0][0] == 'public/get_time' and after[0][1] >= pacing.DEFAULT_STOP_429 - 1e-6
+    # nothing for 45 s (the stop of the last 429: its Retry-After), then exactly one probe
+    assert after[0][0] == 'public/get_time' and 45 - 1e-6 <= after[0][1] < pacing.DEFAULT_STOP_429
     assert [m for m, t in after].count('public/get_time') == 1
     assert [m for m, t in after[1:]] == ['private/get_mmp_status'] * (len(after) - 1) and len(after) > 2
     # the Binance account polled all along, every 2 s
