@@ -32,7 +32,13 @@ from ansible_collections.marketops.mmp.plugins.module_utils.desired import (
     unchanged,
     write_until_held,
 )
-from ansible_collections.marketops.mmp.plugins.module_utils.errors import ApplyError, MMPError, TaskError, ValidationError
+from ansible_collections.marketops.mmp.plugins.module_utils.errors import (
+    APIError,
+    ApplyError,
+    MMPError,
+    TaskError,
+    ValidationError,
+)
 from ansible_collections.marketops.mmp.plugins.module_utils.validation import validate_bool, validate_int
 
 SECONDS_MAX = 3600
@@ -170,12 +176,20 @@ def read_listing(client, method, kinds=(False, True)):
     config or only those that are not Block RFQ. So one listing is sent per kind in ``kinds``: without parameters
     (every config that is not Block RFQ, under either reading) and with ``block_rfq=true`` (every Block RFQ config);
     their entries are merged by scope (the first seen kept, in the exchange's order). An entry of the Block RFQ
-    listing without a ``block_rfq`` field is a Block RFQ one. One request per kind."""
+    listing without a ``block_rfq`` field is a Block RFQ one. One request per kind. A refusal of the Block RFQ
+    listing (a key without ``block_rfq:read``) is raised, saying which read it was: never a listing without them."""
     read = client.get_mmp_config if method == 'config' else client.get_mmp_status
     merged = {}
     for block_rfq in kinds:
         what = 'get_mmp_%s%s' % (method, ' (Block RFQ)' if block_rfq else '')
-        for entry in entries_of(read(block_rfq=block_rfq), what):
+        try:
+            data = read(block_rfq=block_rfq)
+        except APIError as e:
+            if not block_rfq:
+                raise
+            raise APIError('listing the Block RFQ configs (block_rfq=true; the API key needs block_rfq:read): %s'
+                           % e.message, http_status=e.http_status, code=e.code, exchange_message=e.exchange_message)
+        for entry in entries_of(data, what):
             if block_rfq and 'block_rfq' not in entry:
                 entry = dict(entry, block_rfq=True)
             merged.setdefault(_scope_of(entry), entry)

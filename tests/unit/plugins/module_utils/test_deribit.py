@@ -303,6 +303,25 @@ def test_info_lists_the_block_rfq_config_and_every_group_of_an_index(deribit):
     assert not failed and result['mmp'] == [] and len(deribit.journal) == 2
 
 
+def test_info_with_a_key_that_may_not_read_block_rfq_fails_naming_that_read(deribit):
+    """A key without block_rfq:read: info fails, loud, rather than list the account without its Block RFQ configs."""
+    run(MMP, **BTC)
+    dispatch = deribit.dispatch
+
+    def refuse_block_rfq(method, params):
+        if method.startswith('private/get_') and params.get('block_rfq') == 'true':
+            return FakeDeribit.error(13021, 'forbidden', reason='insufficient_scope')
+        return dispatch(method, params)
+
+    deribit.dispatch = refuse_block_rfq
+    result, dummy, failed = run(INFO)
+    assert failed and 'mmp' not in result, result
+    assert result['msg'].startswith('account acct-d: MMP info: listing the Block RFQ configs (block_rfq=true; the API '
+                                    'key needs block_rfq:read): GET /api/v2/private/get_mmp_config: HTTP 400, code '
+                                    '13021: forbidden'), result['msg']
+    assert result['code'] == 13021 and 'check its scopes' in result['msg']
+
+
 def test_reset_of_a_frozen_block_rfq_config(deribit):
     assert not run(MMP, **BTC)[2] and not run(MMP, **RFQ)[2]
     deribit.frozen[('all', None, True)] = 0
