@@ -11,9 +11,13 @@ module: deribit_mmp_info
 short_description: Read the Market Maker Protection (MMP) configs and frozen state of a Deribit account
 version_added: 2.0.0
 description:
-  - Reads every MMP config of one Deribit account (C(private/get_mmp_config) without an index), or those of one
-    index, and whether each is frozen now (C(private/get_mmp_status), which lists every triggered config).
-  - Never writes. Makes 2 requests, whatever the number of configs.
+  - Reads every MMP config of one Deribit account, or those of one index, and whether each is frozen now.
+  - Deribit documents C(block_rfq) with a default of false, so that a listing of the account without it may leave
+    the Block RFQ configs out. The configs are listed twice (C(private/get_mmp_config) without parameters, and with
+    C(block_rfq=true)), merged by scope and filtered by O(index_name) here; then the triggered configs are listed
+    (C(private/get_mmp_status)) once per kind of config found (without parameters, with C(block_rfq=true)).
+  - Never writes. Makes 2 to 4 requests (2 when there is no config), whatever the number of configs. The API key
+    needs C(trade:read) and C(block_rfq:read).
   - All options are validated before any request is sent.
 author:
   - marketops infrastructure team (@marketops)
@@ -24,7 +28,8 @@ extends_documentation_fragment:
 options:
   index_name:
     description:
-      - Only the configs of this index, such as V(btc_usd) (any case). V(all) is the Block RFQ config of every index.
+      - Only the configs of this index, such as V(btc_usd) (any case), whatever their MMP group and Block RFQ or not.
+        V(all) is the Block RFQ config of every index.
       - If not set, every config of the account.
     type: str
 notes:

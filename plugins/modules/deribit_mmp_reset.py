@@ -13,8 +13,10 @@ version_added: 2.0.0
 description:
   - Resets the MMP of one config of one Deribit account (C(private/reset_mmp)), so that quoting may resume before
     its frozen time ends, or at all when its frozen time is 0.
-  - Reads the config (C(private/get_mmp_config)) and the account's triggered configs (C(private/get_mmp_status))
-    first; with O(only_if_frozen=true) (the default) nothing is sent when the config is not frozen.
+  - Reads the config (C(private/get_mmp_config) of its scope) and the account's triggered configs of its kind first
+    (C(private/get_mmp_status) without parameters, or with C(block_rfq=true) for a Block RFQ config, which lists it
+    whichever way Deribit reads the documented default false of C(block_rfq)); with O(only_if_frozen=true) (the
+    default) nothing is sent when the config is not frozen.
   - When the outcome of the reset is unknown (a timeout, a dropped connection, a 5xx), reads the status back and
     decides from it.
   - All options are validated before any request is sent.

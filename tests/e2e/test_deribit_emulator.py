@@ -144,14 +144,18 @@ def test_ccxt_groups(deribit_emulator, deribit_accounts):
         set_config(client, index_name='btc_usd', interval=5, frozen_time=0, quantity_limit=2, mmp_group='g' * 65)
 
 
-def test_ccxt_block_rfq_trade_count_limit_on_all(deribit_emulator, deribit_accounts):
+@pytest.mark.parametrize('list_filter', ['strict', 'lenient'])
+def test_ccxt_block_rfq_trade_count_limit_on_all(deribit_emulator, deribit_accounts, list_filter):
+    deribit_emulator.update_settings({'list_filter': list_filter})
     client = exchange(deribit_emulator, deribit_accounts['deribit-a'])
     entry = set_config(client, index_name='all', block_rfq=True, interval=60, frozen_time=0, trade_count_limit=10,
                        quantity_limit=100)
     assert entry['block_rfq'] is True and entry['trade_count_limit'] == 10 and entry['index_name'] == 'all'
     assert client.privateGetGetMmpConfig({'index_name': 'all', 'block_rfq': True})['result'] == [entry]
     assert client.privateGetGetMmpConfig({'block_rfq': False})['result'] == []
-    assert client.privateGetGetMmpConfig()['result'] == [entry]
+    # a listing without block_rfq: documented default false (strict), or every config (lenient)
+    assert client.privateGetGetMmpConfig()['result'] == ([] if list_filter == 'strict' else [entry])
+    assert client.privateGetGetMmpConfig({'block_rfq': True})['result'] == [entry]
     with pytest.raises(ccxt.BadRequest, match='trade_count_limit'):
         set_config(client, index_name='btc_usd', block_rfq=True, interval=60, frozen_time=0, trade_count_limit=10)
     with pytest.raises(ccxt.BadRequest, match='index_name'):
@@ -355,6 +359,60 @@ def test_at_most_16_groups(deribit_emulator, deribit_accounts):
     assert len(deribit_emulator.state()['mmp']['deribit-a']) == 16
 
 
+@pytest.mark.parametrize('list_filter', ['strict', 'lenient'])
+def test_list_filter_setting_reads_block_rfq_in_listings_both_ways(deribit_emulator, deribit_accounts, list_filter):
+    """get_mmp_config / get_mmp_status without index_name: block_rfq defaults to false as documented (strict, the
+    default), or filters only when given (lenient); with index_name both read it the same (default false)."""
+    if list_filter == 'lenient':
+        deribit_emulator.update_settings({'list_filter': 'lenient'})
+    assert deribit_emulator.state()['settings']['list_filter'] == list_filter
+    client = exchange(deribit_emulator, deribit_accounts['deribit-a'])
+    set_config(client, index_name='eth_usd', interval=3, frozen_time=0, quantity_limit=1)
+    set_config(client, index_name='eth_usd', interval=3, frozen_time=0, quantity_limit=2, mmp_group='q1')
+    set_config(client, index_name='all', block_rfq=True, interval=60, frozen_time=0, trade_count_limit=10)
+    for scope in (dict(index_name='eth_usd', mmp_group='q1'), dict(index_name='all', block_rfq=True)):
+        deribit_emulator.trigger(dict(scope, account='deribit-a'))
+
+    def scopes(entries):
+        return [(e['index_name'], e.get('mmp_group'), e['block_rfq']) for e in entries]
+
+    plain = [('eth_usd', None, False), ('eth_usd', 'q1', False)]
+    rfq = [('all', None, True)]
+    listed = scopes(client.privateGetGetMmpConfig()['result'])
+    assert listed == (plain if list_filter == 'strict' else rfq + plain)
+    assert scopes(client.privateGetGetMmpConfig({'block_rfq': False})['result']) == plain
+    assert scopes(client.privateGetGetMmpConfig({'block_rfq': True})['result']) == rfq
+    statuses = scopes(client.privateGetGetMmpStatus()['result'])
+    assert statuses == ([('eth_usd', 'q1', False)] if list_filter == 'strict' else rfq + [('eth_usd', 'q1', False)])
+    assert scopes(client.privateGetGetMmpStatus({'block_rfq': True})['result']) == rfq
+    # with index_name: its default group (or the given one), block_rfq false unless given, either way
+    assert scopes(client.privateGetGetMmpConfig({'index_name': 'eth_usd'})['result']) == [('eth_usd', None, False)]
+    assert scopes(client.privateGetGetMmpStatus({'index_name': 'eth_usd', 'mmp_group': 'q1'})['result']) == [
+        ('eth_usd', 'q1', False)]
+    assert scopes(client.privateGetGetMmpConfig({'index_name': 'all', 'block_rfq': True})['result']) == rfq
+    with pytest.raises(ccxt.BadRequest, match='index_name'):
+        client.privateGetGetMmpConfig({'index_name': 'all'})
+    with pytest.raises(ValueError, match='list_filter'):
+        deribit_emulator.update_settings({'list_filter': 'loose'})
+
+
+@pytest.mark.parametrize('apply', [True, False])
+def test_other_config_fault_answers_another_config_than_asked(deribit_emulator, deribit_accounts, apply):
+    client = exchange(deribit_emulator, deribit_accounts['deribit-a'])
+    set_config(client, index_name='btc_usd', interval=3, frozen_time=0, quantity_limit=1)
+    fault = {'kind': 'other_config', 'method': 'set_mmp_config'}
+    if not apply:
+        fault['apply'] = False
+    deribit_emulator.add_faults([fault])
+    answer = set_config(client, index_name='btc_usd', interval=5, frozen_time=0, quantity_limit=2.5)
+    assert (answer['interval'], answer['quantity_limit']) == (5, 3.5)  # another limit than asked (2.5 + 1)
+    held = client.privateGetGetMmpConfig({'index_name': 'btc_usd'})['result'][0]
+    assert (held['interval'], held['quantity_limit']) == ((5, 3.5) if apply else (3, 1))
+    assert [e.get('fault') for e in deribit_emulator.journal][-2:] == ['other_config', None]
+    deribit_emulator.add_faults([dict(fault, quantity_limit='7')])
+    assert set_config(client, index_name='btc_usd', interval=5, frozen_time=0, quantity_limit=2.5)['quantity_limit'] == 7
+
+
 @pytest.mark.parametrize('resets', [True, False])
 def test_set_resets_mmp_setting(deribit_emulator, deribit_accounts, resets):
     deribit_emulator.update_settings({'set_resets_mmp': resets})
@@ -426,14 +484,16 @@ def test_the_journal_keeps_no_secret(deribit_emulator, deribit_accounts):
 def test_as_a_process_with_the_example_accounts():
     with open(EXAMPLE_ACCOUNTS) as f:
         account = json.load(f)['accounts'][0]
-    with ctl.EmulatorProcess(EXAMPLE_ACCOUNTS, script=SCRIPT, extra_args=['--set-answer-shape', 'list']) as process:
+    with ctl.EmulatorProcess(EXAMPLE_ACCOUNTS, script=SCRIPT,
+                             extra_args=['--set-answer-shape', 'list', '--list-filter', 'lenient']) as process:
         client = ccxt.deribit({'apiKey': account['client_id'], 'secret': account['client_secret'],
                                'enableRateLimit': False})
         client.urls['api'] = {'rest': process.url}
         answer = client.privateGetSetMmpConfig({'index_name': 'btc_usd', 'interval': 3, 'frozen_time': 0,
                                                 'quantity_limit': 2.5})['result']
         assert answer[0]['quantity_limit'] == 2.5
-        assert ctl.control(process.url, 'GET', 'state')['mmp'][account['name']][0]['interval'] == 3
+        state = ctl.control(process.url, 'GET', 'state')
+        assert state['mmp'][account['name']][0]['interval'] == 3 and state['settings']['list_filter'] == 'lenient'
 
 
 def test_over_https(deribit_accounts, pki):

@@ -102,10 +102,15 @@ def test_check_then_apply_then_ok_then_a_limit_removed_then_absent(deribit_emula
     assert run_playbook(absent, path=path).recap()['der']['changed'] == 0
 
 
+LIST_FILTERS = ['strict', 'lenient']  # how the emulator reads block_rfq in listings (tests/emulator/deribit.py)
+
+
 @pytest.mark.parametrize('path', PATHS)
+@pytest.mark.parametrize('list_filter', LIST_FILTERS)
 def test_info_after_a_trigger_then_reset_only_if_frozen(deribit_emulator, deribit_accounts, run_playbook, tmp_path,
-                                                        path):
+                                                        path, list_filter):
     emu, account = deribit_emulator, deribit_accounts['deribit-a']
+    emu.update_settings({'list_filter': list_filter})
     hosts = {'der': deribit_host(account, emu.url, [dict(BTC, index_name='btc_usd'), ETH_Q1, RFQ],
                                  deribit_mmp_defaults=DEFAULTS)}
     assert run_playbook(hosts, path=path).rc == 0
@@ -134,6 +139,68 @@ def test_info_after_a_trigger_then_reset_only_if_frozen(deribit_emulator, deribi
     again = run_playbook(hosts, path=path, playbook='marketops.mmp.reset_mmp')
     assert again.rc == 0 and again.recap()['der']['changed'] == 0
     assert len(calls(emu, 'private/reset_mmp')) == 2
+
+
+@pytest.mark.parametrize('path', PATHS)
+@pytest.mark.parametrize('list_filter', LIST_FILTERS)
+def test_reset_by_index_resets_its_groups_and_all_its_block_rfq_config(deribit_emulator, deribit_accounts,
+                                                                       run_playbook, path, list_filter):
+    """reset_mmp -e deribit_reset_index_name: an index's MMP groups (not only its default group), and ``all`` (the
+    Block RFQ config), whichever way the exchange reads block_rfq in a listing (Deribit documents it false)."""
+    emu, account = deribit_emulator, deribit_accounts['deribit-a']
+    emu.update_settings({'list_filter': list_filter})
+    eth = dict(BTC, index_name='eth_usd')
+    hosts = {'der': deribit_host(account, emu.url, [BTC, eth, ETH_Q1, RFQ], deribit_mmp_defaults=DEFAULTS)}
+    assert run_playbook(hosts, path=path).rc == 0
+    emu.trigger(dict(account='deribit-a', index_name='eth_usd', mmp_group='q1'))
+    emu.trigger(dict(account='deribit-a', index_name='all', block_rfq=True, frozen_until_ms=0))
+    emu.trigger(dict(account='deribit-a', index_name='btc_usd', for_s=600))
+
+    eth_reset = run_playbook(hosts, '-e', 'deribit_reset_index_name=eth_usd', path=path,
+                             playbook='marketops.mmp.reset_mmp')
+    assert eth_reset.rc == 0 and eth_reset.recap()['der']['changed'] == 1, eth_reset.output
+    (info,) = eth_reset.for_host('der', INFO)
+    assert {(m['index_name'], m['mmp_group'], m['block_rfq'], m['frozen']) for m in info['result']['mmp']} == {
+        ('eth_usd', None, False, False), ('eth_usd', 'q1', False, True)}
+    assert [(c['params'].get('index_name'), c['params'].get('mmp_group')) for c in calls(emu, 'private/reset_mmp')] \
+        == [('eth_usd', 'q1')]
+    (done,) = [r['result'] for r in eth_reset.for_host('der', RESET)]
+    assert done['changed'] and done['was_frozen'] and done['config']['mmp_group'] == 'q1'
+
+    rfq_reset = run_playbook(hosts, '-e', 'deribit_reset_index_name=all', path=path,
+                             playbook='marketops.mmp.reset_mmp')
+    assert rfq_reset.rc == 0 and rfq_reset.recap()['der']['changed'] == 1, rfq_reset.output
+    (info,) = rfq_reset.for_host('der', INFO)
+    assert [(m['index_name'], m['block_rfq'], m['frozen'], m['trade_count_limit']) for m in info['result']['mmp']] \
+        == [('all', True, True, 10)]
+    (done,) = [r['result'] for r in rfq_reset.for_host('der', RESET)]
+    assert done['changed'] is True and done['was_frozen'] is True and done['config']['block_rfq'] is True
+    assert calls(emu, 'private/reset_mmp')[-1]['params'] == dict(index_name='all', block_rfq='true')
+    # it reads unfrozen after; btc_usd (another index) is still frozen
+    frozen = {(e['index_name'], e.get('mmp_group'), e['block_rfq']) for e in emu.state()['mmp']['deribit-a']
+              if 'frozen_until' in e}
+    assert frozen == {('btc_usd', None, False)}
+    again = run_playbook(hosts, '-e', 'deribit_reset_index_name=all', path=path, playbook='marketops.mmp.reset_mmp')
+    assert again.rc == 0 and again.recap()['der']['changed'] == 0 and len(calls(emu, 'private/reset_mmp')) == 2
+
+
+@pytest.mark.parametrize('path', PATHS)
+@pytest.mark.parametrize('apply', [True, False])
+def test_a_set_answered_with_another_config_fails_the_task_naming_the_scope(deribit_emulator, deribit_accounts,
+                                                                            run_playbook, path, apply):
+    """The exchange answers set_mmp_config with another config than asked (and holds it, or holds nothing new):
+    the task fails, naming the account and the scope, not ok."""
+    emu = deribit_emulator
+    hosts = {'der': deribit_host(deribit_accounts['deribit-a'], emu.url, [ETH_Q1], deribit_mmp_defaults=DEFAULTS)}
+    emu.add_faults([dict(kind='other_config', method='private/set_mmp_config', apply=apply)])
+    run = run_playbook(hosts, path=path)
+    assert run.rc != 0 and run.recap()['der']['failed'] == 1, run.output
+    (record,) = run.for_host('der', APPLY)
+    msg = record['result']['msg']
+    assert record['status'] == 'failed', record
+    assert msg.startswith('account der: ') and 'did not apply the requested MMP config for eth_usd group q1' in msg
+    assert 'qty_limit=400' in msg and 'qty_limit=401' in msg, msg
+    assert len(calls(emu, 'private/set_mmp_config')) == 1  # an answer is no unknown outcome: not sent again
 
 
 BAD = [

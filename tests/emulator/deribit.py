@@ -54,10 +54,12 @@ MMP state per account and (index_name, mmp_group or None, block_rfq). Where the 
   reset"). max_quote_quantity is optional (setting ``require_max_quote_quantity``: the spec marks it required).
 - limits are answered as JSON numbers: integers when integral (``3``), else floats (``2.5``), as in the examples;
   a value's decimal places are counted after dropping trailing zeros (``2.50000`` is 2.5).
-- get/status without index_name: every config (every triggered one), filtered by block_rfq only when it is given; with
-  index_name: that index's default group or the given mmp_group, block_rfq default false. Status lists only
-  triggered configs: frozen_until is ms, 0 until a reset (frozen_time 0). An account without MMP activated
-  (``mmp_enabled: false``) reads ``[]``.
+- get/status: with index_name, that index's default group or the given mmp_group, block_rfq default false. Without
+  index_name the docs can be read two ways (setting ``list_filter``, CLI ``--list-filter``): ``strict`` (the default,
+  as documented: block_rfq defaults to false, so a listing without it lists only the configs that are not Block RFQ,
+  and one with block_rfq=true only the Block RFQ ones) or ``lenient`` (every config, filtered by block_rfq only when
+  it is given). Status lists only triggered configs: frozen_until is ms, 0 until a reset (frozen_time 0). An account
+  without MMP activated (``mmp_enabled: false``) reads ``[]``.
 - rate limit: a credit bucket per account (per IP for public methods): ``credits_per_request`` (500) out of
   ``credit_pool`` (50000), refilled at ``refill_per_s`` (10000); a request refused spends nothing.
 
@@ -71,7 +73,9 @@ to apply the call first), ``drop_after_apply`` (apply, then close the connection
 (apply, wait ``delay`` seconds (3), then answer), ``rate_limit`` (10028 once, not applied), ``not_json`` (a proxy's
 HTML 502 page; ``apply`` optional), ``trickle`` (apply unless ``apply`` is false, then answer with the status line
 and headers at once and the body one byte every ``interval`` seconds (0.2) for ``duration`` seconds (20); ``part:
-headers``: a header line trickles instead; server.py's ``Handler.trickle``).
+headers``: a header line trickles instead; server.py's ``Handler.trickle``), ``other_config`` (set_mmp_config only:
+the exchange holds another config than the one asked, ``quantity_limit`` replaced by the fault's (default: the asked one plus 1), and answers it; ``apply: false``
+answers that other config without applying anything).
 
 Standard library only.
 """
@@ -111,7 +115,8 @@ SECRET_PARAMS = ('client_secret', 'signature', 'refresh_token', 'access_token')
 INT_RE = re.compile(r'^-?[0-9]{1,18}$')
 NUMBER_RE = re.compile(r'^-?[0-9]{1,20}(\.[0-9]{1,20})?$')
 PATH_RE = re.compile(r'^/api/v2/((?:public|private)/[a-z_]+)$')
-FAULT_KINDS = ('status', 'drop_after_apply', 'timeout_after_apply', 'rate_limit', 'not_json', 'trickle')
+FAULT_KINDS = ('status', 'drop_after_apply', 'timeout_after_apply', 'rate_limit', 'not_json', 'trickle', 'other_config')
+LIST_FILTERS = ('strict', 'lenient')
 PROXY_PAGE = ('<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center>'
               '<hr><center>cloudflare</center></body></html>')
 AUTH_KINDS = {'deri-hmac-sha256': 'hmac-header', 'bearer': 'bearer', 'basic': 'basic'}
@@ -119,7 +124,7 @@ METHODS = ('public/get_time', 'public/test', 'public/auth', 'private/set_mmp_con
            'private/get_mmp_status', 'private/reset_mmp')
 SETTINGS = dict(set_answer_shape='object', credits_per_request=500, credit_pool=50000, refill_per_s=10000,
                 rate_limit_status=429, token_lifetime_s=900, clock_offset_ms=0, timestamp_window_ms=60000,
-                set_resets_mmp=True, require_max_quote_quantity=False, testnet=True)
+                set_resets_mmp=True, require_max_quote_quantity=False, testnet=True, list_filter='strict')
 
 
 class RpcError(Exception):
@@ -286,6 +291,8 @@ class DeribitEmulator(EmulatorBase):
     def check_settings(self, data):
         if data.get('set_answer_shape', 'object') not in ('object', 'list'):
             raise ValueError('set_answer_shape: object or list')
+        if data.get('list_filter', 'strict') not in LIST_FILTERS:
+            raise ValueError('list_filter: %s' % ' or '.join(LIST_FILTERS))
         for name in ('credits_per_request', 'credit_pool', 'refill_per_s', 'token_lifetime_s', 'timestamp_window_ms'):
             if name in data and (not isinstance(data[name], (int, float)) or data[name] < 0):
                 raise ValueError('%s: a number, 0 or more' % name)
@@ -470,8 +477,10 @@ class DeribitEmulator(EmulatorBase):
         return [self.status_entry(key) for key in keys if self.frozen_until(key) is not None]
 
     def select(self, client_id, params):
-        """The config keys a get or status call means (see the module docstring)."""
+        """The config keys a get or status call means (see the module docstring: setting ``list_filter``)."""
         block_rfq = params.boolean('block_rfq') if params.has('block_rfq') else None
+        if self.settings['list_filter'] == 'strict':
+            block_rfq = bool(block_rfq)  # documented default: false
         index = params.index(self.index_names, block_rfq, required=False)
         group = params.group()
         if index is None:
@@ -701,6 +710,8 @@ class DeribitHandler(Handler):
         emu = self.emulator
         kind = fault['kind']
         result = error = None
+        if kind == 'other_config':
+            return self.other_config(fault, call, entry, us_in)
         if kind in ('drop_after_apply', 'timeout_after_apply') or fault.get('apply', kind == 'trickle'):
             try:
                 result = emu.call(call, entry)
@@ -733,6 +744,26 @@ class DeribitHandler(Handler):
                              status=int(fault.get('status', 503)))
         return self.answer(error.status, self.envelope(entry['id'], us_in, error=error), entry)
 
+    def other_config(self, fault, call, entry, us_in):
+        """Fault ``other_config``: the call runs with another quantity_limit than asked; the exchange keeps that other
+        config (``apply``, default true) or only answers it (``apply: false``: its MMP state is left as it was)."""
+        emu = self.emulator
+        raw = dict(call.params.raw)
+        asked = Decimal(raw['quantity_limit']) if NUMBER_RE.match(raw.get('quantity_limit') or '') else Decimal(0)
+        raw['quantity_limit'] = str(fault.get('quantity_limit', asked + 1))
+        other = Call(call.http_method, call.raw_path, call.body, call.headers, call.ip, call.rpc, Params(raw))
+        result = error = None
+        with emu.lock:
+            saved = dict(emu.configs), emu.next_id
+            try:
+                result = emu.call(other, entry)
+            except RpcError as e:
+                error = e
+            if not fault.get('apply', True):
+                emu.configs, emu.next_id = saved
+        out = self.envelope(entry['id'], us_in, result=result, error=error)
+        return self.answer(error.status if error else 200, out, entry)
+
 
 class DeribitServer(EmulatorServer):
     """The Deribit emulator on 127.0.0.1 in a background thread (a context manager); HTTPS given a certificate."""
@@ -755,6 +786,9 @@ def main(argv=None):
     parser.add_argument('--accounts', required=True, help='accounts file (JSON)')
     parser.add_argument('--set-answer-shape', choices=['object', 'list'], default='object',
                         help='set_mmp_config answers one object (the docs example) or a list of one (the schema)')
+    parser.add_argument('--list-filter', choices=LIST_FILTERS, default='strict',
+                        help='get/status without index_name: strict (as documented: block_rfq defaults to false, so '
+                        'only the configs of the block_rfq asked) or lenient (every config unless block_rfq is given)')
     parser.add_argument('--token-lifetime-s', type=int, default=900, help="public/auth's expires_in")
     parser.add_argument('--credit-pool', type=int, default=50000, help='rate limit: credits per account')
     parser.add_argument('--credits-per-request', type=int, default=500)
@@ -772,7 +806,8 @@ def main(argv=None):
     emulator = DeribitEmulator(accounts, index_names=index_names, set_answer_shape=args.set_answer_shape,
                                token_lifetime_s=args.token_lifetime_s, credit_pool=args.credit_pool,
                                credits_per_request=args.credits_per_request, refill_per_s=args.refill_per_s,
-                               rate_limit_status=args.rate_limit_status, clock_offset_ms=args.clock_offset_ms)
+                               rate_limit_status=args.rate_limit_status, clock_offset_ms=args.clock_offset_ms,
+                               list_filter=args.list_filter)
     server = DeribitServer(emulator, port=args.port, verbose=args.verbose, certfile=args.certfile,
                            keyfile=args.keyfile)
     emulator.url = server.url

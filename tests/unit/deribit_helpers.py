@@ -25,12 +25,17 @@ FIELDS = ('interval', 'frozen_time', 'quantity_limit', 'delta_limit', 'vega_limi
 class FakeDeribit:
     """``faults``: (rpc method, fault) consumed in order, one per matching request; a fault is a callable returning
     (status, headers, body), an exception instance to raise, or ``('apply', callable)`` to apply the request and
-    then answer what the callable returns (or raise it)."""
+    then answer what the callable returns (or raise it).
 
-    def __init__(self, rsps, secret=CLIENT_SECRET, set_shape='object'):
+    ``list_filter``: how get_mmp_config / get_mmp_status without index_name read block_rfq, as the emulator's setting
+    of that name: ``strict`` (documented: block_rfq defaults to false) or ``lenient`` (every config unless block_rfq
+    is given). With index_name: that index's default group or the given mmp_group, block_rfq default false."""
+
+    def __init__(self, rsps, secret=CLIENT_SECRET, set_shape='object', list_filter='strict'):
         self.rsps = rsps
         self.secret = secret
         self.set_shape = set_shape
+        self.list_filter = list_filter
         self.configs = {}      # (index, group, block_rfq) -> wire config
         self.frozen = {}       # (index, group, block_rfq) -> frozen_until ms (0 = until reset)
         self.journal = []
@@ -96,19 +101,25 @@ class FakeDeribit:
                 out[field] = value
         return out
 
+    def selected(self, keys, params):
+        """The keys among ``keys`` that a get or status call with ``params`` lists (see ``list_filter``)."""
+        block_rfq = params['block_rfq'] == 'true' if 'block_rfq' in params else None
+        if 'index_name' not in params:
+            if self.list_filter == 'strict':
+                block_rfq = bool(block_rfq)
+            return [k for k in keys if block_rfq in (None, k[2])]
+        return [k for k in keys if k == (params['index_name'], params.get('mmp_group'), bool(block_rfq))]
+
     def dispatch(self, method, params):
         if method == 'public/get_time':
             return self.answer(int(time.time() * 1000))
         if method == 'private/get_mmp_config':
-            if 'index_name' not in params:
-                return self.answer([self.entry(k, c) for k, c in self.configs.items()])
-            key = self.key(params)
-            return self.answer([self.entry(k, c) for k, c in self.configs.items()
-                                if k[0] == key[0] and k[2] == key[2] and ('mmp_group' not in params or k[1] == key[1])])
+            return self.answer([self.entry(k, self.configs[k]) for k in self.selected(list(self.configs), params)])
         if method == 'private/get_mmp_status':
             now = time.time() * 1000
             out = []
-            for k, until in self.frozen.items():
+            for k in self.selected(list(self.frozen), params):
+                until = self.frozen[k]
                 if until == 0 or until > now:
                     entry = dict(index_name=k[0], frozen_until=until, block_rfq=k[2])
                     if k[1] is not None:

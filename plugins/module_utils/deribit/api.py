@@ -266,15 +266,23 @@ class DeribitClient(HttpClient):
             params['block_rfq'] = True
         return params
 
+    def _listing(self, index_name, mmp_group, block_rfq):
+        """The parameters of a get / status call: a scope, or (``index_name`` None) a listing of the account, of its
+        Block RFQ configs only when ``block_rfq`` (Deribit documents block_rfq's default as false, so that a listing
+        without it may leave the Block RFQ configs out: see ``mmp.read_listing``)."""
+        if index_name:
+            return self._scope(index_name, mmp_group, block_rfq)
+        return {'block_rfq': True} if block_rfq else {}
+
     def get_mmp_config(self, index_name=None, mmp_group=None, block_rfq=False):
-        """The configs of one index (and group, Block RFQ), or every config of the account (``index_name`` None)."""
-        params = self._scope(index_name, mmp_group, block_rfq) if index_name else {}
-        return self.call('private/get_mmp_config', params)
+        """The configs of one index (and group, Block RFQ), or a listing of the account (``index_name`` None; with
+        ``block_rfq`` its Block RFQ configs)."""
+        return self.call('private/get_mmp_config', self._listing(index_name, mmp_group, block_rfq))
 
     def get_mmp_status(self, index_name=None, mmp_group=None, block_rfq=False):
-        """The triggered (frozen) configs of one index, or of the whole account (``index_name`` None)."""
-        params = self._scope(index_name, mmp_group, block_rfq) if index_name else {}
-        return self.call('private/get_mmp_status', params)
+        """The triggered (frozen) configs of one index, or a listing of the account's (``index_name`` None; with
+        ``block_rfq`` its Block RFQ ones)."""
+        return self.call('private/get_mmp_status', self._listing(index_name, mmp_group, block_rfq))
 
     def set_mmp_config(self, index_name, interval, frozen_time, mmp_group=None, block_rfq=False, quantity_limit=None,
                        delta_limit=None, vega_limit=None, max_quote_quantity=None, trade_count_limit=None):

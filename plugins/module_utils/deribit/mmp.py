@@ -32,7 +32,13 @@ from ansible_collections.marketops.mmp.plugins.module_utils.desired import (
     unchanged,
     write_until_held,
 )
-from ansible_collections.marketops.mmp.plugins.module_utils.errors import ApplyError, MMPError, TaskError, ValidationError
+from ansible_collections.marketops.mmp.plugins.module_utils.errors import (
+    APIError,
+    ApplyError,
+    MMPError,
+    TaskError,
+    ValidationError,
+)
 from ansible_collections.marketops.mmp.plugins.module_utils.validation import validate_bool, validate_int
 
 SECONDS_MAX = 3600
@@ -162,6 +168,34 @@ def configs_from_api(data, what):
     return [config_from_api(entry, what) for entry in entries_of(data, what)]
 
 
+def read_listing(client, method, kinds=(False, True)):
+    """Every entry the account's ``get_mmp_config`` (``method`` ``config``) or ``get_mmp_status`` (``status``) lists,
+    without an index: complete whichever way the exchange reads ``block_rfq``.
+
+    Deribit documents ``block_rfq`` with a default of false and does not say whether a listing without it lists every
+    config or only those that are not Block RFQ. So one listing is sent per kind in ``kinds``: without parameters
+    (every config that is not Block RFQ, under either reading) and with ``block_rfq=true`` (every Block RFQ config);
+    their entries are merged by scope (the first seen kept, in the exchange's order). An entry of the Block RFQ
+    listing without a ``block_rfq`` field is a Block RFQ one. One request per kind. A refusal of the Block RFQ
+    listing (a key without ``block_rfq:read``) is raised, saying which read it was: never a listing without them."""
+    read = client.get_mmp_config if method == 'config' else client.get_mmp_status
+    merged = {}
+    for block_rfq in kinds:
+        what = 'get_mmp_%s%s' % (method, ' (Block RFQ)' if block_rfq else '')
+        try:
+            data = read(block_rfq=block_rfq)
+        except APIError as e:
+            if not block_rfq:
+                raise
+            raise APIError('listing the Block RFQ configs (block_rfq=true; the API key needs block_rfq:read): %s'
+                           % e.message, http_status=e.http_status, code=e.code, exchange_message=e.exchange_message)
+        for entry in entries_of(data, what):
+            if block_rfq and 'block_rfq' not in entry:
+                entry = dict(entry, block_rfq=True)
+            merged.setdefault(_scope_of(entry), entry)
+    return list(merged.values())
+
+
 def pick(configs, scope):
     """The config of ``scope`` among ``configs``; the empty config when none is of that scope."""
     for config in configs:
@@ -270,13 +304,21 @@ def ensure_mmp(client, desired, check_mode=False, before=None):
                         write=write, read_back=read, readback_failed=readback_failed, mismatch=mismatch)
 
 
+def scope_frozen(client, scope):
+    """(frozen, frozen_until) of one scope: one read, the account's triggered configs of its kind (``read_listing``:
+    without parameters for a config that is not Block RFQ, with ``block_rfq=true`` for a Block RFQ one; either lists
+    it whichever way the exchange reads block_rfq's default)."""
+    statuses = read_listing(client, 'status', (bool(scope['block_rfq']),))
+    return frozen_state(statuses, scope, client.server_now_ms())
+
+
 def read_status(client, scope):
-    """(config, frozen, frozen_until) of one scope: two reads (its config, the account's triggered configs)."""
+    """(config, frozen, frozen_until) of one scope: two reads (its config, the account's triggered configs of its
+    kind)."""
     shown = describe_scope(scope)
     config = public_config(pick(configs_from_api(
         client.get_mmp_config(scope['index_name'], scope['mmp_group'], scope['block_rfq']), shown), scope))
-    statuses = entries_of(client.get_mmp_status(), 'get_mmp_status')
-    frozen, until = frozen_state(statuses, scope, client.server_now_ms())
+    frozen, until = scope_frozen(client, scope)
     return config, frozen, until
 
 
@@ -296,8 +338,7 @@ def reset_mmp(client, scope, only_if_frozen=True, check_mode=False):
         return dict(changed=True, config=config, was_frozen=was_frozen, diff=dict(before=before, after=after_reset))
 
     def frozen_now():
-        statuses = entries_of(client.get_mmp_status(), 'get_mmp_status')
-        return frozen_state(statuses, scope, client.server_now_ms())[0]
+        return scope_frozen(client, scope)[0]
 
     def readback_failed(error, read_error):
         return ApplyError('%s; reading the MMP status of %s back failed too (%s): the reset may or may not have '
@@ -318,15 +359,20 @@ def reset_mmp(client, scope, only_if_frozen=True, check_mode=False):
 
 
 def read_mmp_info(client, index_name=None):
-    """Every config of the account (or of one index) with its frozen state: one get_mmp_config, one get_mmp_status."""
-    what = 'get_mmp_config%s' % (' for %s' % index_name if index_name else '')
-    configs = configs_from_api(client.get_mmp_config(index_name), what)
+    """Every config of the account (or of one index: its default group, its MMP groups and its Block RFQ configs;
+    ``all``: the Block RFQ configs of every index) with its frozen state.
+
+    Complete whichever way the exchange reads block_rfq's default (``read_listing``): two get_mmp_config (the
+    account's configs, its Block RFQ configs), filtered here by index, then one get_mmp_status per kind among them
+    (none when there is no config, two when there are both): 2 to 4 requests, whatever the number of configs."""
+    configs = [config_from_api(entry, 'get_mmp_config') for entry in read_listing(client, 'config')]
     if index_name:
         configs = [c for c in configs if c['index_name'] == index_name]
     if len(configs) > INFO_MAX_CONFIGS:
         raise TaskError('get_mmp_config lists %d configs, more than the %d this module returns' %
                         (len(configs), INFO_MAX_CONFIGS))
-    statuses = entries_of(client.get_mmp_status(), 'get_mmp_status')
+    kinds = tuple(kind for kind in (False, True) if any(c['block_rfq'] is kind for c in configs))
+    statuses = read_listing(client, 'status', kinds) if kinds else []
     now = client.server_now_ms()
     out = []
     for config in configs:

@@ -9,8 +9,10 @@ the core's ``watch.py``, which finds this file by the accounts' ``venue: deribit
   arguments Deribit's watcher reads (``deribit_base_url``, ...) before any request, as the modules check them;
 - ``frozen_of()`` and ``mmp_events()`` are the state machine: the configs frozen at the previous poll, those of the
   new answer and the exchange's clock give the new state and the changes (``triggered``, ``thawed``);
-- ``AccountWatch`` polls one account: ONE ``private/get_mmp_status`` (no index: every triggered config of the
-  account) per poll, and one ``private/get_mmp_config`` of a config that triggered, for its event;
+- ``AccountWatch`` polls one account: TWO ``private/get_mmp_status`` per poll (no index: the account's triggered
+  configs, then its triggered Block RFQ configs with ``block_rfq=true``: Deribit documents block_rfq's default as
+  false, so that the first may leave the Block RFQ configs out; ``mmp.read_listing`` merges them), and one
+  ``private/get_mmp_config`` of a config that triggered, for its event;
 - ``Watcher`` ties them together for the event source. Deribit counts requests per account, so each account has a
   ``StopGate`` of its own, reading the stop its client records for it (``pacing.recorded_stop`` of the base URL and
   the account's ``client_id``): a ``too_many_requests`` given up on holds that account only, then one probe
@@ -36,10 +38,10 @@ from ansible_collections.marketops.mmp.plugins.module_utils.deribit.mmp import (
     _scope_of,
     configs_from_api,
     describe_scope,
-    entries_of,
     frozen_state,
     pick,
     public_config,
+    read_listing,
 )
 from ansible_collections.marketops.mmp.plugins.module_utils.deribit.venue import DERIBIT
 from ansible_collections.marketops.mmp.plugins.module_utils.errors import MMPError, ValidationError
@@ -181,7 +183,7 @@ def make_event(kind, account, key=None, state=None, now_ms=None, **extra):
 
 def describe_error(exc):
     """What an event says of an exception: ``(scope, details)``; every failure of a poll concerns the whole account
-    (one request reads every config)."""
+    (its requests read every config)."""
     return _describe_error(exc, VENUE_LABEL)
 
 
@@ -245,7 +247,7 @@ class AccountWatch:
             client = self.ensure_client()
             if self.started_ms is None:
                 self.started_ms = client.server_now_ms()
-            statuses = entries_of(client.get_mmp_status(), 'get_mmp_status')
+            statuses = read_listing(client, 'status')  # two requests: complete under either reading of block_rfq
             now_ms = client.server_now_ms()
             frozen = frozen_of(statuses, now_ms)
         except Exception as exc:  # pylint: disable=broad-except
@@ -309,8 +311,8 @@ class Watcher(AccountReports):
             len(self.accounts), VENUE_LABEL, self.settings['base_url'], self.current_interval)
 
     def interval_now(self):
-        """(seconds between two polls of an account, None): one request per poll and account, counted per account
-        by Deribit: never stretched."""
+        """(seconds between two polls of an account, None): two requests per poll and account (the triggered configs,
+        the triggered Block RFQ configs), counted per account by Deribit: never stretched."""
         return self.current_interval, None
 
     @staticmethod

@@ -17,11 +17,13 @@ description:
   - An ansible-rulebook event source that polls Binance's options MMP config (the MMP read of the options API, one request per
     underlying) for every account and underlying with the collection's client (signing, retries, pacing, redaction),
     and puts one event per change on the queue, under the key C(mmp_watch).
-  - Deribit accounts (O(accounts[].venue=deribit)) are watched with one C(private/get_mmp_status) per account and poll,
-    which lists every triggered config of the account; V(triggered) when a config is newly frozen or its
-    C(frozen_until) changed (C(initial=true) at start-up), with its config read once; V(thawed) with C(reason)
-    V(expired) or V(reset). Their events also have C(index_name), C(mmp_group) and C(block_rfq); C(underlying) is the
-    index name and C(last_trigger_time) when the trigger was first seen (Deribit's status gives no trigger time).
+  - Deribit accounts (O(accounts[].venue=deribit)) are watched with two C(private/get_mmp_status) per account and poll,
+    which list every triggered config of the account (one without parameters, one with C(block_rfq=true), as Deribit
+    documents block_rfq's default as false, so that a listing without it may leave the Block RFQ configs out);
+    V(triggered) when a config is newly frozen or its C(frozen_until) changed (C(initial=true) at start-up), with its
+    config read once; V(thawed) with C(reason) V(expired) or V(reset). Their events also have C(index_name),
+    C(mmp_group) and C(block_rfq); C(underlying) is the index name and C(last_trigger_time) when the trigger was first
+    seen (Deribit's status gives no trigger time).
     Deribit counts requests per account, so a C(too_many_requests) the client gave up on holds that account only
     (then one probe, C(public/get_time)); a Binance ban holds the Binance accounts only.
   - V(triggered) when an underlying's C(lastTriggerTime) moves forward, and at start-up for every underlying already

@@ -22,10 +22,11 @@ from ansible_collections.marketops.mmp.tests.unit.deribit_helpers import BASE, C
 MMP, INFO, RESET = CORES['deribit_mmp'], CORES['deribit_mmp_info'], CORES['deribit_mmp_reset']
 
 
-@pytest.fixture
-def deribit():
+@pytest.fixture(params=['strict', 'lenient'])
+def deribit(request):
+    """The fake Deribit, reading block_rfq's default in listings both ways (``FakeDeribit.list_filter``)."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield FakeDeribit(rsps)
+        yield FakeDeribit(rsps, list_filter=request.param)
 
 
 def params(core, **options):
@@ -248,10 +249,96 @@ def test_info_lists_every_config_with_its_frozen_state(deribit):
     by_index = {m['index_name']: m for m in result['mmp']}
     assert by_index['eth_usd']['frozen'] is True and by_index['eth_usd']['frozen_until'] is None
     assert by_index['btc_usd']['frozen'] is True and by_index['btc_usd']['frozen_until'] == 4102444800000
-    assert [c['method'] for c in deribit.journal][-2:] == ['private/get_mmp_config', 'private/get_mmp_status']
-    assert 'index_name' not in deribit.journal[-2]['params']
+    # two listings of the configs (without parameters, Block RFQ), one of the statuses (no Block RFQ config)
+    assert [(c['method'], c['params']) for c in deribit.journal][-3:] == [
+        ('private/get_mmp_config', {}), ('private/get_mmp_config', dict(block_rfq='true')),
+        ('private/get_mmp_status', {})]
     result, dummy, failed = run(INFO, index_name='ETH_USD')
     assert [m['index_name'] for m in result['mmp']] == ['eth_usd']
+
+
+RFQ = dict(index_name='all', block_rfq=True, window_s=60, frozen_s=0, qty_limit=100, trade_count_limit=10)
+
+
+def info_keys(result):
+    return {(m['index_name'], m['mmp_group'], m['block_rfq']): m for m in result['mmp']}
+
+
+def test_info_lists_the_block_rfq_config_and_every_group_of_an_index(deribit):
+    """Deribit's block_rfq defaults to false and index_name without mmp_group means the default group: info reads so
+    that it lists everything whichever way the exchange reads a listing (the fake answers both ways)."""
+    for config in (BTC, dict(BTC, index_name='eth_usd'), dict(BTC, index_name='eth_usd', mmp_group='q1'),
+                   dict(BTC, index_name='eth_usd', mmp_group='q2', block_rfq=False), RFQ):
+        assert not run(MMP, **config)[2]
+    deribit.frozen[('all', None, True)] = 0
+    deribit.frozen[('eth_usd', 'q1', False)] = 0
+    deribit.journal.clear()
+    result, dummy, failed = run(INFO)
+    assert not failed, result
+    mmp = info_keys(result)
+    assert set(mmp) == {('btc_usd', None, False), ('eth_usd', None, False), ('eth_usd', 'q1', False),
+                        ('eth_usd', 'q2', False), ('all', None, True)}
+    assert mmp[('all', None, True)]['frozen'] is True and mmp[('all', None, True)]['trade_count_limit'] == 10
+    assert mmp[('eth_usd', 'q1', False)]['frozen'] is True and mmp[('eth_usd', None, False)]['frozen'] is False
+    # both kinds of config: 4 requests (2 config listings, 2 status listings), whatever the number of configs
+    assert [(c['method'], c['params']) for c in deribit.journal] == [
+        ('private/get_mmp_config', {}), ('private/get_mmp_config', dict(block_rfq='true')),
+        ('private/get_mmp_status', {}), ('private/get_mmp_status', dict(block_rfq='true'))]
+
+    result, dummy, failed = run(INFO, index_name='eth_usd')
+    assert not failed and set(info_keys(result)) == {('eth_usd', None, False), ('eth_usd', 'q1', False),
+                                                     ('eth_usd', 'q2', False)}
+    assert info_keys(result)[('eth_usd', 'q1', False)]['frozen'] is True
+
+    deribit.journal.clear()
+    result, dummy, failed = run(INFO, index_name='all')  # the Block RFQ config (not refused: filtered here)
+    assert not failed and list(info_keys(result)) == [('all', None, True)], result
+    assert info_keys(result)[('all', None, True)]['frozen'] is True
+    assert [(c['method'], c['params']) for c in deribit.journal] == [
+        ('private/get_mmp_config', {}), ('private/get_mmp_config', dict(block_rfq='true')),
+        ('private/get_mmp_status', dict(block_rfq='true'))]
+
+    deribit.journal.clear()
+    result, dummy, failed = run(INFO, index_name='sol_usdc')  # no config: no status read
+    assert not failed and result['mmp'] == [] and len(deribit.journal) == 2
+
+
+def test_info_with_a_key_that_may_not_read_block_rfq_fails_naming_that_read(deribit):
+    """A key without block_rfq:read: info fails, loud, rather than list the account without its Block RFQ configs."""
+    run(MMP, **BTC)
+    dispatch = deribit.dispatch
+
+    def refuse_block_rfq(method, params):
+        if method.startswith('private/get_') and params.get('block_rfq') == 'true':
+            return FakeDeribit.error(13021, 'forbidden', reason='insufficient_scope')
+        return dispatch(method, params)
+
+    deribit.dispatch = refuse_block_rfq
+    result, dummy, failed = run(INFO)
+    assert failed and 'mmp' not in result, result
+    assert result['msg'].startswith('account acct-d: MMP info: listing the Block RFQ configs (block_rfq=true; the API '
+                                    'key needs block_rfq:read): GET /api/v2/private/get_mmp_config: HTTP 400, code '
+                                    '13021: forbidden'), result['msg']
+    assert result['code'] == 13021 and 'check its scopes' in result['msg']
+
+
+def test_reset_of_a_frozen_block_rfq_config(deribit):
+    assert not run(MMP, **BTC)[2] and not run(MMP, **RFQ)[2]
+    deribit.frozen[('all', None, True)] = 0
+    scope = dict(index_name='all', block_rfq=True)
+    result, dummy, failed = run(RESET, check_mode=True, **scope)
+    assert not failed and result['changed'] and result['was_frozen'] is True
+    deribit.journal.clear()
+    result, dummy, failed = run(RESET, **scope)
+    assert not failed and result['changed'] is True and result['was_frozen'] is True, result
+    assert result['config']['trade_count_limit'] == 10 and not deribit.frozen
+    assert [(c['method'], c['params']) for c in deribit.calls('private/reset_mmp')] == [
+        ('private/reset_mmp', dict(index_name='all', block_rfq='true'))]
+    # its status is read from the Block RFQ listing, which lists it whichever way the exchange reads block_rfq
+    assert [c['params'] for c in deribit.calls('private/get_mmp_status')] == [dict(block_rfq='true')]
+    result, dummy, failed = run(RESET, **scope)
+    assert not failed and result['changed'] is False and result['was_frozen'] is False
+    assert info_keys(run(INFO)[0])[('all', None, True)]['frozen'] is False
 
 
 def test_reset_only_if_frozen(deribit):

@@ -10,6 +10,7 @@ import time
 
 import pytest
 import requests
+import responses
 
 from ansible_collections.marketops.mmp.plugins.module_utils import pacing
 from ansible_collections.marketops.mmp.plugins.module_utils.errors import TaskError
@@ -19,6 +20,13 @@ from ansible_collections.marketops.mmp.plugins.module_utils.binance.mmp import (
     MMP_INFO,
     MMP_RESET,
     listed_underlyings,
+)
+from ansible_collections.marketops.mmp.plugins.module_utils.deribit.mmp import MMP_RESET as DERIBIT_RESET
+from ansible_collections.marketops.mmp.tests.unit.deribit_helpers import (
+    BASE as DERIBIT_BASE,
+    CLIENT_ID as DERIBIT_CLIENT_ID,
+    CLIENT_SECRET as DERIBIT_CLIENT_SECRET,
+    FakeDeribit,
 )
 from ansible_collections.marketops.mmp.tests.unit.helpers import API_KEY, SECRET, answer
 
@@ -255,3 +263,43 @@ def test_a_pacing_dir_that_is_not_an_absolute_path_fails_before_any_request(exch
 def test_a_usable_ledger_gives_no_warning(exchange):
     result, warnings, failed = task_result(MMP_INFO, params(underlyings=['BTCUSDT']))
     assert not failed and warnings == []
+
+
+# ---------------------------------------------------------------------------------------------
+# deribit_mmp_reset (the Binance tests' counterparts, on the fake Deribit)
+# ---------------------------------------------------------------------------------------------
+
+@pytest.fixture(params=['strict', 'lenient'])
+def deribit(request):
+    """The fake Deribit (tests/unit/deribit_helpers.py), reading block_rfq's default in listings both ways."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        fake = FakeDeribit(rsps, list_filter=request.param)
+        fake.configs[('btc_usd', None, False)] = dict(interval='10', frozen_time='0', quantity_limit='2')
+        yield fake
+
+
+def deribit_reset_params(**overrides):
+    out = dict(client_id=DERIBIT_CLIENT_ID, client_secret=DERIBIT_CLIENT_SECRET, base_url=DERIBIT_BASE, timeout=10.0,
+               validate_certs=True, ca_path=None, weight_limit=None, weight_reserve=None, account='acct-d',
+               index_name='btc_usd', mmp_group=None, block_rfq=False, only_if_frozen=True)
+    out.update(overrides)
+    return out
+
+
+def test_deribit_only_if_frozen_false_always_resets(deribit):
+    result, error = run_core(DERIBIT_RESET, deribit_reset_params(only_if_frozen=False))
+    assert error is None and result['changed'] is True and result['was_frozen'] is False
+    assert [(c['method'], c['params']) for c in deribit.calls('private/reset_mmp')] == [
+        ('private/reset_mmp', dict(index_name='btc_usd'))]
+
+
+def test_deribit_reset_unknown_outcome_is_read_back_and_bounded(deribit, sleeps):
+    deribit.frozen[('btc_usd', None, False)] = 0
+    for dummy in range(3):  # three resets time out unapplied: the status still reads frozen after each
+        deribit.faults.append(('private/reset_mmp', requests.exceptions.ReadTimeout('read timed out')))
+    result, error = run_core(DERIBIT_RESET, deribit_reset_params())
+    assert error is not None, result
+    assert error['msg'].startswith('account acct-d: GET /api/v2/private/reset_mmp for btc_usd timed out')
+    assert 'the MMP of btc_usd still reads as frozen after 3 resets' in error['msg']
+    assert len(deribit.calls('private/reset_mmp')) == 3 and deribit.frozen == {('btc_usd', None, False): 0}
+    assert [w.split('; ')[-1] for w in result['warnings']] == ['read back: still frozen, sent again'] * 2

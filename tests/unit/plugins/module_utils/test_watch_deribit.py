@@ -120,10 +120,11 @@ def validate(args, environ=None):
     return core_watch.validate_source_args(args, environ={} if environ is None else environ, default_venue='binance')
 
 
-@pytest.fixture
-def deribit():
+@pytest.fixture(params=['strict', 'lenient'])
+def deribit(request):
+    """The fake Deribit, reading block_rfq's default in listings both ways (``FakeDeribit.list_filter``)."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield FakeDeribit(rsps)
+        yield FakeDeribit(rsps, list_filter=request.param)
 
 
 def test_deribit_accounts_are_routed_with_their_defaults():
@@ -253,7 +254,9 @@ def freeze(deribit, clock, key, seconds):
     deribit.frozen[key] = int((clock() + seconds) * 1000) if seconds else 0
 
 
-def test_one_status_read_per_poll_and_a_config_read_per_trigger(deribit, clock):
+def test_two_status_reads_per_poll_and_a_config_read_per_trigger(deribit, clock):
+    """Two status listings per poll and account (without parameters, with block_rfq=true: Deribit's block_rfq
+    defaults to false, so the first may leave the Block RFQ configs out), under both readings of that default."""
     set_config(deribit, BTC)
     set_config(deribit, RFQ, frozen_time=0)
     freeze(deribit, clock, RFQ, 0)
@@ -263,7 +266,7 @@ def test_one_status_read_per_poll_and_a_config_read_per_trigger(deribit, clock):
     assert [(e['type'], e['venue'], e['index_name'], e['block_rfq'], e['initial']) for e in events] == \
         [('triggered', 'deribit', 'all', True, True)]
     assert [(c['method'], c['params']) for c in deribit.journal] == [
-        ('private/get_mmp_status', {}),
+        ('private/get_mmp_status', {}), ('private/get_mmp_status', dict(block_rfq='true')),
         ('private/get_mmp_config', dict(index_name='all', block_rfq='true'))]
     event = events[0]
     assert event['frozen'] is True and event['frozen_until'] is None and event['underlying'] == 'all'
@@ -273,7 +276,7 @@ def test_one_status_read_per_poll_and_a_config_read_per_trigger(deribit, clock):
     deribit.journal.clear()
     clock.sleep(2)
     assert w.poll(delta) == []
-    assert [c['method'] for c in deribit.journal] == ['private/get_mmp_status']
+    assert [c['method'] for c in deribit.journal] == ['private/get_mmp_status'] * 2
 
     # a trigger: one event, with the config read once
     freeze(deribit, clock, BTC, 30)
@@ -286,7 +289,7 @@ def test_one_status_read_per_poll_and_a_config_read_per_trigger(deribit, clock):
     assert event['last_trigger_time'] == int(clock() * 1000) and event['observed_at'] == int(clock() * 1000)
     assert event['frozen_until'] == deribit.frozen[BTC] and event['mmp_group'] is None
     assert event['config']['frozen_s'] == 30 and event['frozen_ms'] == 30000
-    assert [c['method'] for c in deribit.journal] == ['private/get_mmp_status', 'private/get_mmp_config']
+    assert [c['method'] for c in deribit.journal] == ['private/get_mmp_status'] * 2 + ['private/get_mmp_config']
     trigger_ms = event['last_trigger_time']
 
     # a manual reset: thawed (reset), with the trigger's time and config
@@ -300,6 +303,32 @@ def test_one_status_read_per_poll_and_a_config_read_per_trigger(deribit, clock):
     assert [(e['type'], e['index_name'], e['reason'], e['last_trigger_time']) for e in events] == \
         [('thawed', 'btc_usd', 'expired', trigger_ms)]
     assert events[0]['frozen_until'] == deribit.frozen[BTC]
+    clock.sleep(2)
+    assert w.poll(delta) == []
+
+
+def test_a_block_rfq_trigger_is_reported_whichever_way_the_status_listing_reads_block_rfq(deribit, clock):
+    """A Block RFQ config that triggers while the account is watched: ``triggered`` with its scope and config (a
+    status listing without block_rfq may leave it out: Deribit documents block_rfq's default as false)."""
+    set_config(deribit, BTC)
+    set_config(deribit, ETH_Q)
+    set_config(deribit, RFQ, frozen_time=60)
+    w = deribit_watcher(clock)
+    delta = w.accounts[0]
+    assert w.poll(delta) == []
+    freeze(deribit, clock, RFQ, 60)
+    freeze(deribit, clock, ETH_Q, 0)
+    clock.sleep(2)
+    events = w.poll(delta)
+    assert sorted((e['type'], e['index_name'], e['mmp_group'], e['block_rfq'], e['initial']) for e in events) == [
+        ('triggered', 'all', None, True, False), ('triggered', 'eth_usd', 'q1', False, False)]
+    rfq = [e for e in events if e['block_rfq']][0]
+    assert rfq['frozen_until'] == deribit.frozen[RFQ] and rfq['config']['frozen_s'] == 60
+    assert rfq['config']['block_rfq'] is True and rfq['underlying'] == 'all'
+    # reset: thawed, and no event while nothing changes
+    del deribit.frozen[RFQ]
+    clock.sleep(2)
+    assert [(e['type'], e['index_name'], e['reason']) for e in w.poll(delta)] == [('thawed', 'all', 'reset')]
     clock.sleep(2)
     assert w.poll(delta) == []
 
@@ -444,14 +473,14 @@ def test_too_many_requests_given_up_holds_that_deribit_account_only_then_one_pro
     start = clock()
     loop = Loop(w, clock)
     loop.run(start + 3.5)  # alpha (Binance) and delta (Deribit) at 0 and 2
-    assert [m for m, t in deribit_sent(deribit)] == ['private/get_mmp_status'] * 2
+    assert [m for m, t in deribit_sent(deribit)] == ['private/get_mmp_status'] * 4  # two per poll
     for retry_after in ('1', '1', '45'):  # the client waits twice (1 s each, Retry-After), then gives up: a stop is
         # recorded for as long as the last Retry-After says
         body = FakeDeribit.error(10028, 'too_many_requests')[2]
         deribit.faults.append(('private/get_mmp_status', lambda after=retry_after, body=body: (429, {'Retry-After': after}, body)))
     loop.run(start + 90)
     calls = deribit_sent(deribit)
-    limited = [t for m, t in calls if m == 'private/get_mmp_status'][2:5]
+    limited = [t for m, t in calls if m == 'private/get_mmp_status'][4:7]
     assert len(limited) == 3 and limited[-1] - limited[0] == pytest.approx(2)
     stop = pacing.recorded_stop(BASE, clock=clock, scope='client_id:%s' % CLIENT_ID)
     assert stop is None  # over by now
@@ -487,7 +516,8 @@ def test_a_binance_ban_does_not_hold_the_deribit_account(timed, clock, ledgers):
     binance = [(t - start, what) for t, name, what in sent]
     assert binance[0] == (0, 'BTCUSDT') and binance[1] == (30, 'time')  # banned at 0 for 30 s, then one probe
     status_times = [t - start for m, t in deribit_sent(deribit) if m == 'private/get_mmp_status']
-    assert status_times[:5] == [0, 2, 4, 6, 8]  # every 2 s through the Binance ban (each venue's accounts start at 0)
+    # every 2 s (two reads a poll) through the Binance ban (each venue's accounts start at 0)
+    assert status_times[:10] == [0, 0, 2, 2, 4, 4, 6, 6, 8, 8]
     assert [(e['reason'], e['venue'], e['account']) for e in loop.infos()] == [
         ('exchange_stop', 'binance', None), ('exchange_resumed', 'binance', None)]
     assert 'banned this IP (HTTP 418)' in loop.notices[0][0]
@@ -513,8 +543,8 @@ class DeribitStub:
             error.until, error.recorded_at = until, at
             raise error
 
-    def get_mmp_status(self):
-        self._send('status')
+    def get_mmp_status(self, block_rfq=False):
+        self._send('status rfq' if block_rfq else 'status')
         return []
 
     def server_now_ms(self):
@@ -537,8 +567,10 @@ def test_a_stop_of_one_deribit_account_does_not_hold_another(clock, ledgers):
     loop.run(start + 16)
     delta = [(t - start, what) for t, name, what in sent if name == 'delta']
     echo = [t - start for t, name, what in sent if name == 'echo']
-    assert delta[:4] == [(0, 'status'), (2, 'status'), (12, 'time'), (12, 'status')]
-    assert echo == [1, 3, 5, 7, 9, 11, 13, 15]
+    # two status reads a poll; the first one limited at 2 ends that poll
+    assert delta[:6] == [(0, 'status'), (0, 'status rfq'), (2, 'status'), (12, 'time'), (12, 'status'),
+                         (12, 'status rfq')]
+    assert echo == [t for t in (1, 3, 5, 7, 9, 11, 13, 15) for dummy in range(2)]
     assert [(e['reason'], e['account']) for e in loop.infos()] == [('exchange_stop', 'delta'),
                                                                    ('exchange_resumed', 'delta')]
     assert w.watchers['deribit'].accounts[0].gate.probes == 1 and w.watchers['deribit'].accounts[1].gate.probes == 0
@@ -553,5 +585,6 @@ def test_a_stop_recorded_elsewhere_for_the_account_holds_it_from_the_start(clock
     start = clock()
     loop = Loop(w, clock)
     loop.run(start + 8)
-    assert [(t - start, what) for t, name, what in sent] == [(5, 'time'), (5, 'status'), (7, 'status')]
+    assert [(t - start, what) for t, name, what in sent] == [(5, 'time'), (5, 'status'), (5, 'status rfq'),
+                                                             (7, 'status'), (7, 'status rfq')]
     assert os.listdir(str(ledgers))
