@@ -74,8 +74,8 @@ to apply the call first), ``drop_after_apply`` (apply, then close the connection
 HTML 502 page; ``apply`` optional), ``trickle`` (apply unless ``apply`` is false, then answer with the status line
 and headers at once and the body one byte every ``interval`` seconds (0.2) for ``duration`` seconds (20); ``part:
 headers``: a header line trickles instead; server.py's ``Handler.trickle``), ``other_config`` (set_mmp_config only:
-the exchange holds another config than the one asked, ``quantity_limit`` replaced by the fault's (default: the asked one plus 1), and answers it; ``apply: false``
-answers that other config without applying anything).
+the exchange holds another config than the one asked, ``quantity_limit`` replaced by the fault's (default: the asked
+one plus 1), and answers it; ``apply: false`` answers that other config without applying anything).
 
 Standard library only.
 """
