@@ -26,8 +26,8 @@ from ansible_collections.marketops.mmp.plugins.module_utils.deribit.mmp import (
     differences as mmp_differences,
     empty_config,
     ensure_mmp,
-    entries_of,
     public_config,
+    read_listing,
     validate_mmp_params,
 )
 from ansible_collections.marketops.mmp.plugins.module_utils.deribit.venue import DERIBIT, describe_scope, validate_scope
@@ -42,20 +42,10 @@ PLACEHOLDERS = dict(window_s=1, frozen_s=1)
 
 
 def read_every_config(client):
-    """Every config of the account, in the exchange's order: ``private/get_mmp_config`` without parameters, and
-    again with ``block_rfq=true``, merged by scope (the first seen kept).
-
-    Deribit documents ``block_rfq`` with a default of false and does not say whether a listing without it lists the
-    Block RFQ configs too: the two listings are complete under either reading. An entry of the Block RFQ listing
-    without a ``block_rfq`` field is a Block RFQ one. Two requests, whatever the number of configs."""
-    merged = {}
-    for params, what in (({}, 'get_mmp_config'), ({'block_rfq': True}, 'get_mmp_config (Block RFQ)')):
-        for entry in entries_of(client.call('private/get_mmp_config', params), what):
-            if params and 'block_rfq' not in entry:
-                entry = dict(entry, block_rfq=True)
-            config = config_from_api(entry, what)
-            merged.setdefault(_key(config), config)
-    return list(merged.values())
+    """Every config of the account, normalised, in the exchange's order: the two listings of ``mmp.read_listing``
+    (without parameters and with ``block_rfq=true``, merged by scope), complete whichever way the exchange reads
+    ``block_rfq``'s default. Two requests, whatever the number of configs."""
+    return [config_from_api(entry, 'get_mmp_config') for entry in read_listing(client, 'config')]
 
 
 def scope_params(scope):
