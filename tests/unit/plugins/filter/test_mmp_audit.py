@@ -187,8 +187,8 @@ def test_a_deribit_inventory_it_cannot_read_is_an_error_row():
 def test_the_audit_reads_block_rfq_as_the_module_does(block_rfq):
     """Any Ansible boolean: the config applied with block_rfq true is the one the item means (in sync), not a missing
     default-pool config beside an unmanaged Block RFQ one."""
-    hostvars = {'der': dict(mmp_venue='deribit', deribit_mmp_configs=[dict(index_name='all', block_rfq=block_rfq,
-                                                                            window_s=10, frozen_s=30, qty_limit='2')],
+    item = dict(index_name='all', block_rfq=block_rfq, window_s=10, frozen_s=30, qty_limit='2')
+    hostvars = {'der': dict(mmp_venue='deribit', deribit_mmp_configs=[item],
                             deribit_audit_state=dict(mmp=[deribit_entry('all', block_rfq=True)]))}
     (row,) = mmp_audit_report(hostvars, ['der'])['rows']
     assert (row['scope'], row['status'], row['block_rfq']) == ('all Block RFQ', 'in_sync', True)
@@ -196,8 +196,8 @@ def test_the_audit_reads_block_rfq_as_the_module_does(block_rfq):
 
 @pytest.mark.parametrize('block_rfq', [False, 'no', 'off', 0, None])
 def test_a_false_block_rfq_is_the_default_pool(block_rfq):
-    hostvars = {'der': dict(mmp_venue='deribit', deribit_mmp_configs=[dict(index_name='btc_usd', block_rfq=block_rfq,
-                                                                            window_s=10, frozen_s=30, qty_limit='2')],
+    item = dict(index_name='btc_usd', block_rfq=block_rfq, window_s=10, frozen_s=30, qty_limit='2')
+    hostvars = {'der': dict(mmp_venue='deribit', deribit_mmp_configs=[item],
                             deribit_audit_state=dict(mmp=[deribit_entry('btc_usd')]))}
     (row,) = mmp_audit_report(hostvars, ['der'])['rows']
     assert (row['scope'], row['status'], row['block_rfq']) == ('btc_usd', 'in_sync', False)
