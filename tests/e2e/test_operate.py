@@ -276,7 +276,7 @@ def test_audit_fail_on_drift_fails_at_the_end(path, emulator, accounts, run_play
     run = run_playbook(hosts, '-e', 'binance_audit_dir=%s' % out, '-e', 'binance_audit_fail_on_drift=true',
                        path=path, playbook='marketops.mmp.audit_mmp')
     assert run.rc != 0
-    assert re.search(r'MMP audit: 0 accounts could not be read, 3 configs are missing, drift or are frozen',
+    assert re.search(r'MMP audit: 0 accounts could not be read or compared, 3 configs are missing, drift or are frozen',
                      run.output)
     assert (out / 'report.json').exists() and (out / 'report.md').exists()  # the report is written first
 
@@ -295,7 +295,7 @@ def test_audit_fail_on_drift_fails_at_the_end(path, emulator, accounts, run_play
     late = run_playbook(hosts, '-e', 'binance_audit_dir=%s' % (tmp_path / 'late'), '-e',
                         'binance_audit_fail_on_drift=true', path=path, playbook='marketops.mmp.audit_mmp')
     assert late.rc != 0
-    assert re.search(r'MMP audit: 0 accounts could not be read, 1 configs are missing, drift or are frozen',
+    assert re.search(r'MMP audit: 0 accounts could not be read or compared, 1 configs are missing, drift or are frozen',
                      late.output)
     report = json.loads((tmp_path / 'late' / 'report.json').read_text())
     assert report['counts']['missing'] == 1 and report['counts']['drift'] == 0 and report['alarm'] == 1

@@ -10,25 +10,37 @@ An underlying the inventory wants and the exchange has not configured is ``missi
 from __future__ import annotations
 
 from ansible_collections.marketops.mmp.plugins.module_utils.audit import differences as _differences, iso as _iso
+from ansible_collections.marketops.mmp.plugins.module_utils.binance.venue import item_underlying
 from ansible_collections.marketops.mmp.plugins.module_utils.decimals import plain as _plain
+from ansible_collections.marketops.mmp.plugins.module_utils.inventory import check_no_duplicates, merged_items
 
 STATE_VAR = 'binance_audit_state'
+CONFIGS_VAR = 'binance_mmp_configs'
+DEFAULTS_VAR = 'binance_mmp_defaults'
 MMP_FIELDS = ('window_ms', 'frozen_ms', 'qty_limit', 'delta_limit')
 
 
+def scope_of(item):
+    """(underlying, ``the underlying BTCUSDT``): the scope of an inventory item, upper case as the modules read it.
+    Raises ValueError for an item they would refuse."""
+    if not isinstance(item, dict) or item.get('underlying') is None:
+        raise ValueError('every %s item needs an underlying, got %r' % (CONFIGS_VAR, item))
+    underlying = item_underlying(item)
+    return underlying, 'the underlying %s' % underlying
+
+
 def _desired_configs(hv):
-    """The inventory's desired state of one account: {UNDERLYING: merged item}, in the inventory's order."""
-    defaults = hv.get('binance_mmp_defaults') or {}
-    configs = hv.get('binance_mmp_configs') or []
-    if not isinstance(defaults, dict) or not isinstance(configs, list):
-        raise ValueError('binance_mmp_defaults must be a mapping and binance_mmp_configs a list')
+    """The inventory's desired state of one account: {UNDERLYING: merged item}, in the inventory's order. Raises
+    ValueError for an item the modules would refuse, or an underlying listed twice."""
+    items = merged_items(hv, CONFIGS_VAR, DEFAULTS_VAR)
     out = {}
-    for item in configs:
-        if not isinstance(item, dict) or not isinstance(item.get('underlying'), str):
-            raise ValueError('every binance_mmp_configs item needs an underlying, got %r' % (item,))
-        merged = dict(defaults)
-        merged.update(item)
-        out[merged['underlying'].strip().upper()] = merged
+    for position, item in enumerate(items, 1):
+        try:
+            underlying, dummy = scope_of(item)
+        except ValueError as e:
+            raise ValueError('%s item #%d: %s' % (CONFIGS_VAR, position, e))
+        out[underlying] = dict(item, underlying=underlying)
+    check_no_duplicates(CONFIGS_VAR, items, scope_of)
     return out
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.common.validation import check_type_str
 
 from ansible_collections.marketops.mmp.plugins.module_utils.binance.api import (
     API_KEY_MAX_LEN,
@@ -33,6 +34,14 @@ UNDERLYING_ALLOWED = 'letters and digits only (1 to 32), such as BTCUSDT'
 def validate_underlying(value, option='underlying'):
     """An underlying option, stripped and upper case. Raises ValidationError."""
     return validate_name(option, value, UNDERLYING_RE, UNDERLYING_ALLOWED, upper=True)
+
+
+def item_underlying(item):
+    """The underlying an inventory item (a ``binance_mmp_configs`` item, a mapping) is about, as ``binance_mmp`` and
+    ``binance_kill_switch`` read their ``underlying`` option: as text (the option's type), then
+    ``validate_underlying``. Raises ValidationError."""
+    value = item.get('underlying')
+    return validate_underlying(check_type_str(value) if value is not None else None)
 
 
 def validate_credentials(params):

@@ -13,39 +13,45 @@ from __future__ import annotations
 from ansible_collections.marketops.mmp.plugins.module_utils.audit import differences, iso
 from ansible_collections.marketops.mmp.plugins.module_utils.decimals import plain
 from ansible_collections.marketops.mmp.plugins.module_utils.deribit.mmp import COMPARED_KEYS
-from ansible_collections.marketops.mmp.plugins.module_utils.deribit.venue import describe_scope
+from ansible_collections.marketops.mmp.plugins.module_utils.deribit.venue import describe_scope, item_scope
+from ansible_collections.marketops.mmp.plugins.module_utils.inventory import check_no_duplicates, merged_items
 
 STATE_VAR = 'deribit_audit_state'
-
-
-def _scope(item, where):
-    index_name = item.get('index_name')
-    group = item.get('mmp_group')
-    if not isinstance(index_name, str) or not index_name.strip() or group is not None and not isinstance(group, str):
-        raise ValueError('every %s item needs an index_name (and an mmp_group, if any, is text), got %r' % (where, item))
-    return dict(index_name=index_name.strip().lower(), mmp_group=group or None, block_rfq=item.get('block_rfq') is True
-                or str(item.get('block_rfq')).lower() == 'true')
+CONFIGS_VAR = 'deribit_mmp_configs'
+DEFAULTS_VAR = 'deribit_mmp_defaults'
 
 
 def _key(scope):
     return (scope['index_name'], scope['mmp_group'], scope['block_rfq'])
 
 
+def scope_of(item):
+    """((index, group, block_rfq), ``the config eth_usd group q1``): the scope of an inventory item, normalised as
+    deribit_mmp reads it (index lower case, group case-sensitive, block_rfq any Ansible boolean). Raises ValueError
+    for an item it would refuse."""
+    if not isinstance(item, dict) or item.get('index_name') is None:
+        raise ValueError('every %s item needs an index_name, got %r' % (CONFIGS_VAR, item))
+    scope = item_scope(item)
+    return _key(scope), 'the config %s' % describe_scope(scope)
+
+
+def _exchange_key(entry):
+    """The scope of a config deribit_mmp_info read (already normalised by it)."""
+    return (entry['index_name'].strip().lower(), entry.get('mmp_group') or None, entry.get('block_rfq') is True)
+
+
 def desired_configs(hv):
-    """The inventory's desired state of one account: {(index, group, block_rfq): merged item}, in its order."""
-    defaults = hv.get('deribit_mmp_defaults') or {}
-    configs = hv.get('deribit_mmp_configs') or []
-    if not isinstance(defaults, dict) or not isinstance(configs, list):
-        raise ValueError('deribit_mmp_defaults must be a mapping and deribit_mmp_configs a list')
+    """The inventory's desired state of one account: {(index, group, block_rfq): merged item}, in its order. Raises
+    ValueError for an item deribit_mmp would refuse, or a scope listed twice."""
+    items = merged_items(hv, CONFIGS_VAR, DEFAULTS_VAR)
     out = {}
-    for item in configs:
-        if not isinstance(item, dict):
-            raise ValueError('every deribit_mmp_configs item is a mapping, got %r' % (item,))
-        merged = dict(defaults)
-        merged.update(item)
-        scope = _scope(merged, 'deribit_mmp_configs')
-        merged.update(scope)
-        out[_key(scope)] = merged
+    for position, item in enumerate(items, 1):
+        try:
+            key, dummy = scope_of(item)
+        except ValueError as e:
+            raise ValueError('%s item #%d: %s' % (CONFIGS_VAR, position, e))
+        out[key] = dict(item, index_name=key[0], mmp_group=key[1], block_rfq=key[2])
+    check_no_duplicates(CONFIGS_VAR, items, scope_of)
     return out
 
 
@@ -91,6 +97,6 @@ def rows(account, hv, state):
     exchange = {}
     for entry in state['mmp']:
         if isinstance(entry, dict) and isinstance(entry.get('index_name'), str) and entry.get('window_s'):
-            exchange[_key(_scope(entry, 'deribit_mmp_info'))] = entry
+            exchange[_exchange_key(entry)] = entry
     return [_row(account, dict(index_name=k[0], mmp_group=k[1], block_rfq=k[2]), desired.get(k), exchange.get(k))
             for k in list(exchange) + [k for k in desired if k not in exchange]]

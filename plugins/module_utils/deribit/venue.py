@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 
 from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.common.validation import check_type_str
+from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.marketops.mmp.plugins.module_utils.deribit.api import (
     CLIENT_ID_MAX_LEN,
@@ -53,6 +55,20 @@ def validate_scope(params):
         raise ValidationError('index_name', params.get('index_name'), 'an index name such as btc_usd; all is only '
                               'allowed with block_rfq: true')
     return dict(index_name=index_name, mmp_group=validate_group(params.get('mmp_group')), block_rfq=block_rfq)
+
+
+def item_scope(item):
+    """The scope of an inventory item (a ``deribit_mmp_configs`` item, a mapping), as ``deribit_mmp`` reads its
+    options: ``index_name`` and ``mmp_group`` as text, ``block_rfq`` as any Ansible boolean (``yes``, ``on``, ``1``;
+    unset is false), the options' types, then ``validate_scope``. Raises ValidationError."""
+    params = dict((option, check_type_str(item[option]) if item.get(option) is not None else None)
+                  for option in ('index_name', 'mmp_group'))
+    block_rfq = item.get('block_rfq')
+    try:
+        params['block_rfq'] = boolean(block_rfq) if block_rfq is not None else False
+    except TypeError:
+        raise ValidationError('block_rfq', block_rfq, 'a boolean (true or false, yes or no, on or off, 1 or 0)')
+    return validate_scope(params)
 
 
 def describe_scope(scope):

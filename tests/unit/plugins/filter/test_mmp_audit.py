@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ansible_collections.marketops.mmp.plugins.filter.mmp_audit import mmp_audit_markdown, mmp_audit_report
 
 
@@ -179,3 +181,35 @@ def test_a_deribit_inventory_it_cannot_read_is_an_error_row():
                             deribit_audit_state=dict(mmp=[]))}
     (row,) = mmp_audit_report(hostvars, ['der'])['rows']
     assert row['status'] == 'error' and 'needs an index_name' in row['detail']
+
+
+@pytest.mark.parametrize('block_rfq', [True, 'yes', 'on', 'true', 1, 'True'])
+def test_the_audit_reads_block_rfq_as_the_module_does(block_rfq):
+    """Any Ansible boolean: the config applied with block_rfq true is the one the item means (in sync), not a missing
+    default-pool config beside an unmanaged Block RFQ one."""
+    item = dict(index_name='all', block_rfq=block_rfq, window_s=10, frozen_s=30, qty_limit='2')
+    hostvars = {'der': dict(mmp_venue='deribit', deribit_mmp_configs=[item],
+                            deribit_audit_state=dict(mmp=[deribit_entry('all', block_rfq=True)]))}
+    (row,) = mmp_audit_report(hostvars, ['der'])['rows']
+    assert (row['scope'], row['status'], row['block_rfq']) == ('all Block RFQ', 'in_sync', True)
+
+
+@pytest.mark.parametrize('block_rfq', [False, 'no', 'off', 0, None])
+def test_a_false_block_rfq_is_the_default_pool(block_rfq):
+    item = dict(index_name='btc_usd', block_rfq=block_rfq, window_s=10, frozen_s=30, qty_limit='2')
+    hostvars = {'der': dict(mmp_venue='deribit', deribit_mmp_configs=[item],
+                            deribit_audit_state=dict(mmp=[deribit_entry('btc_usd')]))}
+    (row,) = mmp_audit_report(hostvars, ['der'])['rows']
+    assert (row['scope'], row['status'], row['block_rfq']) == ('btc_usd', 'in_sync', False)
+
+
+def test_an_item_the_module_would_refuse_is_an_error_row_naming_it():
+    hostvars = {'bin': host([entry('BTCUSDT')], configs=[dict(underlying='BTCUSDT', qty_limit='2', delta_limit='2.3'),
+                                                         dict(underlying='BTC-USDT', qty_limit='2', delta_limit='2.3')]),
+                'der': dict(mmp_venue='deribit', deribit_audit_state=dict(mmp=[]),
+                            deribit_mmp_configs=[dict(index_name='btc_usd', block_rfq='maybe')])}
+    rows = dict((r['account'], r) for r in mmp_audit_report(hostvars, ['bin', 'der'])['rows'])
+    assert rows['bin']['status'] == 'error' and rows['bin']['detail'] == (
+        "binance_mmp_configs item #2: underlying: got 'BTC-USDT'; letters and digits only (1 to 32), such as BTCUSDT")
+    assert rows['der']['status'] == 'error' and rows['der']['detail'].startswith(
+        "deribit_mmp_configs item #1: block_rfq: got 'maybe'; a boolean")
