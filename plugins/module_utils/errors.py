@@ -43,6 +43,8 @@ def redact(text):
 class MMPError(Exception):
     """Base class of every error the collection raises at run time. Its message never holds a secret."""
 
+    credentials_refused = False  # the exchange refused the credentials themselves (``credentials_refused()``)
+
     def __init__(self, message, http_status=None, code=None, exchange_message=None):
         super().__init__(redact(message))
         self.http_status = http_status
@@ -73,6 +75,24 @@ class MissingLibrary(ConfigError):
 
 class APIError(MMPError):
     """The exchange refused the request (a 4xx, or an error code). Not retried."""
+
+
+def credentials_refused(exc, codes=(), http_statuses=()):
+    """Whether ``exc`` says that the exchange refused the request's credentials: the key is unknown, revoked or
+    malformed, the signature does not match, the IP is not whitelisted or the key lacks a permission. Such a refusal
+    is never retried, and sending again at once cannot help: the watcher polls that account every ``error_interval``
+    (at least its interval) until it can be read again.
+
+    A venue names its answers of that kind: ``codes`` (the exchange's error codes) and ``http_statuses``; an error
+    whose ``credentials_refused`` attribute is True (set by a client that knows) counts too. Only an ``APIError`` (an
+    answer of the exchange) is such a refusal: a timeout, a 5xx or a stop is not."""
+    if not isinstance(exc, MMPError):
+        return False
+    if getattr(exc, 'credentials_refused', False) is True:
+        return True
+    return isinstance(exc, APIError) and (
+        (exc.code is not None and exc.code in tuple(codes))
+        or (exc.http_status is not None and exc.http_status in tuple(http_statuses)))
 
 
 class RateLimited(MMPError):

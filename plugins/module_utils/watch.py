@@ -16,7 +16,9 @@ same for every venue. Plain Python, no asyncio; no venue named here (a venue's w
 - the venues: a venue's watcher is ``module_utils/<venue>/watch.py``, found by the venue's name (``venue_watch()``,
   imported only when an account uses it); ``validate_source_args()`` and ``SourceWatcher`` route every account to its
   venue's watcher, which gives it the interface the event source's loop uses (``before_poll``, ``probe``, ``poll``,
-  ``take_notices``, ``recoveries``, ``unpaced_warning``, ``interval_now``).
+  ``take_notices``, ``recoveries``, ``unpaced_warning``, ``interval_now``, ``next_poll_at``);
+- ``next_poll_at()``: when an account polls next: every interval, and every ``error_interval`` (at least the interval)
+  while the exchange refuses its credentials (``errors.credentials_refused()``), until a poll reads it again.
 
 Events never hold a secret: only the venue's and the account's names, the config's scope, the normalised MMP config
 and error messages built by the client, which redacts them.
@@ -214,6 +216,18 @@ def poll_interval(interval, reads_per_poll, budget, extra_per_minute=0.0):
 
 def weight_per_minute(interval, reads_per_poll, extra_per_minute=0.0):
     return reads_per_poll * READ_WEIGHT * 60.0 / interval + extra_per_minute
+
+
+def next_poll_at(started, ended, interval, refused_interval=None):
+    """When an account polls next, on the clock of ``started`` and ``ended`` (when its last poll started and ended).
+
+    ``interval`` after that poll started, and not before it ended. After a poll in which the exchange refused the
+    account's credentials (``refused_interval``: the source's ``error_interval``; None otherwise), that long after the
+    poll ended, and never sooner than ``interval``: each request of the next poll then goes at least that long after
+    each request of the last, and each poll is due an ``error`` event (``ErrorThrottle`` counts from the failure)."""
+    if refused_interval is not None:
+        return ended + max(interval, refused_interval)
+    return max(started + interval, ended)
 
 
 POLL, WAIT, PROBE = 'poll', 'wait', 'probe'
@@ -417,7 +431,9 @@ def venue_watch(venue):
     What the core asks of it: ``VENUE`` (its name), ``SOURCE_KEYS`` (the source arguments it reads),
     ``validate_watch_args(args, environ, positions)`` (its accounts and those arguments, before any request) and
     ``Watcher(settings, **options)`` (the interface the event source's loop uses, and ``accounts``, ``describe()``,
-    ``current_interval``). A watcher that exists but cannot be imported raises (it is broken, not unknown)."""
+    ``current_interval``, ``settings['error_interval']``); each of its accounts has ``name`` and ``credentials_refused``
+    (True from a poll in which the exchange refused its credentials until a poll reads it again). A watcher that
+    exists but cannot be imported raises (it is broken, not unknown)."""
     return venue_part(venue, 'watch')
 
 
@@ -501,6 +517,7 @@ class SourceWatcher:
         self.watchers = {}
         self.accounts = []
         self._owner = {}
+        self._refused = set()  # the accounts polled every error_interval (their credentials were refused)
         for venue, venue_settings in settings['venues'].items():
             watcher = venue_watch(venue).Watcher(venue_settings, **(options or {}).get(venue, {}))
             self.watchers[venue] = watcher
@@ -528,6 +545,26 @@ class SourceWatcher:
             if report:
                 reports.append(dict(report, venue=venue))
         return min(intervals), reports
+
+    def next_poll_at(self, account, started, ended, interval):
+        """When ``account`` polls next (``next_poll_at()``), its last poll having started at ``started`` and ended at
+        ``ended``, with ``interval`` from ``interval_now(account)``; and a message to log when the account just
+        changed pace (else None). An account whose credentials the exchange refused (its ``credentials_refused``,
+        set by its venue's watcher until a poll reads it again) is polled every ``error_interval`` (at least
+        ``interval``), from the end of its last poll; the others keep their interval."""
+        error_interval = self.watcher_of(account).settings.get('error_interval', DEFAULT_ERROR_INTERVAL)
+        refused = getattr(account, 'credentials_refused', False) is True
+        message = None
+        if refused and id(account) not in self._refused:
+            self._refused.add(id(account))
+            message = ('%s: the exchange refused its credentials (see its error event): polled every %g s (%s) until '
+                       'it can be read again' % (account.name, max(interval, error_interval),
+                                                 'error_interval' if error_interval >= interval
+                                                 else 'its interval, longer than error_interval'))
+        elif not refused and id(account) in self._refused:
+            self._refused.discard(id(account))
+            message = '%s: read again: polled every %g s again' % (account.name, interval)
+        return next_poll_at(started, ended, interval, error_interval if refused else None), message
 
     def start_offset(self, account):
         """When ``account`` polls first (seconds from the start): a venue's accounts spread over its interval."""

@@ -70,11 +70,11 @@ def java_home():
 class Rulebook:
     """ansible-rulebook in the background; its stdout parsed into events as they arrive."""
 
-    def __init__(self, tmp_path, variables, verbosity='-v', name='run', extra_env=None):
+    def __init__(self, tmp_path, variables, verbosity='-v', name='run', extra_env=None, text=RULEBOOK):
         rulebook = shutil.which('ansible-rulebook', path=BIN)
         if not rulebook:
             pytest.fail('ansible-rulebook is not installed (tests/requirements-dev.txt pins it)')
-        (tmp_path / 'rulebook.yml').write_text(RULEBOOK)
+        (tmp_path / 'rulebook.yml').write_text(text)
         (tmp_path / 'inventory.yml').write_text('all:\n  hosts:\n    localhost:\n      ansible_connection: local\n')
         vars_file = tmp_path / ('vars-%s.yml' % name)
         vars_file.write_text(json.dumps(variables))
@@ -661,3 +661,129 @@ def test_the_example_rulebook_records_a_deribit_incident(tmp_path, deribit_accou
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
     # (ansible-core 2.16 shows the message inside JSON, its quotes escaped)
     assert proc.returncode != 0 and 'this playbook records a "triggered" event' in proc.stdout.replace('\\"', '"')
+
+
+# -- refused credentials: polled every error_interval until the account reads again (issue 21) ----------------------
+
+# The rulebook above, with error_interval
+RULEBOOK_ERROR_INTERVAL = RULEBOOK.replace('        weight_budget: "{{ watch_budget }}"\n',
+                                           '        weight_budget: "{{ watch_budget }}"\n'
+                                           '        error_interval: "{{ watch_error_interval }}"\n')
+# How much earlier than error_interval after the last one a refused account's next request may arrive: the watcher
+# waits on its monotonic clock, the emulator's journal says the wall clock (both of this machine)
+CLOCK_TOLERANCE = 0.1
+
+
+def test_a_refused_account_is_polled_every_error_interval_until_it_reads_again_the_others_every_interval(
+        tmp_path, emulator, accounts, deribit_emulator, deribit_accounts):
+    """Under ansible-rulebook, interval 1 s and error_interval 5 s. Binance: hmac-a reads; hmac-b's secret is wrong
+    (-1022, refused all along); ed25519's key is refused (-2015, HTTP 401) at its first two polls, then reads. Deribit:
+    deribit-a reads; deribit-b's secret is wrong (13004); deribit-ro is refused (13021, a scope) at its first two polls.
+    The emulators' journals show when each request arrived."""
+    interval, error_interval = 1, 5
+    assert RULEBOOK_ERROR_INTERVAL != RULEBOOK
+    wrong_secret = 'wrong-' + accounts['hmac-b']['secret'][::-1]
+    wrong_deribit_secret = 'wrong-' + deribit_accounts['deribit-b']['client_secret'][::-1]
+    emulator.add_faults([dict(kind='custom', status=401, path='/eapi/v1/mmp', api_key=accounts['ed25519']['api_key'],
+                              count=2, body={'code': -2015, 'msg': 'Invalid API-key, IP, or permissions for action.'})])
+    deribit_emulator.add_faults([dict(kind='status', status=400, code=13021, message='forbidden',
+                                      data={'reason': 'insufficient_scope'}, method='private/get_mmp_status',
+                                      client_id=deribit_accounts['deribit-ro']['client_id'], count=2)])
+    variables = dict(watch_url=emulator.url, watch_interval=interval, watch_error_interval=error_interval,
+                     watch_budget=600, watch_accounts=[
+                         watch_account(accounts['hmac-a'], ['BTCUSDT']),
+                         watch_account(accounts['hmac-b'], ['BTCUSDT'], secret=wrong_secret),
+                         watch_account(accounts['ed25519'], ['BTCUSDT']),
+                         deribit_watch_account(deribit_accounts['deribit-a']),
+                         deribit_watch_account(deribit_accounts['deribit-b'], secret=wrong_deribit_secret),
+                         deribit_watch_account(deribit_accounts['deribit-ro'])])
+
+    def reads():
+        """{account: [(time, refused)]}: every MMP read each account sent (Binance's signed GET /eapi/v1/mmp, Deribit's
+        private/get_mmp_status), in order. A Deribit request refused before its key was known names no account: its
+        code tells whose it was (13004: deribit-b's wrong secret, 13021: deribit-ro's fault)."""
+        with emulator.lock:
+            binance = list(emulator.journal)
+        with deribit_emulator.lock:
+            deribit = list(deribit_emulator.journal)
+        out = {}
+        for entry in binance:
+            if entry['path'] == '/eapi/v1/mmp' and 'status' in entry:
+                out.setdefault(entry['account'], []).append((entry['time'], entry['status'] != 200))
+        for entry in deribit:
+            if entry['rpc'] == 'private/get_mmp_status' and 'status' in entry:
+                name = {13004: 'deribit-b', 13021: 'deribit-ro'}.get(entry.get('code'), entry['account'])
+                out.setdefault(name, []).append((entry['time'], entry['status'] != 200))
+        return out
+
+    def refused(name, seen):
+        return [t for t, no in seen.get(name, []) if no]
+
+    def read_ok(name, seen):
+        return [t for t, no in seen.get(name, []) if not no]
+
+    def enough(seen):
+        # three refused polls of each refused account (two gaps), three reads of each account that read again
+        return (all(len(refused(name, seen)) >= 3 for name in ('hmac-b', 'deribit-b'))
+                and all(len(read_ok(name, seen)) >= 3 for name in ('ed25519', 'deribit-ro')))
+
+    rb = Rulebook(tmp_path, variables, extra_env=dict(DERIBIT_URL=deribit_emulator.url), text=RULEBOOK_ERROR_INTERVAL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not enough(reads()) and rb.proc.poll() is None:
+            time.sleep(0.2)
+        snapshot = reads()
+        assert enough(snapshot), (snapshot, ''.join(rb.lines[-40:]))
+        # the error event of every refused poll so far, and the recovered events, reach the rulebook
+        for name in ('hmac-b', 'deribit-b', 'ed25519', 'deribit-ro'):
+            count = len(refused(name, snapshot))
+            rb.wait_for(lambda e, n=name, c=count: len(rb.of('error', n)) >= c, 30, '%d error events of %s' % (count, name))
+        for name in ('ed25519', 'deribit-ro'):
+            rb.wait_for(lambda e, n=name: e['type'] == 'recovered' and e['account'] == n, 30, 'recovered (%s)' % name)
+    finally:
+        output = rb.stop()
+    seen = reads()
+
+    def gaps(times):
+        return [round(b - a, 3) for a, b in zip(times, times[1:])]
+
+    # (an account's first poll builds its client and reads the exchange's limits: it may take seconds on a busy
+    # machine, and the next poll is counted from its start, or from its end when refused; the bounds above the
+    # interval leave it out)
+    # the refused accounts: each signed read error_interval after the last, at least (and not much more)
+    for name in ('hmac-b', 'deribit-b'):
+        times = [t for t, dummy in seen[name]]
+        assert read_ok(name, seen) == [] and len(times) >= 3, (name, seen[name])
+        assert min(gaps(times)) >= error_interval - CLOCK_TOLERANCE, (name, gaps(times))
+        assert max(gaps(times[1:])) < 2 * error_interval, (name, gaps(times))
+    # the accounts refused twice: error_interval apart while refused, then every interval again
+    for name in ('ed25519', 'deribit-ro'):
+        no, ok = refused(name, seen), read_ok(name, seen)
+        assert len(no) == 2 and len(ok) >= 3 and no[-1] < ok[0], (name, seen[name])
+        assert gaps(no + ok[:1]) and min(gaps(no + ok[:1])) >= error_interval - CLOCK_TOLERANCE, (name, gaps(no + ok))
+        assert max(gaps(ok)) < error_interval - 1, (name, gaps(ok))  # about 1 s; far from 5 even on a busy machine
+    # the accounts that read: every interval all along, while the others were refused
+    window = (refused('hmac-b', seen)[0], refused('hmac-b', seen)[-1])
+    for name in ('hmac-a', 'deribit-a'):
+        times = read_ok(name, seen)
+        assert refused(name, seen) == [] and len(times) >= 5, (name, seen.get(name))
+        assert max(gaps(times[1:])) < error_interval - 1 and min(gaps(times)) > interval / 2.0, (name, gaps(times))
+        during = [t for t in times if window[0] <= t <= window[1]]
+        assert len(during) >= (window[1] - window[0]) / interval / 2, (name, during, window)
+
+    # every refused poll reported its error (its event, throttled per error_interval: each poll is that far apart)
+    for name, code in (('hmac-b', -1022), ('deribit-b', 13004), ('ed25519', -2015), ('deribit-ro', 13021)):
+        errors = rb.of('error', name)
+        assert len(refused(name, snapshot)) <= len(errors) <= len(refused(name, seen)), (name, errors)
+        assert {(e['error']['code'], e['scope']) for e in errors} == {(code, 'account')}, errors
+        assert [e['error']['failures'] for e in errors] == list(range(1, len(errors) + 1))
+    assert [(e['account'], e['failures']) for e in rb.of('recovered')] in (
+        [('ed25519', 2), ('deribit-ro', 2)], [('deribit-ro', 2), ('ed25519', 2)])
+    assert rb.of('error', 'hmac-a') == [] and rb.of('error', 'deribit-a') == []
+    for name in ('hmac-b', 'deribit-b', 'ed25519', 'deribit-ro'):
+        assert output.count('%s: the exchange refused its credentials (see its error event): polled every 5 s '
+                            '(error_interval) until it can be read again' % name) == 1, output[-3000:]
+    assert 'ed25519: read again: polled every 1 s again' in output
+    assert 'deribit-ro: read again: polled every 1 s again' in output
+    assert_no_secret(output, accounts, emulator, extra=[wrong_secret, wrong_deribit_secret]
+                     + [a['client_secret'] for a in deribit_accounts.values()] + list(deribit_emulator.secrets_seen))

@@ -45,6 +45,7 @@ from ansible_collections.marketops.mmp.plugins.module_utils.errors import (
     TLSError,
     TransportError,
     ValidationError,
+    credentials_refused,
 )
 from ansible_collections.marketops.mmp.plugins.module_utils.transport import insecure_tls_warning
 from ansible_collections.marketops.mmp.plugins.module_utils.pacing import later_stop, recorded_stop
@@ -80,6 +81,10 @@ SOURCE_KEYS = frozenset(('accounts', 'base_url', 'interval', 'validate_certs', '
 # Errors that say the account as a whole cannot be read: its other underlyings are not asked in that poll.
 
 ACCOUNT_CODES = frozenset((-1021, -1022, -2014, -2015, -1131))
+# Answers that refuse the key itself (signature, key format, key unknown, IP not whitelisted, no permission; HTTP 401):
+# the account is polled every error_interval until it reads again (watch.next_poll_at).
+CREDENTIAL_CODES = (-1022, -2014, -2015)
+CREDENTIAL_STATUSES = (401,)
 
 
 def _underlyings(name, value):
@@ -292,6 +297,7 @@ class AccountWatch:
         self.errors = ErrorThrottle(error_interval)
         self.stop = None  # set by poll(): the stop its client met, ``(until, at, status)``, or None
         self.started_ms = None  # the exchange's clock when this account's watch began
+        self.credentials_refused = False  # the exchange refused its credentials, and no poll read it since
 
     def ensure_client(self):
         """The account's client, built through its factory when it has none yet."""
@@ -314,9 +320,12 @@ class AccountWatch:
         stop = stop_of(exc)
         if stop is not None:
             self.stop = later_stop(self.stop, stop)
+        if credentials_refused(exc, CREDENTIAL_CODES, CREDENTIAL_STATUSES):
+            self.credentials_refused = True
         return scope
 
     def _recovered(self, events, underlying, now_ms):
+        self.credentials_refused = False
         for key in ((self.name, None), (self.name, underlying)):
             back = self.errors.success(key, self._clock())
             if back is not None:

@@ -30,6 +30,7 @@ import os
 import time
 
 from ansible_collections.marketops.mmp.plugins.module_utils.deribit.api import (
+    AUTH_CODES,
     DEFAULT_BASE_URL,
     VENUE_LABEL,
     check_base_url,
@@ -44,7 +45,7 @@ from ansible_collections.marketops.mmp.plugins.module_utils.deribit.mmp import (
     read_listing,
 )
 from ansible_collections.marketops.mmp.plugins.module_utils.deribit.venue import DERIBIT
-from ansible_collections.marketops.mmp.plugins.module_utils.errors import MMPError, ValidationError
+from ansible_collections.marketops.mmp.plugins.module_utils.errors import MMPError, ValidationError, credentials_refused
 from ansible_collections.marketops.mmp.plugins.module_utils.pacing import later_stop, recorded_stop
 from ansible_collections.marketops.mmp.plugins.module_utils.runner import validate_connection_params
 from ansible_collections.marketops.mmp.plugins.module_utils.transport import insecure_tls_warning
@@ -211,6 +212,7 @@ class AccountWatch:
         self.errors = ErrorThrottle(error_interval)
         self.stop = None         # set by poll(): the stop its client met, ``(until, at, status)``, or None
         self.started_ms = None   # the exchange's clock when this account's watch began
+        self.credentials_refused = False  # the exchange refused its credentials, and no poll read it since
 
     def ensure_client(self):
         if self.client is None:
@@ -228,6 +230,8 @@ class AccountWatch:
         if due is not None:
             events.append(make_event('error', self.name, scope='account', error=due))
         self._note_stop(exc)
+        if credentials_refused(exc, AUTH_CODES):  # wrong, revoked or unauthorised key, or a scope it lacks
+            self.credentials_refused = True
 
     def _config(self, key):
         """The config of ``key`` as ``deribit_mmp`` returns it (one ``get_mmp_config``), and None or what failed."""
@@ -253,6 +257,7 @@ class AccountWatch:
         except Exception as exc:  # pylint: disable=broad-except
             self._error(events, exc)
             return events
+        self.credentials_refused = False
         back = self.errors.success((self.name, None), self._clock())
         if back is not None:
             events.append(make_event('recovered', self.name, **back))

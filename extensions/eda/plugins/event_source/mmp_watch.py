@@ -35,6 +35,10 @@ description:
     banned), once when the state changes, then at most every O(error_interval) seconds; the other accounts keep being
     watched. C(scope) says V(account) or V(underlying); C(error) holds C(kind), C(code), C(http_status), the client's
     (redacted) C(message), C(failures) and C(failing_for) (seconds). V(recovered) once when it can be read again.
+  - An account whose credentials the exchange refused (a wrong, revoked or malformed key, a signature that does not
+    match, an IP not whitelisted, a permission or scope the key lacks) is polled every O(error_interval) seconds (at
+    least O(interval)) until a poll reads it again, instead of every O(interval); each such poll reports V(error). The
+    other accounts keep their interval.
   - V(info) once when the interval is stretched to keep within O(weight_budget) (C(reason=interval_stretched), with
     C(interval), C(reads_per_poll), C(weight_per_minute)); once per stop, a ban or a 429 the client gave up on
     (C(reason=exchange_stop), with C(until) in ms, C(seconds) and C(status) 418 or 429), and once when polling resumes
@@ -141,6 +145,13 @@ options:
   error_interval:
     description:
       - Seconds between two V(error) events of the same failure (1 to 86400).
+      - Also the pace of an account whose credentials the exchange refused (Binance codes -1022, -2014, -2015 or HTTP
+        401; Deribit's authentication and permission codes, such as 13004, 13009 and 13021). Its next poll is
+        O(error_interval) seconds after that poll ended, or O(interval) when that is longer, and so on until a poll
+        reads it again (V(recovered)); then every O(interval) again. Each of those polls reports V(error). The change
+        of pace, both ways, is logged as a warning. The other accounts keep their interval.
+      - Both O(interval) and O(error_interval) are at least 1; an O(error_interval) at or below O(interval) leaves the
+        refused account at O(interval) (it still reports every poll's V(error) then).
     type: float
     default: 300
   validate_certs:
@@ -329,7 +340,10 @@ async def _watch_account(queue, watcher, account, offset, executor, watch):
             await queue.put({watch.EVENT_KEY: event})
         interval, reports = watcher.interval_now(account)
         await _report(queue, reports, watch)
-        next_at = max(started + interval, loop.time())
+        # every interval; every error_interval (at least the interval) while the exchange refuses its credentials
+        next_at, pace = watcher.next_poll_at(account, started, loop.time(), interval)
+        if pace:
+            LOG.warning('mmp_watch: %s', pace)
 
 
 async def main(queue, args):

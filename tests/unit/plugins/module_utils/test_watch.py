@@ -23,6 +23,7 @@ from ansible_collections.marketops.mmp.plugins.module_utils.errors import (
     TransportError,
 )
 from ansible_collections.marketops.mmp.plugins.module_utils.transport import ledger_error
+from ansible_collections.marketops.mmp.tests.unit import helpers
 
 T0 = 1_800_000_000_000  # ms
 SECRET = 'watch-unit-secret-9f8e7d6c5b4a'
@@ -490,6 +491,61 @@ def test_a_usable_pacing_ledger_is_not_reported(fake):
     w = make_watcher(fake, [account()])
     w.accounts[0].poll()
     assert w.unpaced_warning(w.accounts[0]) is None
+
+
+# --------------------------------------------------------------------------------------------
+# Refused credentials: the account is polled every error_interval until it reads again (the loop itself:
+# test_watch_credentials.py)
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('error, refused', [
+    (APIError('GET /eapi/v1/mmp: HTTP 400, code -1022', http_status=400, code=-1022), True),   # signature
+    (APIError('GET /eapi/v1/mmp: HTTP 400, code -2014', http_status=400, code=-2014), True),   # key format
+    (APIError('GET /eapi/v1/mmp: HTTP 401, code -2015', http_status=401, code=-2015), True),   # key, IP, permission
+    (APIError('GET /eapi/v1/mmp: HTTP 401, code None', http_status=401), True),
+    (APIError('GET /eapi/v1/mmp: HTTP 400, code -1021', http_status=400, code=-1021), False),  # the clock
+    (APIError('GET /eapi/v1/mmp: HTTP 400, code -1131', http_status=400, code=-1131), False),  # recv_window
+    (APIError('GET /eapi/v1/mmp: HTTP 403, code None (WAF)', http_status=403), False),
+    (TransportError('GET /eapi/v1/mmp timed out'), False),
+    (RateLimited('GET /eapi/v1/mmp: HTTP 429', http_status=429), False),
+])
+def test_a_refusal_of_the_credentials_is_told_from_other_account_failures(fake, error, refused):
+    w = make_watcher(fake, [account(underlyings=['BTCUSDT', 'ETHUSDT'])], error_interval=60)
+    alpha = w.accounts[0]
+    fake.failures['*'] = error
+    assert types(alpha.poll()) == [('error', 'alpha', 'BTCUSDT')] and fake.reads == ['BTCUSDT']
+    assert alpha.credentials_refused is refused
+
+
+def test_a_refused_account_stays_refused_through_other_failures_until_a_poll_reads_it(fake):
+    w = make_watcher(fake, [account(underlyings=['BTCUSDT', 'ETHUSDT']), account(name='bravo')], error_interval=60)
+    alpha, bravo = w.accounts
+    fake.failures['*'] = APIError('GET /eapi/v1/mmp: HTTP 401, code -2015', http_status=401, code=-2015)
+    alpha.poll()
+    assert alpha.credentials_refused is True and bravo.credentials_refused is False
+    fake.failures['*'] = TransportError('GET /eapi/v1/mmp timed out')  # says nothing of the key
+    alpha.poll()
+    assert alpha.credentials_refused is True
+    # one underlying the exchange does not know, the other read: the key works
+    fake.failures = {'BTCUSDT': APIError('GET /eapi/v1/mmp: HTTP 400, code -1128', http_status=400, code=-1128)}
+    assert [e['type'] for e in alpha.poll()] == ['error', 'recovered']
+    assert alpha.credentials_refused is False
+
+
+def test_the_clients_own_refusals_are_told(exchange):
+    """The real client against the fake exchange: a wrong secret (-1022) and an unknown key (-2015, HTTP 401) are
+    refusals of the credentials; the right ones read."""
+    settings = watch.validate_watch_args(dict(accounts=[
+        dict(name='good', api_key=helpers.API_KEY, api_secret=helpers.SECRET, underlyings=['BTCUSDT']),
+        dict(name='wrong-secret', api_key=helpers.API_KEY, api_secret='wrong-' + helpers.SECRET, underlyings=['BTCUSDT']),
+        dict(name='unknown-key', api_key='unknown-key-0002', api_secret=helpers.SECRET, underlyings=['BTCUSDT'])],
+        base_url=helpers.BASE, interval=1, error_interval=30), environ={})
+    w = watch.Watcher(settings)
+    codes = {}
+    for account_watch in w.accounts:
+        events = account_watch.poll()
+        codes[account_watch.name] = ([e['error']['code'] for e in events], account_watch.credentials_refused)
+    assert codes == {'good': ([], False), 'wrong-secret': ([-1022], True), 'unknown-key': ([-2015], True)}
 
 
 # --------------------------------------------------------------------------------------------
