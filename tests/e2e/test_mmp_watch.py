@@ -613,9 +613,14 @@ def test_a_mixed_watch_reports_deribit_triggers_and_thaws_under_ansible_rulebook
     assert [(e['account'], e['reason']) for e in rb.of('thawed')] == [('deribit-a', 'reset'), ('deribit-a', 'expired')]
     assert rb.of('error') == []
     journal = list(deribit_emulator.journal)
-    # one status read per poll and account, of every config (no index); a config read per trigger only
+    # two status reads per poll and account (no index: without parameters, then block_rfq=true, so that the Block RFQ
+    # configs are listed whichever way Deribit reads block_rfq's default); a config read per trigger only
     statuses = [e for e in journal if e['rpc'] == 'private/get_mmp_status']
-    assert statuses and all(e['params'] == {} and e['status'] == 200 for e in statuses)
+    assert statuses and all(e['params'] in ({}, {'block_rfq': 'true'}) and e['status'] == 200 for e in statuses)
+    for name in ('deribit-a', 'deribit-b'):
+        mine = [e['params'] for e in statuses if e['account'] == name]
+        pairs = len(mine) // 2  # (the watcher may have been stopped between a poll's two reads)
+        assert pairs and mine[:2 * pairs] == [{}, {'block_rfq': 'true'}] * pairs, (name, mine)
     assert {e['account'] for e in statuses} == {'deribit-a', 'deribit-b'}
     reads = [(e['account'], e['params'].get('index_name'), e['params'].get('mmp_group'))
              for e in journal if e['rpc'] == 'private/get_mmp_config']
@@ -711,7 +716,8 @@ def test_a_refused_account_is_polled_every_error_interval_until_it_reads_again_t
             if entry['path'] == '/eapi/v1/mmp' and 'status' in entry:
                 out.setdefault(entry['account'], []).append((entry['time'], entry['status'] != 200))
         for entry in deribit:
-            if entry['rpc'] == 'private/get_mmp_status' and 'status' in entry:
+            # a Deribit poll reads the status twice (without parameters, then block_rfq=true): its first read is the poll
+            if entry['rpc'] == 'private/get_mmp_status' and 'status' in entry and not entry['params'].get('block_rfq'):
                 name = {13004: 'deribit-b', 13021: 'deribit-ro'}.get(entry.get('code'), entry['account'])
                 out.setdefault(name, []).append((entry['time'], entry['status'] != 200))
         return out
