@@ -52,6 +52,7 @@ def echoed(*secrets):
     masked on both paths, on every ansible-core, whether or not the result carries "invocation"."""
     return 'Invalid request: the signature does not match the credentials %s' % ' / '.join(secrets)
 
+
 # module -> scenarios: (name, args, check_mode, set-up of the fake exchange)
 SCENARIOS = {
     'binance_mmp': [
