@@ -656,8 +656,8 @@ class Handler(BaseHTTPRequestHandler):
         if kind == 'trickle':
             return self.trickle(200, apply() if fault.get('apply', True) else {}, weight, fault, entry)
         if kind in ('other_config', 'echo_request'):
-            status, out, headers = self.other_config(fault, path, query, body) if kind == 'other_config' \
-                else self.echo_request(fault, method, path, query, body)
+            status, out, headers = self.set_other_config(fault, path, query, body) if kind == 'other_config' \
+                else self.echoed_request(fault, method, path, query, body)
             entry['status'] = status
             if isinstance(out, dict) and 'code' in out:
                 entry['code'] = out['code']
@@ -693,7 +693,7 @@ class Handler(BaseHTTPRequestHandler):
         entry['replied'] = time.time()  # a retry's wait is measured from here (a 429's Retry-After)
         return None
 
-    def other_config(self, fault, path, query, body):
+    def set_other_config(self, fault, path, query, body):
         """The ``other_config`` fault (mmpSet): the request is checked as usual, then the exchange sets and answers
         another config than the one asked: the request's with ``set`` over it (by default qtyLimit one more than
         asked). Returns (status, body, headers)."""
@@ -709,7 +709,7 @@ class Handler(BaseHTTPRequestHandler):
         except ApiError as e:
             return e.status, {'code': e.code, 'msg': e.msg}, e.headers
 
-    def echo_request(self, fault, method, path, query, body):
+    def echoed_request(self, fault, method, path, query, body):
         """The ``echo_request`` fault: HTTP ``status`` (400) with an error that repeats the request as received, its
         query string and form body included, signature and all (as a careless exchange or proxy might): the exchange's
         JSON error (``code``, -1100), or with ``html`` a proxy's HTML page. The signature is added to ``signatures``
