@@ -31,7 +31,13 @@ Control endpoints (no signature, loopback only), for tests and rehearsals:
                                    write, unless "apply": false) with the status line and headers at once, then
                                    the body (padded with leading spaces) one byte every interval for duration
                                    seconds ("part": "headers": a header line trickles instead); the journal entry
-                                   says when the client hung up (client_closed_at) or the answer ended (replied)
+                                   says when the client hung up (client_closed_at) or the answer ended (replied);
+                                   {"kind": "other_config", "path": "/eapi/v1/mmpSet"} sets and answers another
+                                   config than the one asked: the request's with "set" ({"qtyLimit": "7"})
+                                   over it, by default qtyLimit one more than asked;
+                                   {"kind": "echo_request", "path": ...} answers "status" (400) with an error
+                                   that repeats the request as received, signed query string and form body
+                                   included (the exchange's JSON error, or with "html": true a proxy's page)
     DELETE /_emulator/faults       clear them
     POST   /_emulator/config       {"clock_offset_ms": -8000, "weight_limit": 60, "limit_format": "padded",
                                     "countdown_get_shape": "list", ...}
@@ -99,7 +105,7 @@ FAULT_PRESETS = {
     'non_json': (502, '<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1>'
                       '</center><hr><center>nginx</center></body></html>', False),
 }
-FAULT_KINDS = sorted(FAULT_PRESETS) + ['timeout', 'drop', 'custom', 'ban', 'trickle']
+FAULT_KINDS = sorted(FAULT_PRESETS) + ['timeout', 'drop', 'custom', 'ban', 'trickle', 'other_config', 'echo_request']
 TRICKLE_INTERVAL = 0.2   # the trickle fault: seconds between two bytes
 TRICKLE_DURATION = 20.0  # the trickle fault: seconds the trickle lasts
 
@@ -649,6 +655,15 @@ class Handler(BaseHTTPRequestHandler):
         weight = {'X-MBX-USED-WEIGHT-1M': str(emu.used_weight(self.client_address[0]))}
         if kind == 'trickle':
             return self.trickle(200, apply() if fault.get('apply', True) else {}, weight, fault, entry)
+        if kind in ('other_config', 'echo_request'):
+            status, out, headers = self.set_other_config(fault, path, query, body) if kind == 'other_config' \
+                else self.echoed_request(fault, method, path, query, body)
+            entry['status'] = status
+            if isinstance(out, dict) and 'code' in out:
+                entry['code'] = out['code']
+            self.reply(status, out, dict(weight, **headers))
+            entry['replied'] = time.time()
+            return None
         if kind in ('timeout', 'drop'):
             out = apply() if fault.get('apply', kind == 'timeout') else None
             if kind == 'timeout':
@@ -674,7 +689,43 @@ class Handler(BaseHTTPRequestHandler):
             headers['Retry-After'] = str(fault.get('retry_after', 1 if status == 429 else 120))
         headers.update(fault.get('headers', {}))
         entry['status'] = status
-        return self.reply(status, out, headers)
+        self.reply(status, out, headers)
+        entry['replied'] = time.time()  # a retry's wait is measured from here (a 429's Retry-After)
+        return None
+
+    def set_other_config(self, fault, path, query, body):
+        """The ``other_config`` fault (mmpSet): the request is checked as usual, then the exchange sets and answers
+        another config than the one asked: the request's with ``set`` over it (by default qtyLimit one more than
+        asked). Returns (status, body, headers)."""
+        emu = self.emulator
+        try:
+            if path != '/eapi/v1/mmpSet':
+                raise ApiError(400, -1000, 'other_config is a fault of POST /eapi/v1/mmpSet')
+            account, params = emu.authenticate(self.headers, query, body)
+            changes = fault.get('set')
+            if changes is None:
+                changes = {'qtyLimit': str(emu.param(params, 'qtyLimit', 'decimal') + 1)}
+            return 200, emu.set_mmp(account, dict(params, **{k: str(v) for k, v in changes.items()})), {}
+        except ApiError as e:
+            return e.status, {'code': e.code, 'msg': e.msg}, e.headers
+
+    def echoed_request(self, fault, method, path, query, body):
+        """The ``echo_request`` fault: HTTP ``status`` (400) with an error that repeats the request as received, its
+        query string and form body included, signature and all (as a careless exchange or proxy might): the exchange's
+        JSON error (``code``, -1100), or with ``html`` a proxy's HTML page. The signature is added to ``signatures``
+        (it never goes into the journal). Returns (status, body, headers)."""
+        emu = self.emulator
+        for item in (query + '&' + body).split('&'):
+            if item.startswith('signature='):
+                with emu.lock:
+                    emu.signatures.append(item[len('signature='):])
+        request = '%s %s%s%s' % (method, path, '?' + query if query else '', ' with the form body ' + body if body else '')
+        status = int(fault.get('status', 400))
+        if fault.get('html'):
+            return status, ('<html><head><title>%d Request rejected</title></head><body><h1>Request rejected</h1><p>%s'
+                            '</p></body></html>' % (status, request)), {}
+        return status, {'code': int(fault.get('code', -1100)), 'msg': 'Illegal characters found in the request %s'
+                        % request}, {}
 
     def ban(self, fault, entry):
         """The ``ban`` fault: the IP is banned for ``seconds`` (default: the setting ban_seconds) from this request on;

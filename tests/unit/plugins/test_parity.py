@@ -2,7 +2,8 @@
 # Copyright: (c) 2026, marketops infrastructure team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Every module: its main() and the shared action plugin (the controller fast path) on the same fake exchange
-return identical results, for success, warnings, check mode, exchange errors and bad input."""
+return identical results, for success, warnings, check mode, exchange errors and bad input; and both mask every
+no_log value, on every ansible-core."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from unittest.mock import MagicMock
 import pytest
 import yaml
 
+from ansible.module_utils.common.parameters import PASS_VARS
+
 from ansible_collections.marketops.mmp.plugins.module_utils.binance.modules import CORES
 from ansible_collections.marketops.mmp.plugins.module_utils.deribit.modules import CORES as DERIBIT_CORES
 from ansible_collections.marketops.mmp.tests.unit.deribit_helpers import CLIENT_ID, CLIENT_SECRET, FakeDeribit
@@ -29,6 +32,26 @@ from ansible_collections.marketops.mmp.tests.unit.plugins.modules.test_binance_m
 
 AUTH = dict(api_key=API_KEY, api_secret=SECRET, account='acct-parity')
 NOW = int(time.time() * 1000)
+MASK = 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'  # a no_log option's value in "invocation"
+MASKED = '********'  # a no_log value anywhere else in a result
+
+# ansible-core 2.21 made "invocation" in a module's result a setting (INJECT_INVOCATION, default false; a module
+# learns it from _ansible_inject_invocation); before, every result had it. Each case runs with the default and with
+# "invocation" asked for where that is a setting, so that the masking of no_log options in "invocation" is checked on
+# every ansible-core, and that 2.21's default (no "invocation" on either path) is checked too.
+INJECT_IS_A_SETTING = 'inject_invocation' in PASS_VARS
+INVOCATION = ['default', 'injected']
+
+
+def invocation_expected(invocation):
+    return invocation == 'injected' or not INJECT_IS_A_SETTING
+
+
+def echoed(*secrets):
+    """An exchange's error message that repeats what it was sent, secrets included (a careless exchange or proxy):
+    masked on both paths, on every ansible-core, whether or not the result carries "invocation"."""
+    return 'Invalid request: the signature does not match the credentials %s' % ' / '.join(secrets)
+
 
 # module -> scenarios: (name, args, check_mode, set-up of the fake exchange)
 SCENARIOS = {
@@ -38,6 +61,8 @@ SCENARIOS = {
         ('bad', dict(underlying='ETHUSDT', window_ms=6000, frozen_ms=1, qty_limit='2', delta_limit='2'), False, None),
         ('refused', dict(underlying='BTCUSDT', window_ms=3000, frozen_ms=1, qty_limit='2', delta_limit='2'), False,
          lambda ex: ex.add_fault('GET', '/eapi/v1/mmp', answer(400, {'code': -1128, 'msg': 'Invalid underlying.'}))),
+        ('echo', dict(underlying='BTCUSDT', window_ms=3000, frozen_ms=1, qty_limit='2', delta_limit='2'), False,
+         lambda ex: ex.add_fault('GET', '/eapi/v1/mmp', answer(400, {'code': -1022, 'msg': echoed(API_KEY, SECRET)}))),
     ],
     'binance_mmp_info': [
         ('all', dict(), False, lambda ex: ex.configure('BTCUSDT', 3000, 0, '2', '2.3', last_trigger_time=NOW - 5000)),
@@ -84,6 +109,8 @@ DERIBIT_SCENARIOS = {
         ('bad', dict(BTC, window_s=3601), False, None),
         ('refused', BTC, False, lambda ex: ex.faults.append(
             ('private/get_mmp_config', lambda: FakeDeribit.error(13011, 'insufficient_scope')))),
+        ('echo', BTC, False, lambda ex: ex.faults.append(
+            ('private/get_mmp_config', lambda: FakeDeribit.error(13009, echoed(CLIENT_SECRET))))),
     ],
     'deribit_mmp_info': [
         ('all', dict(), False, lambda ex: ex.frozen.update({('btc_usd', None, False): 0})),
@@ -139,10 +166,12 @@ def fresh_module_warnings():
     warnings._global_warnings.clear()
 
 
-def run_module(capsys, module, args, check_mode):
+def run_module(capsys, module, args, check_mode, invocation='default'):
     # the action plugin runs a module under its FQCN (as ansible-playbook names it)
     args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=False,
                 _ansible_module_name='marketops.mmp.%s' % module)
+    if invocation == 'injected' and INJECT_IS_A_SETTING:
+        args['_ansible_inject_invocation'] = True  # as ansible-core's action plugins pass INJECT_INVOCATION on
     main = importlib.import_module('ansible_collections.marketops.mmp.plugins.modules.%s' % module).main
     with patch_module_args(args):
         with pytest.raises(SystemExit):
@@ -150,7 +179,7 @@ def run_module(capsys, module, args, check_mode):
     return json.loads(capsys.readouterr().out)
 
 
-def run_action(module, args, check_mode, action_name):
+def run_action(module, args, check_mode, action_name, invocation='default'):
     plugin = importlib.import_module('ansible_collections.marketops.mmp.plugins.action.%s'
                                      % action_plugin_of(module)).ActionModule
     task = MagicMock(action=action_name, args=dict(args), async_val=0, check_mode=check_mode, diff=False)
@@ -159,7 +188,21 @@ def run_action(module, args, check_mode, action_name):
     action = plugin(task, connection, play_context, loader=MagicMock(), templar=MagicMock(),
                     shared_loader_obj=MagicMock())
     action._compute_environment_string = lambda raw_environment_out=None: ''
-    return action.run(task_vars={})
+    return action.run(task_vars={'ansible_inject_invocation': True} if invocation == 'injected' else {})
+
+
+def check_masking(result, invocation, option, secrets, echo):
+    """No no_log value (``secrets``) in the result; ``option`` masked in "invocation", which the result must have
+    where ansible-core adds it (and must not have where it does not); an exchange's message that repeated the
+    secrets (``echo``) shows each of them masked."""
+    text = json.dumps(result)
+    assert not [secret for secret in secrets if secret in text]
+    if invocation_expected(invocation):
+        assert result['invocation']['module_args'][option] == MASK, result.get('invocation')
+    else:
+        assert 'invocation' not in result
+    if echo:
+        assert 'does not match the credentials %s' % ' / '.join([MASKED] * len(secrets)) in result['msg'], result['msg']
 
 
 def comparable(result):
@@ -174,7 +217,8 @@ def comparable(result):
 
 @pytest.mark.parametrize('module, scenario', CASES, ids=['%s-%s' % (m, s[0]) for m, s in CASES])
 @pytest.mark.parametrize('action_name', ['fqcn', 'short'])
-def test_module_and_fast_path_return_the_same(exchange, capsys, module, scenario, action_name):
+@pytest.mark.parametrize('invocation', INVOCATION)
+def test_module_and_fast_path_return_the_same(exchange, capsys, module, scenario, action_name, invocation):
     name, args, check_mode, setup = scenario
     args = dict(AUTH, **args)
     results = []
@@ -186,10 +230,10 @@ def test_module_and_fast_path_return_the_same(exchange, capsys, module, scenario
             setup(exchange)
         before = len(exchange.journal)
         if path == 'module':
-            results.append(comparable(run_module(capsys, module, args, check_mode)))
+            results.append(comparable(run_module(capsys, module, args, check_mode, invocation)))
         else:
             action = 'marketops.mmp.%s' % module if action_name == 'fqcn' else module
-            results.append(comparable(run_action(module, args, check_mode, action)))
+            results.append(comparable(run_action(module, args, check_mode, action, invocation)))
         results[-1]['_requests'] = [(j['method'], j['path']) for j in exchange.journal[before:]]
     assert results[0] == results[1]
     result = results[0]
@@ -197,12 +241,11 @@ def test_module_and_fast_path_return_the_same(exchange, capsys, module, scenario
     # on both paths; every error of the collection's own validation names the account.
     if name in ('bad', 'missing', 'unknown-option', 'type'):
         assert result['failed'] is True and result['_requests'] == []
-    if name in ('bad', 'refused'):
+    if name in ('bad', 'refused', 'echo'):
         assert result['msg'].startswith('account acct-parity: ')
     if check_mode:
         assert all(method == 'GET' for method, path in result['_requests'])
-    assert result['invocation']['module_args']['api_secret'] == 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER' \
-        if 'invocation' in result else True
+    check_masking(result, invocation, 'api_secret', (API_KEY, SECRET), echo=name == 'echo')
 
 
 @pytest.fixture
@@ -214,7 +257,8 @@ def deribit():
 
 @pytest.mark.parametrize('module, scenario', DERIBIT_CASES, ids=['%s-%s' % (m, s[0]) for m, s in DERIBIT_CASES])
 @pytest.mark.parametrize('action_name', ['fqcn', 'short'])
-def test_deribit_module_and_fast_path_return_the_same(deribit, capsys, module, scenario, action_name):
+@pytest.mark.parametrize('invocation', INVOCATION)
+def test_deribit_module_and_fast_path_return_the_same(deribit, capsys, module, scenario, action_name, invocation):
     name, args, check_mode, setup = scenario
     args = dict(DERIBIT_AUTH, **args)
     results = []
@@ -226,16 +270,16 @@ def test_deribit_module_and_fast_path_return_the_same(deribit, capsys, module, s
             setup(deribit)
         before = len(deribit.journal)
         if path == 'module':
-            results.append(comparable(run_module(capsys, module, args, check_mode)))
+            results.append(comparable(run_module(capsys, module, args, check_mode, invocation)))
         else:
             action = 'marketops.mmp.%s' % module if action_name == 'fqcn' else module
-            results.append(comparable(run_action(module, args, check_mode, action)))
+            results.append(comparable(run_action(module, args, check_mode, action, invocation)))
         results[-1]['_requests'] = [j['method'] for j in deribit.journal[before:]]
     assert results[0] == results[1]
     result = results[0]
     if name in ('bad', 'missing'):
         assert result['failed'] is True and result['_requests'] == []
-    if name in ('bad', 'refused'):
+    if name in ('bad', 'refused', 'echo'):
         assert result['msg'].startswith('account acct-parity: ')
     if name == 'refused':
         assert result['code'] == 13011 and 'trade:read_write' in result['msg']
@@ -243,6 +287,4 @@ def test_deribit_module_and_fast_path_return_the_same(deribit, capsys, module, s
         assert not [m for m in result['_requests'] if m in ('private/set_mmp_config', 'private/reset_mmp')]
     if name in ('drift', 'absent', 'frozen'):
         assert result['changed'] is True
-    if 'invocation' in result:
-        assert result['invocation']['module_args']['client_secret'] == 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'
-    assert CLIENT_SECRET not in json.dumps(result)
+    check_masking(result, invocation, 'client_secret', (CLIENT_SECRET,), echo=name == 'echo')

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import base64
+import random
 import re
 import sys
 import time
@@ -306,14 +307,60 @@ def test_5xx_retries_are_bounded(exchange, sleeps):
     assert 'HTTP 502' in str(e.value) and '502 Bad Gateway' in str(e.value) and '<h1>' not in str(e.value)
     assert len(exchange.journal) == http_mod.TRANSIENT_RETRIES + 1
     assert len(sleeps) == http_mod.TRANSIENT_RETRIES
-    assert sleeps == sorted(sleeps) or len(set(sleeps)) > 1  # grows, with jitter
+    # each wait in its attempt's range (the real jitter): bounded, never zero, and growing, as each range starts
+    # where the one before ended
+    for attempt, slept in enumerate(sleeps):
+        low, high = backoff_range(attempt)
+        assert low <= slept < high, (attempt, sleeps)
+    assert all(a < b for a, b in zip(sleeps, sleeps[1:])), sleeps
 
 
-def test_backoff_is_jittered_and_capped():
-    low = make_client(rand=lambda: 0.0)
-    high = make_client(rand=lambda: 0.999)
-    for attempt in range(10):
-        assert 0 < low._backoff(attempt) < high._backoff(attempt) <= http_mod.BACKOFF_CAP
+def backoff_range(attempt):
+    """The wait the retry policy promises before transient retry ``attempt`` (0: the first), as [low, high): the delay
+    doubles from BACKOFF_BASE up to BACKOFF_CAP; half of it is fixed, the other half random."""
+    delay = min(http_mod.BACKOFF_CAP, http_mod.BACKOFF_BASE * 2 ** attempt)
+    return delay / 2, delay
+
+
+def test_the_backoff_policy_is_bounded_and_never_zero():
+    assert 0 < http_mod.BACKOFF_BASE < http_mod.BACKOFF_CAP <= 10
+    assert backoff_range(0)[0] >= 0.25  # the first retry never follows at once
+    # the whole budget of transient retries stays bounded: a run never loops on an unhealthy exchange
+    assert sum(backoff_range(a)[1] for a in range(http_mod.TRANSIENT_RETRIES)) <= 10
+
+
+def test_backoff_grows_to_its_cap_and_is_jittered_over_its_range():
+    for attempt in range(12):
+        low, high = backoff_range(attempt)
+        for r in (0.0, 0.25, 0.5, 0.999999):
+            # the random part spans the upper half of the delay, in proportion to rand()
+            assert make_client(rand=lambda r=r: r)._backoff(attempt) == pytest.approx(low + r * (high - low)), \
+                (attempt, r)
+    lows = [backoff_range(a)[0] for a in range(12)]
+    assert lows[:5] == [0.25, 0.5, 1.0, 2.0, 4.0] and set(lows[5:]) == {http_mod.BACKOFF_CAP / 2}
+
+
+def test_backoff_jitter_is_random_by_default():
+    state = random.getstate()
+    random.seed(25)
+    try:
+        c = make_client()
+        for attempt in (0, 2, 8):
+            low, high = backoff_range(attempt)
+            waits = [c._backoff(attempt) for dummy in range(200)]
+            assert all(low <= w < high for w in waits), attempt
+            # spread over the range: neither one fixed value nor a corner of it
+            assert len(set(waits)) > 150 and min(waits) < low + (high - low) / 10 and max(waits) > high - (high - low) / 10
+    finally:
+        random.setstate(state)
+
+
+def test_transient_retries_wait_the_backoff_of_their_attempt(exchange, sleeps):
+    exchange.add_fault('GET', '/eapi/v1/mmp', answer(500, {'code': -1001, 'msg': 'Internal error.'}), times=10)
+    with pytest.raises(TransportError):
+        make_client(rand=lambda: 0.5).get_mmp('BTCUSDT')
+    assert sleeps == pytest.approx([sum(backoff_range(a)) / 2 for a in range(http_mod.TRANSIENT_RETRIES)])
+    assert sleeps == pytest.approx([0.375, 0.75, 1.5])
 
 
 def test_503_service_unavailable_on_write_is_resent(exchange, sleeps):
