@@ -233,7 +233,10 @@ def times(sent, name, start):
 
 
 def status_times(deribit, start):
-    return [c['time'] - start for c in deribit.journal if c['method'] == 'private/get_mmp_status']
+    """When each Deribit poll began: its first status read (a poll reads the status twice, without parameters then
+    with block_rfq=true; a refused poll stops at its first)."""
+    return [c['time'] - start for c in deribit.journal
+            if c['method'] == 'private/get_mmp_status' and not c['params'].get('block_rfq')]
 
 
 def near(values):
