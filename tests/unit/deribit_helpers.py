@@ -10,8 +10,10 @@ import hashlib
 import hmac
 import json
 import re
+import sys
 import time
 
+from types import SimpleNamespace
 from urllib.parse import parse_qsl, urlsplit
 
 BASE = 'https://www.deribit.com'
@@ -139,3 +141,23 @@ class FakeDeribit:
             self.frozen.pop(self.key(params), None)
             return self.answer('ok')
         return self.error(-32601, 'Method not found')
+
+
+class Clock:
+    """An epoch clock that moves only when told (or when a client sleeps); the fake Deribit reads it too (``frozen``)."""
+
+    def __init__(self):
+        self.now = float(int(time.time()))
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def frozen_clock(monkeypatch):
+    """A ``Clock`` that this module's fakes read as the time (for a test's ``clock`` fixture)."""
+    clock = Clock()
+    monkeypatch.setattr(sys.modules[__name__], 'time', SimpleNamespace(time=clock))
+    return clock

@@ -81,25 +81,9 @@ def test_next_poll_at(started, ended, interval, refused, expected):
 # The event source's loop on a fake clock
 # --------------------------------------------------------------------------------------------
 
-class Clock:
-    """An epoch clock that moves only when told (or when a client sleeps); the fakes read it too."""
-
-    def __init__(self):
-        import time
-        self.now = float(int(time.time()))
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
-
-
 @pytest.fixture
 def clock(monkeypatch):
-    clock = Clock()
-    monkeypatch.setattr(deribit_helpers, 'time', SimpleNamespace(time=clock))
-    return clock
+    return deribit_helpers.frozen_clock(monkeypatch)
 
 
 class _Sleep:

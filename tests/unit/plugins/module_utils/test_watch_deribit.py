@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 
-from types import SimpleNamespace
 
 import pytest
 import responses
@@ -203,25 +202,9 @@ def test_bad_environment_base_url_is_named_too():
 # Polling through the real client on the fake Deribit, on a fake clock
 # --------------------------------------------------------------------------------------------
 
-class Clock:
-    """An epoch clock that moves only when told (or when the client sleeps); the fake Deribit reads it too."""
-
-    def __init__(self):
-        import time
-        self.now = float(int(time.time()))
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
-
-
 @pytest.fixture
 def clock(monkeypatch):
-    clock = Clock()
-    monkeypatch.setattr(deribit_helpers, 'time', SimpleNamespace(time=clock))
-    return clock
+    return deribit_helpers.frozen_clock(monkeypatch)
 
 
 @pytest.fixture
