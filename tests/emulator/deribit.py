@@ -70,7 +70,8 @@ config's frozen_time}), ``POST /_emulator/reset``, ``GET /_emulator/tls``. Fault
 ``method`` (``private/set_mmp_config`` or ``set_mmp_config``; absent: any) and optionally ``client_id`` or ``account``:
 ``status`` (HTTP ``status``, default 503, with error ``code``/``message``, default 10040 ``retry``; ``apply``: true
 to apply the call first), ``drop_after_apply`` (apply, then close the connection unanswered), ``timeout_after_apply``
-(apply, wait ``delay`` seconds (3), then answer), ``rate_limit`` (10028 once, not applied), ``not_json`` (a proxy's
+(apply, wait ``delay`` seconds (3), then answer), ``rate_limit`` (10028 once, not applied; ``status`` and
+``rate_limit`` answer a ``Retry-After`` header given ``retry_after``), ``not_json`` (a proxy's
 HTML 502 page; ``apply`` optional), ``trickle`` (apply unless ``apply`` is false, then answer with the status line
 and headers at once and the body one byte every ``interval`` seconds (0.2) for ``duration`` seconds (20); ``part:
 headers``: a header line trickles instead; server.py's ``Handler.trickle``), ``other_config`` (set_mmp_config only:
@@ -677,6 +678,7 @@ class DeribitHandler(Handler):
             call = Call(method, self.path, body, self.headers, self.client_address[0], rpc, params)
             with emu.lock:
                 claimed = emu.claimed_client_id(self.headers, params)
+                entry['claimed_client_id'] = claimed  # whose it says it is (a fault answers before authenticating)
                 fault = emu.take_matching_fault(lambda f: self.fault_matches(f, rpc, claimed))
             if fault:
                 entry['fault'] = fault['kind']
@@ -687,15 +689,15 @@ class DeribitHandler(Handler):
         self.answer(status, out, entry)
         return None
 
-    def answer(self, status, out, entry):
+    def answer(self, status, out, entry, headers=None):
         entry['status'] = status
         if 'error' in out:
             entry['code'] = out['error']['code']
+        headers = dict(headers or {})
         if out.get('error', {}).get('code') == 10028:  # the exchange terminates the session
             self.close_connection = True
-            self.reply(status, out, {'Connection': 'close'})
-        else:
-            self.reply(status, out)
+            headers['Connection'] = 'close'
+        self.reply(status, out, headers or None)
         entry['replied'] = time.time()
 
     def fault_matches(self, fault, rpc, client_id):
@@ -742,7 +744,8 @@ class DeribitHandler(Handler):
         else:
             error = RpcError(int(fault.get('code', 10040)), fault.get('message', 'retry'), fault.get('data'),
                              status=int(fault.get('status', 503)))
-        return self.answer(error.status, self.envelope(entry['id'], us_in, error=error), entry)
+        headers = {'Retry-After': str(fault['retry_after'])} if fault.get('retry_after') is not None else None
+        return self.answer(error.status, self.envelope(entry['id'], us_in, error=error), entry, headers)
 
     def other_config(self, fault, call, entry, us_in):
         """Fault ``other_config``: the call runs with another quantity_limit than asked; the exchange keeps that other
