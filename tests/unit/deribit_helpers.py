@@ -161,3 +161,15 @@ def frozen_clock(monkeypatch):
     clock = Clock()
     monkeypatch.setattr(sys.modules[__name__], 'time', SimpleNamespace(time=clock))
     return clock
+
+
+class TimedJournal(list):
+    """A fake Deribit's journal that stamps each request with ``clock()`` (a test's fake clock) as it is appended."""
+
+    def __init__(self, clock):
+        super().__init__()
+        self.clock = clock
+
+    def append(self, item):
+        item['time'] = self.clock()
+        super().append(item)

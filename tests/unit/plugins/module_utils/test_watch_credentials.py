@@ -202,13 +202,7 @@ def source_watcher(clock, accounts, sent, failures, interval=1, error_interval=5
 def deribit(clock):
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         fake = FakeDeribit(rsps)
-
-        class Timed(list):
-            def append(self, item):
-                item['time'] = clock()
-                super().append(item)
-
-        fake.journal = Timed()
+        fake.journal = deribit_helpers.TimedJournal(clock)
         yield fake
 
 

@@ -440,12 +440,7 @@ def deribit_sent(deribit):
 @pytest.fixture
 def timed(deribit, clock):
     """The fake Deribit, its journal holding the fake clock's time of each request."""
-    class Timed(list):
-        def append(self, item):
-            item['time'] = clock()
-            super().append(item)
-
-    deribit.journal = Timed()
+    deribit.journal = deribit_helpers.TimedJournal(clock)
     return deribit
 
 
